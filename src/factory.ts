@@ -1,0 +1,43 @@
+import type { SessionCreateRequest } from './request.js';
+
+/** What the registry hands a {@link SessionFactory} for one create. */
+export interface FactoryContext {
+  /**
+   * Aborts when the create is no longer wanted: create timeout, retirement
+   * (evict, config change) or `closeAll()`. Stop connecting and reject.
+   */
+  readonly signal: AbortSignal;
+  /**
+   * Report that the connection is dead (transport closed, upstream session gone).
+   * The registry retires it at once. May be called during or after the create;
+   * calls after retirement are ignored.
+   */
+  onBroken(reason: unknown): void;
+}
+
+/** One live upstream connection made by a {@link SessionFactory}. */
+export interface UpstreamConnection<C> {
+  /** The client the registry hands to callers, e.g. an SDK `Client`. */
+  readonly client: C;
+  /**
+   * Close gracefully (e.g. DELETE the upstream session, then close the transport).
+   * When `ctx.signal` aborts, stop being graceful and tear down at once. The
+   * registry stops waiting `closeTimeoutMs` after that.
+   */
+  close(ctx: { signal: AbortSignal }): Promise<void>;
+}
+
+/**
+ * Makes one upstream connection for a request. Pluggable: the default is
+ * `mcpSessionFactory()`; tests inject `createFakeFactory()` from `/testing`.
+ *
+ * @example
+ * ```ts
+ * const factory: SessionFactory<MyClient> = async (request, ctx) => {
+ *   const client = await MyClient.connect(request.url, { headers: request.headers, signal: ctx.signal });
+ *   client.on('close', (reason) => ctx.onBroken(reason));
+ *   return { client, close: ({ signal }) => client.close({ signal }) };
+ * };
+ * ```
+ */
+export type SessionFactory<C> = (request: SessionCreateRequest, ctx: FactoryContext) => Promise<UpstreamConnection<C>>;
