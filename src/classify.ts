@@ -1,0 +1,258 @@
+/**
+ * Error classification: decides what an error from an upstream call means for
+ * the connection it came from. The registry retires a connection on
+ * `'transport'`, the probe chain advances on `'method-not-found'` and
+ * `'timeout'`, and `'application'` errors are handed back to the caller
+ * untouched.
+ *
+ * Every check is duck-typed (`name`, `code`, message shape) rather than
+ * `instanceof`, because an application can end up with two copies of
+ * `@modelcontextprotocol/sdk` (or of this library) and the classes of one copy
+ * are not the classes of the other.
+ *
+ * @module
+ */
+
+/**
+ * What an error means for the upstream connection it came from.
+ *
+ * - `'transport'`: the connection (or the upstream session) is dead; replace it.
+ * - `'method-not-found'`: the upstream does not implement the method; the connection is fine.
+ * - `'timeout'`: no answer in time; says nothing certain about the connection.
+ * - `'application'`: anything else (a tool failed, bad params, HTTP 401, a bug); the connection is fine.
+ */
+export type ErrorClass = 'transport' | 'method-not-found' | 'timeout' | 'application';
+
+// JSON-RPC / MCP error codes, as in the SDK's `ErrorCode` enum.
+const MCP_CONNECTION_CLOSED = -32000;
+const MCP_REQUEST_TIMEOUT = -32001;
+const MCP_METHOD_NOT_FOUND = -32601;
+
+/** HTTP statuses that mean the path to the upstream (not the upstream's logic) failed. */
+const TRANSPORT_HTTP_STATUSES: ReadonlySet<number> = new Set([404, 502, 503, 504]);
+const TIMEOUT_HTTP_STATUSES: ReadonlySet<number> = new Set([408]);
+
+/**
+ * Error codes of connection-level failures: Node.js system errors, undici
+ * (Node's fetch), and Bun's fetch.
+ */
+const TRANSPORT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ConnectionRefused',
+  'ConnectionClosed',
+  'FailedToOpenSocket',
+]);
+
+/** undici timeouts on a connection that did connect: the request was slow, the socket was not dead. */
+const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** Messages of `TypeError`s that fetch implementations throw on network failure (Node/undici, Chrome, Firefox, Safari). */
+const FETCH_FAILURE_MESSAGES: ReadonlySet<string> = new Set([
+  'fetch failed',
+  'Failed to fetch',
+  'NetworkError when attempting to fetch resource.',
+  'Load failed',
+  'network error',
+]);
+
+// The SDK client's local capability check: `Server does not support tools (required for tools/list)`.
+const NOT_ADVERTISED = /^Server does not support .+ \(required for .+\)$/;
+
+const STREAMABLE_HTTP_PREFIX = 'Streamable HTTP error: ';
+const SSE_PREFIX = 'SSE error: ';
+
+// Bounds the walk down `cause` chains and AggregateError lists, which may be cyclic.
+const MAX_CAUSE_DEPTH = 5;
+
+/**
+ * Classifies an error from an upstream MCP call.
+ *
+ * | Error | Class |
+ * | --- | --- |
+ * | `McpError` -32000 ConnectionClosed | `'transport'` |
+ * | `McpError` -32001 RequestTimeout | `'timeout'` |
+ * | `McpError` -32601 MethodNotFound | `'method-not-found'` |
+ * | SDK client `Error('Server does not support X (required for Y)')` | `'method-not-found'` |
+ * | `StreamableHTTPError` / `SseError` 404, 502, 503, 504, or no HTTP status | `'transport'` |
+ * | `StreamableHTTPError` / `SseError` 408 | `'timeout'` |
+ * | `StreamableHTTPError` / `SseError` other status (400, 401, 403, 429, 500, ...) | `'application'` |
+ * | `TypeError('fetch failed')`, `code`/`cause.code` `ECONNREFUSED`, `ECONNRESET`, `UND_ERR_SOCKET`, ... | `'transport'` |
+ * | `Error('Not connected')` (SDK client used after close) | `'transport'` |
+ * | `SessionLostError` | `'transport'` |
+ * | `name` `'AbortError'` or `'TimeoutError'` (DOMException or Error) | `'timeout'` |
+ * | anything else, including non-Error values | `'application'` |
+ *
+ * 401 and 403 are `'application'`: a new connection with the same
+ * credentials would be refused the same way, so retiring would only loop.
+ * Rotate credentials through `configVersion` instead.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   return await client.callTool({ name: 'search', arguments: { q } });
+ * } catch (error) {
+ *   if (classifyError(error) === 'transport') lease.release(error); // retire it
+ *   throw error;
+ * }
+ * ```
+ */
+export function classifyError(error: unknown): ErrorClass {
+  return classifyAt(error, 0);
+}
+
+/**
+ * True when the upstream said it no longer knows the session: HTTP 404 from a
+ * `StreamableHTTPError` or `SseError` (`code` 404), on the error itself or
+ * anywhere down its `cause` chain. The registry then follows `onSessionLost`.
+ *
+ * @example
+ * ```ts
+ * if (isSessionGone(error)) await registry.evictSession(downstreamSessionId);
+ * ```
+ */
+export function isSessionGone(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth <= MAX_CAUSE_DEPTH && isObject(current); depth += 1) {
+    if (httpStatusOf(current) === 404) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+/**
+ * True for the SDK client's local refusal `Server does not support X (required for Y)`:
+ * the server did not advertise the capability, so no request was sent and the
+ * error proves nothing about whether the upstream is alive. Classified as
+ * `'method-not-found'`.
+ */
+export function isCapabilityNotAdvertised(error: unknown): boolean {
+  return error instanceof Error && NOT_ADVERTISED.test(error.message);
+}
+
+function classifyAt(error: unknown, depth: number): ErrorClass {
+  if (!isObject(error)) return 'application';
+  return (
+    classifyOwn(error) ??
+    classifyMcp(error) ??
+    classifyHttp(error) ??
+    classifyByName(error) ??
+    classifyByMessage(error) ??
+    classifyByCode(error, depth) ??
+    'application'
+  );
+}
+
+function classifyOwn(error: ErrorLike): ErrorClass | undefined {
+  // SessionLostError from this library (any copy of it).
+  return error.code === 'ERR_SESSION_LOST' ? 'transport' : undefined;
+}
+
+function classifyMcp(error: ErrorLike): ErrorClass | undefined {
+  if (!isMcpError(error)) return undefined;
+  switch (error.code) {
+    case MCP_CONNECTION_CLOSED:
+      return 'transport';
+    case MCP_REQUEST_TIMEOUT:
+      return 'timeout';
+    case MCP_METHOD_NOT_FOUND:
+      return 'method-not-found';
+    default:
+      return 'application';
+  }
+}
+
+function classifyHttp(error: ErrorLike): ErrorClass | undefined {
+  if (!isHttpTransportError(error)) return undefined;
+  const status = httpStatusOf(error);
+  // The SDK uses -1 for a response that is not MCP at all (wrong content type): the upstream answered, wrongly.
+  if (status === -1) return 'application';
+  // SseError carries no status when the stream failed below HTTP (connection refused, reset).
+  if (status === undefined || status <= 0) return 'transport';
+  if (TRANSPORT_HTTP_STATUSES.has(status)) return 'transport';
+  if (TIMEOUT_HTTP_STATUSES.has(status)) return 'timeout';
+  return 'application';
+}
+
+function classifyByName(error: ErrorLike): ErrorClass | undefined {
+  return error.name === 'AbortError' || error.name === 'TimeoutError' ? 'timeout' : undefined;
+}
+
+function classifyByMessage(error: ErrorLike): ErrorClass | undefined {
+  const message = error.message;
+  if (typeof message !== 'string') return undefined;
+  if (NOT_ADVERTISED.test(message)) return 'method-not-found';
+  if (message === 'Not connected') return 'transport';
+  if (error.name === 'TypeError' && FETCH_FAILURE_MESSAGES.has(message)) return 'transport';
+  return undefined;
+}
+
+function classifyByCode(error: ErrorLike, depth: number): ErrorClass | undefined {
+  const code = error.code;
+  if (typeof code === 'string') {
+    if (TRANSPORT_CODES.has(code)) return 'transport';
+    if (TIMEOUT_CODES.has(code)) return 'timeout';
+  }
+  if (depth >= MAX_CAUSE_DEPTH) return undefined;
+  // Node wraps the socket error: TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }),
+  // and happy-eyeballs connects put one error per address in an AggregateError.
+  for (const inner of nestedErrors(error)) {
+    const found = classifyByCode(inner, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+function nestedErrors(error: ErrorLike): ErrorLike[] {
+  const nested: ErrorLike[] = [];
+  if (isObject(error.cause)) nested.push(error.cause);
+  if (Array.isArray(error.errors)) {
+    for (const inner of error.errors) if (isObject(inner)) nested.push(inner);
+  }
+  return nested;
+}
+
+function isMcpError(error: ErrorLike): boolean {
+  if (typeof error.code !== 'number') return false;
+  if (error.name === 'McpError') return true;
+  // Subclasses or bundles that lost the name still keep the SDK's message shape.
+  return typeof error.message === 'string' && error.message.startsWith(`MCP error ${error.code}:`);
+}
+
+function isHttpTransportError(error: ErrorLike): boolean {
+  if (error.name === 'StreamableHTTPError' || error.name === 'SseError') return true;
+  // The SDK's StreamableHTTPError and SseError keep name 'Error'; their message prefix is stable.
+  const message = error.message;
+  return typeof message === 'string' && (message.startsWith(STREAMABLE_HTTP_PREFIX) || message.startsWith(SSE_PREFIX));
+}
+
+function httpStatusOf(error: ErrorLike): number | undefined {
+  if (!isHttpTransportError(error)) return undefined;
+  return typeof error.code === 'number' && Number.isInteger(error.code) ? error.code : undefined;
+}
+
+interface ErrorLike {
+  readonly name?: unknown;
+  readonly message?: unknown;
+  readonly code?: unknown;
+  readonly cause?: unknown;
+  readonly errors?: unknown;
+}
+
+function isObject(value: unknown): value is ErrorLike {
+  return typeof value === 'object' && value !== null;
+}
