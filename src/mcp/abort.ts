@@ -1,0 +1,67 @@
+/**
+ * Abort helpers for the default factory: a connect deadline that merges a
+ * timeout with the registry's signal, and a race of a promise against a signal.
+ *
+ * @module
+ */
+
+/** An abort signal that fires on the first of: a timeout, or a parent signal. */
+export interface Deadline {
+  readonly signal: AbortSignal;
+  /** Clears the timer and detaches from the parent signal. Idempotent. */
+  dispose(): void;
+}
+
+/**
+ * A signal aborted by `parent` (with its reason) or, when `timeoutMs` is set,
+ * after `timeoutMs` with a `TimeoutError` DOMException naming `what`.
+ */
+export function createDeadline(parent: AbortSignal, timeoutMs: number | undefined, what: string): Deadline {
+  const controller = new AbortController();
+  const onParentAbort = (): void => controller.abort(parent.reason);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  if (parent.aborted) {
+    onParentAbort();
+  } else {
+    parent.addEventListener('abort', onParentAbort, { once: true });
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        controller.abort(new DOMException(`${what} did not finish within ${timeoutMs} ms`, 'TimeoutError'));
+      }, timeoutMs);
+    }
+  }
+  return {
+    signal: controller.signal,
+    dispose() {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      parent.removeEventListener('abort', onParentAbort);
+    },
+  };
+}
+
+/**
+ * Settles like `promise`, or rejects with `signal.reason` as soon as `signal`
+ * aborts. The promise keeps running; the caller must stop it (e.g. close the client).
+ */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    // The losing promise may still reject later; nobody awaits it any more.
+    promise.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,0 +1,140 @@
+/**
+ * Notices a dead upstream on an SDK HTTP transport.
+ *
+ * The SDK's HTTP transports never fire `onclose` when the server dies: a
+ * request in flight hangs until its timeout unless `client.close()` is called.
+ * They do report stream disconnects and failed fetches through `onerror`, so
+ * the watch turns those into a decision: a short ping tells a GET stream that
+ * the SDK reconnects on its own (alive: nothing happens) from a dead server
+ * (the connection is reported broken and the client closed, which rejects the
+ * calls in flight at once).
+ *
+ * @module
+ */
+
+import { SseError } from '@modelcontextprotocol/sdk/client/sse.js';
+import { classifyError, isSessionGone } from '../classify.js';
+
+type Phase = 'connecting' | 'open' | 'stopped';
+
+/** What a {@link DeathWatch} needs from its connection. */
+export interface DeathWatchOptions {
+  readonly transport: 'streamable-http' | 'sse';
+  /** Bound of the ping that decides whether the upstream is alive, in ms. */
+  readonly pingTimeoutMs: number;
+  /** Sends one MCP ping, bounded by `timeoutMs`. */
+  ping(timeoutMs: number): Promise<unknown>;
+  /** Called once, when the upstream is found dead or its session gone. */
+  onDead(reason: unknown): void;
+}
+
+/**
+ * Watches one connection's transport errors.
+ *
+ * While connecting, the first error fails the connect (`connectError`): the
+ * SDK would otherwise wait for a response that a dropped stream never brings.
+ * Once open, HTTP 404 and, on legacy SSE, a failure of the event stream (which
+ * is the session) are fatal at once; any other transport error triggers one
+ * ping, and only a ping that fails for a transport reason or times out is fatal.
+ */
+export class DeathWatch {
+  readonly #options: DeathWatchOptions;
+  #phase: Phase = 'connecting';
+  #dead = false;
+  #pinging = false;
+  #rejectConnect!: (error: unknown) => void;
+
+  /** Rejects with the first transport error seen while connecting; never resolves. */
+  readonly connectError: Promise<never>;
+
+  constructor(options: DeathWatchOptions) {
+    this.#options = options;
+    this.connectError = new Promise<never>((_resolve, reject) => {
+      this.#rejectConnect = reject;
+    });
+    // Raced against the connect; when the connect wins, nobody awaits this one.
+    this.connectError.catch(() => {});
+  }
+
+  /** True once the upstream was found dead or its session gone. */
+  get dead(): boolean {
+    return this.#dead;
+  }
+
+  /** True while the connection is established and watched. */
+  get open(): boolean {
+    return this.#phase === 'open';
+  }
+
+  /** The connect succeeded: from now on errors are judged, not fatal to the connect. */
+  markOpen(): void {
+    if (this.#phase === 'connecting') this.#phase = 'open';
+  }
+
+  /** The connection is being closed on purpose: ignore everything from now on. */
+  stop(): void {
+    this.#phase = 'stopped';
+  }
+
+  /** Hook for `transport.onerror`. */
+  onTransportError(error: unknown): void {
+    if (this.#phase === 'connecting') {
+      this.#rejectConnect(error);
+      return;
+    }
+    if (this.#phase !== 'open') return;
+    if (isSessionGone(error)) {
+      this.#die(error);
+      return;
+    }
+    // Legacy SSE binds the session to the event stream: once it breaks, the
+    // server has dropped the session, and the SDK's EventSource would reconnect
+    // into a fresh, uninitialized one and carry on without the state.
+    if (this.#options.transport === 'sse' && error instanceof SseError) {
+      this.#die(error);
+      return;
+    }
+    this.#probe(error);
+  }
+
+  /** The fetch saw HTTP 404 on an established session. */
+  onSessionGone(error: Error): void {
+    if (this.#phase === 'connecting') {
+      this.#rejectConnect(error);
+      return;
+    }
+    if (this.#phase === 'open') this.#die(error);
+  }
+
+  /** The client closed without us asking (e.g. by the caller, or the transport closed itself). */
+  onClosed(reason: unknown): void {
+    if (this.#phase === 'connecting') {
+      this.#rejectConnect(reason);
+      return;
+    }
+    if (this.#phase === 'open') this.#die(reason);
+  }
+
+  #probe(cause: unknown): void {
+    if (this.#pinging) return;
+    this.#pinging = true;
+    this.#options.ping(this.#options.pingTimeoutMs).then(
+      () => {
+        this.#pinging = false;
+      },
+      (error: unknown) => {
+        this.#pinging = false;
+        const kind = classifyError(error);
+        // The server answered (even with an error): it is alive.
+        if (kind !== 'transport' && kind !== 'timeout') return;
+        this.#die(kind === 'timeout' ? cause : error);
+      },
+    );
+  }
+
+  #die(reason: unknown): void {
+    if (this.#dead || this.#phase !== 'open') return;
+    this.#dead = true;
+    this.#options.onDead(reason);
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * Options of {@link mcpSessionFactory} and their validation.
+ *
+ * @module
+ */
+
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
+import { InvalidOptionsError } from '../errors.js';
+import type { SessionCreateRequest } from '../request.js';
+import type { UpstreamSessionStore } from './session-store.js';
+
+/**
+ * Options of {@link mcpSessionFactory}. Every field is optional; unknown keys
+ * are rejected with `InvalidOptionsError` to catch typos.
+ */
+export interface McpSessionFactoryOptions {
+  /** Name and version the upstream sees in `initialize`. Default `{ name: 'mcp-upstream-registry', version: '0.1.0' }`. */
+  clientInfo?: Implementation;
+  /** Client capabilities announced in `initialize` (e.g. `{ sampling: {} }` when the proxy forwards sampling). Default `{}`. */
+  capabilities?: ClientCapabilities;
+  /** The `fetch` used for every upstream HTTP request (e.g. one with a custom dispatcher or mTLS). Default `globalThis.fetch`. */
+  fetch?: FetchLike;
+  /**
+   * Default timeout of every request made on the client (`callTool`, `listTools`, ...)
+   * when the call passes none, in ms. Default: the SDK's 60 000.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * Make the SDK client refuse, locally, requests for capabilities the server did
+   * not advertise. After a re-attach through `sessionStore` the server's
+   * capabilities are unknown, so that client does not enforce them. Default `false`.
+   */
+  enforceStrictCapabilities?: boolean;
+  /**
+   * Sees each new `Client` before it connects: register notification handlers
+   * and server-to-client request handlers (sampling, elicitation, roots) here.
+   * A throw or rejection fails the create.
+   */
+  configureClient?: (client: Client, request: SessionCreateRequest) => void | Promise<void>;
+  /**
+   * Remembers the upstream `Mcp-Session-Id` of each (downstream session, gateway)
+   * so that a new connection (e.g. on another worker) re-attaches to the same
+   * upstream session instead of initializing a new one. Streamable HTTP only.
+   */
+  sessionStore?: UpstreamSessionStore;
+  /**
+   * How long the ping that follows a transport error may take before the
+   * upstream counts as dead, in ms. Default 1000.
+   */
+  deathPingTimeoutMs?: number;
+}
+
+/** {@link McpSessionFactoryOptions} after validation, with defaults applied. */
+export interface ResolvedMcpOptions {
+  readonly clientInfo: Implementation;
+  readonly capabilities: ClientCapabilities;
+  readonly fetch: FetchLike | undefined;
+  readonly requestTimeoutMs: number | undefined;
+  readonly enforceStrictCapabilities: boolean;
+  readonly configureClient: ((client: Client, request: SessionCreateRequest) => void | Promise<void>) | undefined;
+  readonly sessionStore: UpstreamSessionStore | undefined;
+  readonly deathPingTimeoutMs: number;
+}
+
+const DEFAULT_CLIENT_INFO: Implementation = Object.freeze({ name: 'mcp-upstream-registry', version: '0.1.0' });
+const DEFAULT_DEATH_PING_TIMEOUT_MS = 1000;
+// setTimeout overflows above this and fires at once.
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+const MAX_SHOWN = 64;
+
+const KNOWN_KEYS: ReadonlySet<string> = new Set([
+  'clientInfo',
+  'capabilities',
+  'fetch',
+  'requestTimeoutMs',
+  'enforceStrictCapabilities',
+  'configureClient',
+  'sessionStore',
+  'deathPingTimeoutMs',
+]);
+
+function show(value: unknown): string {
+  if (typeof value === 'string') {
+    return JSON.stringify(value.length > MAX_SHOWN ? `${value.slice(0, MAX_SHOWN)}…` : value);
+  }
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function checkTimeout(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMEOUT_MS) {
+    throw new InvalidOptionsError(name, `must be a finite number > 0 and <= ${MAX_TIMEOUT_MS}, got ${show(value)}`);
+  }
+  return value;
+}
+
+function checkFunction<T>(name: string, value: unknown): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw new InvalidOptionsError(name, `must be a function, got ${show(value)}`);
+  return value as T;
+}
+
+function checkClientInfo(value: unknown): Implementation {
+  if (value === undefined) return DEFAULT_CLIENT_INFO;
+  if (!isRecord(value)) throw new InvalidOptionsError('clientInfo', `must be an object, got ${show(value)}`);
+  for (const field of ['name', 'version'] as const) {
+    const text = value[field];
+    if (typeof text !== 'string' || text.length === 0) {
+      throw new InvalidOptionsError(`clientInfo.${field}`, `must be a non-empty string, got ${show(text)}`);
+    }
+  }
+  return value as unknown as Implementation;
+}
+
+function checkCapabilities(value: unknown): ClientCapabilities {
+  if (value === undefined) return {};
+  if (!isRecord(value)) throw new InvalidOptionsError('capabilities', `must be an object, got ${show(value)}`);
+  return value as ClientCapabilities;
+}
+
+function checkStore(value: unknown): UpstreamSessionStore | undefined {
+  if (value === undefined) return undefined;
+  if (!isRecord(value)) throw new InvalidOptionsError('sessionStore', `must be an object, got ${show(value)}`);
+  for (const method of ['get', 'set', 'delete'] as const) {
+    if (typeof value[method] !== 'function') {
+      throw new InvalidOptionsError(`sessionStore.${method}`, `must be a function, got ${show(value[method])}`);
+    }
+  }
+  return value as unknown as UpstreamSessionStore;
+}
+
+function checkBoolean(name: string, value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw new InvalidOptionsError(name, `must be a boolean, got ${show(value)}`);
+  return value;
+}
+
+/**
+ * Validates {@link McpSessionFactoryOptions} and applies defaults.
+ *
+ * @throws InvalidOptionsError naming the first unknown or malformed option.
+ */
+export function resolveMcpOptions(options: McpSessionFactoryOptions | undefined): ResolvedMcpOptions {
+  if (options === undefined) options = {};
+  if (!isRecord(options)) throw new InvalidOptionsError('options', `must be an object, got ${show(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_KEYS.has(key)) {
+      const shown = /^[\w$]{1,64}$/.test(key) ? key : show(key);
+      throw new InvalidOptionsError(shown, 'unknown option');
+    }
+  }
+  return Object.freeze({
+    clientInfo: checkClientInfo(options.clientInfo),
+    capabilities: checkCapabilities(options.capabilities),
+    fetch: checkFunction<FetchLike>('fetch', options.fetch),
+    requestTimeoutMs: checkTimeout('requestTimeoutMs', options.requestTimeoutMs),
+    enforceStrictCapabilities: checkBoolean('enforceStrictCapabilities', options.enforceStrictCapabilities),
+    configureClient: checkFunction<ResolvedMcpOptions['configureClient']>('configureClient', options.configureClient),
+    sessionStore: checkStore(options.sessionStore),
+    deathPingTimeoutMs: checkTimeout('deathPingTimeoutMs', options.deathPingTimeoutMs) ?? DEFAULT_DEATH_PING_TIMEOUT_MS,
+  });
+}
