@@ -92,6 +92,7 @@ const MAX_CAUSE_DEPTH = 5;
  * | `StreamableHTTPError` / `SseError` 408 | `'timeout'` |
  * | `StreamableHTTPError` / `SseError` other status (400, 401, 403, 429, 500, ...) | `'application'` |
  * | `TypeError('fetch failed')`, `code`/`cause.code` `ECONNREFUSED`, `ECONNRESET`, `UND_ERR_SOCKET`, ... | `'transport'` |
+ * | `code`/`cause.code` `UND_ERR_HEADERS_TIMEOUT`, `UND_ERR_BODY_TIMEOUT` (connected, but no answer) | `'timeout'` |
  * | `Error('Not connected')` (SDK client used after close) | `'transport'` |
  * | `SessionLostError` | `'transport'` |
  * | `name` `'AbortError'` or `'TimeoutError'` (DOMException or Error) | `'timeout'` |
@@ -153,6 +154,7 @@ function classifyAt(error: unknown, depth: number): ErrorClass {
     classifyByName(error) ??
     classifyByMessage(error) ??
     classifyByCode(error, depth) ??
+    classifyFetchFailure(error) ??
     'application'
   );
 }
@@ -197,8 +199,15 @@ function classifyByMessage(error: ErrorLike): ErrorClass | undefined {
   if (typeof message !== 'string') return undefined;
   if (NOT_ADVERTISED.test(message)) return 'method-not-found';
   if (message === 'Not connected') return 'transport';
-  if (error.name === 'TypeError' && FETCH_FAILURE_MESSAGES.has(message)) return 'transport';
   return undefined;
+}
+
+// After classifyByCode, so that a fetch failure caused by an undici timeout stays a 'timeout'.
+function classifyFetchFailure(error: ErrorLike): ErrorClass | undefined {
+  const message = error.message;
+  return error.name === 'TypeError' && typeof message === 'string' && FETCH_FAILURE_MESSAGES.has(message)
+    ? 'transport'
+    : undefined;
 }
 
 function classifyByCode(error: ErrorLike, depth: number): ErrorClass | undefined {
