@@ -98,7 +98,7 @@ export type SessionLostPolicy = 'reconnect' | 'fail';
  * registry.on('session:retired', (e) => metrics.inc('retired', { reason: e.reason }));
  * ```
  */
-export interface RegistryEvents {
+export type RegistryEvents = {
   'session:created': SessionCreatedEvent;
   'session:reused': SessionReusedEvent;
   'session:probed': SessionProbedEvent;
@@ -108,4 +108,4 @@ export interface RegistryEvents {
   'session:create-failed': SessionCreateFailedEvent;
   'session:lost': SessionLostEvent;
   'gateway:backoff': GatewayBackoffEvent;
-}
+};

@@ -1,2 +1,90 @@
-// Public API: explicit named re-exports only. Filled in as modules land.
-export { RegistryError } from './errors.js';
+/**
+ * `mcp-upstream-registry`: one upstream MCP client session per (downstream
+ * session, gateway). Runtime-neutral: no `node:` imports here; Node-only parts
+ * live at `mcp-upstream-registry/stdio` and `mcp-upstream-registry/redis`.
+ *
+ * @module
+ */
+
+// The registry
+export { UpstreamSessionRegistry } from './registry.js';
+export type { AcquireOptions } from './registry.js';
+export type { RegistryOptions, OverflowPolicy, CreateBackoffOptions } from './options.js';
+export type { SessionLease } from './lease.js';
+export type { SessionInfo, SessionState } from './session.js';
+export type { RegistrySnapshot, SessionSnapshot, GatewaySnapshot, RegistryTotals } from './snapshot.js';
+
+// Requests and headers
+export { SessionCreateRequest, sessionKey } from './request.js';
+export type { SessionCreateRequestInit, SessionCreateRequestJSON, StdioCommand, TransportType } from './request.js';
+export {
+  FORBIDDEN_UPSTREAM_HEADERS,
+  applyHeaderPolicy,
+  downstreamSessionIdFrom,
+  isForbiddenUpstreamHeader,
+  isValidMcpSessionId,
+} from './headers.js';
+export { INVALID_URL, redactText, redactUrl } from './redact.js';
+export { sha256Hex } from './hash.js';
+
+// Session factories
+export type { FactoryContext, SessionFactory, UpstreamConnection } from './factory.js';
+export { mcpSessionFactory } from './mcp/factory.js';
+export type { McpSessionFactoryOptions } from './mcp/factory.js';
+export type { UpstreamSessionRecord, UpstreamSessionStore } from './mcp/session-store.js';
+
+// Health probes and error classification
+export { defaultProbeChain, runProbeChain } from './probe.js';
+export type {
+  ProbeChain,
+  ProbeRequestOptions,
+  ProbeResult,
+  ProbeStep,
+  ProbeStepOptions,
+  ProbeableClient,
+  RunProbeChainOptions,
+} from './probe.js';
+export { classifyError, isCapabilityNotAdvertised, isSessionGone } from './classify.js';
+export type { ErrorClass } from './classify.js';
+
+// Multi-worker ownership
+export { LocalAffinity } from './affinity.js';
+export type { Affinity, ClaimResult, WorkerInfo } from './affinity.js';
+
+// Events
+export type {
+  GatewayBackoffEvent,
+  RegistryEvents,
+  RetireReason,
+  SessionClosedEvent,
+  SessionCreateFailedEvent,
+  SessionCreatedEvent,
+  SessionIdentity,
+  SessionLostEvent,
+  SessionLostPolicy,
+  SessionOrphanedEvent,
+  SessionProbedEvent,
+  SessionReusedEvent,
+  SessionRetiredEvent,
+} from './events.js';
+
+// Time and logging seams
+export { systemClock } from './clock.js';
+export type { Clock, ClockTimer } from './clock.js';
+export { silentLogger } from './logger.js';
+export type { Logger } from './logger.js';
+
+// Errors
+export {
+  AffinityUnavailableError,
+  CapacityError,
+  CreateFailedError,
+  InvalidOptionsError,
+  InvalidRequestError,
+  NotOwnerError,
+  RegistryClosedError,
+  RegistryError,
+  SessionLostError,
+  SessionRetiredError,
+} from './errors.js';
+export type { CapacityScope, RegistryErrorCode } from './errors.js';

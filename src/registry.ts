@@ -1,0 +1,878 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { type Affinity, LocalAffinity } from './affinity.js';
+import { classifyError, isSessionGone } from './classify.js';
+import { type Clock, type ClockTimer, systemClock } from './clock.js';
+import { closeWithin, waitWithin } from './close.js';
+import { SafeEmitter } from './emitter.js';
+import {
+  AffinityUnavailableError,
+  CapacityError,
+  CreateFailedError,
+  InvalidRequestError,
+  NotOwnerError,
+  RegistryClosedError,
+  SessionLostError,
+  SessionRetiredError,
+} from './errors.js';
+import type { RegistryEvents, RetireReason, SessionIdentity } from './events.js';
+import type { FactoryContext, SessionFactory, UpstreamConnection } from './factory.js';
+import { Lease, type LeaseOwner, type SessionLease } from './lease.js';
+import { type Logger, silentLogger } from './logger.js';
+import { mcpSessionFactory } from './mcp/factory.js';
+import { type RegistryOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type ProbeChain, type ProbeableClient, defaultProbeChain, runProbeChain } from './probe.js';
+import { redactText, redactUrl } from './redact.js';
+import { SessionCreateRequest, type SessionCreateRequestInit } from './request.js';
+import { Binding, type SessionInfo, deferred } from './session.js';
+import { type GatewaySnapshot, type RegistrySnapshot, type SessionSnapshot, freezeSnapshot } from './snapshot.js';
+
+/** Per-call options of {@link UpstreamSessionRegistry.acquire} and {@link UpstreamSessionRegistry.use}. */
+export interface AcquireOptions {
+  /** Aborting rejects this caller only, with `signal.reason`; a shared create goes on for the others. */
+  signal?: AbortSignal;
+}
+
+/** Retirements that lose the upstream state against the downstream session's will. */
+const INVOLUNTARY: ReadonlySet<RetireReason> = new Set(['lost', 'transport-error', 'probe-failed']);
+
+/** How many times one acquire rebuilds after the connection it waited for broke. */
+const MAX_ATTEMPTS = 3;
+
+const RETIRE_REASONS: readonly RetireReason[] = [
+  'downstream-evicted',
+  'gateway-evicted',
+  'config-changed',
+  'probe-failed',
+  'transport-error',
+  'idle-expired',
+  'capacity',
+  'lost',
+  'ownership-lost',
+  'registry-closed',
+];
+
+interface DownstreamState<C> {
+  readonly id: string;
+  /** True once the affinity said this worker owns the session; never asked again. */
+  owned: boolean;
+  claiming: Promise<void> | undefined;
+  /** Set under `onSessionLost: 'fail'`: every acquire rejects until `evictSession`. */
+  lost: { readonly cause: unknown } | undefined;
+  readonly bindings: Map<string, Binding<C>>;
+}
+
+interface GatewayState<C> {
+  readonly id: string;
+  readonly bindings: Set<Binding<C>>;
+  readonly limit: LimitFunction;
+  consecutiveFailures: number;
+  backoffUntil: number;
+  lastError: unknown;
+}
+
+interface Totals {
+  created: number;
+  reused: number;
+  probes: number;
+  probeFailures: number;
+  createFailures: number;
+  closed: number;
+  orphaned: number;
+  retired: Record<RetireReason, number>;
+}
+
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function describe(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return redactText(text.length > 300 ? `${text.slice(0, 300)}…` : text);
+}
+
+function validateAcquireOptions(opts: unknown): AbortSignal | undefined {
+  if (opts === undefined) return undefined;
+  if (typeof opts !== 'object' || opts === null) {
+    throw new InvalidRequestError('options', `expected an object, got ${typeof opts}`);
+  }
+  const signal = (opts as AcquireOptions).signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidRequestError('options.signal', 'expected an AbortSignal');
+  }
+  return signal;
+}
+
+/**
+ * Holds exactly one upstream MCP client session per (downstream session id,
+ * gateway id), reuses it for every call of that downstream session, probes it
+ * after idle, retires it when it breaks, its configuration changes or the
+ * downstream session ends, bounds every resource and closes everything in
+ * bounded time.
+ *
+ * @typeParam C - the client type the factory makes; the SDK `Client` by default.
+ *
+ * @example
+ * ```ts
+ * const registry = new UpstreamSessionRegistry();
+ * const request = SessionCreateRequest.from({
+ *   downstreamSessionId: sessionIdFromDownstream,
+ *   gatewayId: 'weather',
+ *   url: 'https://weather.example.com/mcp',
+ *   headers: { authorization: `Bearer ${token}` },
+ * });
+ * const result = await registry.use(request, (client) => client.callTool({ name: 'forecast', arguments: { city } }));
+ * // when the downstream session ends:
+ * await registry.evictSession(sessionIdFromDownstream);
+ * ```
+ */
+export class UpstreamSessionRegistry<C extends ProbeableClient = Client> implements LeaseOwner<C> {
+  readonly #options: ResolvedOptions;
+  readonly #factory: SessionFactory<C>;
+  readonly #affinity: Affinity;
+  readonly #probeChain: ProbeChain<C>;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #events: SafeEmitter<RegistryEvents>;
+  readonly #unsubscribeOwnership: (() => void) | undefined;
+
+  /** Every binding that is creating or ready, by key. Retired bindings leave at once. */
+  readonly #bindings = new Map<string, Binding<C>>();
+  readonly #downstream = new Map<string, DownstreamState<C>>();
+  readonly #gateways = new Map<string, GatewayState<C>>();
+  /** Ready bindings with no lease, least recently used first. */
+  readonly #idle = new Set<Binding<C>>();
+  /** Retirements still closing. */
+  readonly #closing = new Set<Promise<void>>();
+  #ready = 0;
+  #nextConnectionId = 1;
+  #sweeper: ClockTimer | undefined;
+  #closed = false;
+  #closeAll: Promise<void> | undefined;
+  readonly #startedAt: number;
+  readonly #totals: Totals;
+
+  /** Throws `InvalidOptionsError` for an unknown or malformed option. */
+  constructor(options?: RegistryOptions<C>) {
+    this.#options = resolveOptions(options);
+    this.#clock = options?.clock ?? systemClock;
+    this.#logger = options?.logger ?? silentLogger;
+    this.#factory = options?.factory ?? (mcpSessionFactory() as unknown as SessionFactory<C>);
+    this.#affinity = options?.affinity ?? new LocalAffinity();
+    this.#probeChain = options?.probeChain ?? (defaultProbeChain as ProbeChain<C>);
+    this.#events = new SafeEmitter<RegistryEvents>(this.#logger);
+    this.#startedAt = this.#clock.now();
+    this.#totals = {
+      created: 0,
+      reused: 0,
+      probes: 0,
+      probeFailures: 0,
+      createFailures: 0,
+      closed: 0,
+      orphaned: 0,
+      retired: Object.fromEntries(RETIRE_REASONS.map((r) => [r, 0])) as Record<RetireReason, number>,
+    };
+    this.#unsubscribeOwnership = this.#affinity.onOwnershipLost?.((id) => this.#onOwnershipLost(id));
+  }
+
+  /** Live (ready) upstream sessions. */
+  get size(): number {
+    return this.#ready;
+  }
+
+  /** True once `closeAll()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Subscribes to an event. A listener that throws is logged and cannot break the registry. */
+  on<K extends keyof RegistryEvents>(type: K, handler: (event: RegistryEvents[K]) => void): void {
+    this.#events.on(type, handler);
+  }
+
+  /** Removes a listener added with {@link UpstreamSessionRegistry.on}. */
+  off<K extends keyof RegistryEvents>(type: K, handler: (event: RegistryEvents[K]) => void): void {
+    this.#events.off(type, handler);
+  }
+
+  /**
+   * Gets a lease on the upstream session of this (downstream session, gateway),
+   * creating it (once, however many callers wait), probing it after idle, or
+   * rebuilding it when its configuration changed. Release the lease when done.
+   *
+   * Rejects with `InvalidRequestError`, `RegistryClosedError`, `CapacityError`,
+   * `CreateFailedError`, `NotOwnerError`, `SessionLostError`,
+   * `SessionRetiredError`, or the caller's `signal.reason`.
+   */
+  async acquire(init: SessionCreateRequestInit | SessionCreateRequest, opts?: AcquireOptions): Promise<SessionLease<C>> {
+    if (this.#closed) throw new RegistryClosedError();
+    const request = SessionCreateRequest.from(init);
+    const signal = validateAcquireOptions(opts);
+    signal?.throwIfAborted();
+    const ds = await this.#owned(request.downstreamSessionId, signal);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        this.#assertUsable(ds);
+        const binding = this.#bindingFor(request, ds);
+        const lease = await this.#leaseWhenReady(binding, signal);
+        if (lease !== undefined) return lease;
+        const error = this.#waiterError(binding);
+        if (error !== undefined) throw error;
+        if (attempt === MAX_ATTEMPTS) throw new SessionRetiredError(binding.retireReason ?? 'lost');
+      }
+    } catch (error) {
+      // A downstream session that never got an upstream session keeps no state.
+      if (this.#downstream.get(ds.id) === ds) this.#forgetIfEmpty(ds.id);
+      throw error;
+    }
+  }
+
+  /**
+   * Runs `fn` with the upstream client of this (downstream session, gateway) and
+   * releases the lease afterwards. A transport error thrown by `fn` retires the
+   * connection (the next call builds a new one); the error is rethrown.
+   *
+   * @example
+   * ```ts
+   * const tools = await registry.use(request, (client) => client.listTools());
+   * ```
+   */
+  async use<T>(
+    init: SessionCreateRequestInit | SessionCreateRequest,
+    fn: (client: C, info: SessionInfo) => Promise<T>,
+    opts?: AcquireOptions,
+  ): Promise<T> {
+    if (typeof fn !== 'function') throw new InvalidRequestError('fn', `expected a function, got ${typeof fn}`);
+    const lease = await this.acquire(init, opts);
+    try {
+      const result = await fn(lease.client, lease.info);
+      lease.release();
+      return result;
+    } catch (error) {
+      lease.release(error);
+      throw error;
+    }
+  }
+
+  /**
+   * Retires every upstream session of a downstream session (call it when the
+   * downstream session ends), clears a lost mark and releases affinity
+   * ownership. Resolves with the number of upstream sessions retired, once
+   * they are closed (or orphaned).
+   */
+  async evictSession(downstreamSessionId: string): Promise<number> {
+    if (typeof downstreamSessionId !== 'string') {
+      throw new InvalidRequestError('downstreamSessionId', `expected a string, got ${typeof downstreamSessionId}`);
+    }
+    const ds = this.#downstream.get(downstreamSessionId);
+    this.#downstream.delete(downstreamSessionId);
+    const bindings = ds === undefined ? [] : [...ds.bindings.values()];
+    const retiring = bindings.map((b) => this.#retire(b, 'downstream-evicted'));
+    const releasing = this.#closed ? Promise.resolve() : this.#releaseOwnership(downstreamSessionId);
+    await Promise.all([...retiring, releasing]);
+    return bindings.length;
+  }
+
+  /**
+   * Retires every upstream session of a gateway (e.g. it was removed from the
+   * configuration) and forgets its backoff state. Costs O(sessions of that gateway).
+   */
+  async evictGateway(gatewayId: string): Promise<number> {
+    if (typeof gatewayId !== 'string') {
+      throw new InvalidRequestError('gatewayId', `expected a string, got ${typeof gatewayId}`);
+    }
+    const gw = this.#gateways.get(gatewayId);
+    if (gw === undefined) return 0;
+    const bindings = [...gw.bindings];
+    if (gw.limit.activeCount + gw.limit.pendingCount === 0) this.#gateways.delete(gatewayId);
+    else gw.consecutiveFailures = 0;
+    await Promise.all(bindings.map((b) => this.#retire(b, 'gateway-evicted')));
+    return bindings.length;
+  }
+
+  /**
+   * Closes every upstream session in parallel and stops the registry. Idempotent.
+   * Bounded: at most 3 x `closeTimeoutMs` however many sessions there are (plus
+   * `closeTimeoutMs` for the affinity). After it, `acquire` rejects at once with
+   * `RegistryClosedError`, and a create that finishes later is closed on arrival.
+   */
+  closeAll(): Promise<void> {
+    if (this.#closeAll !== undefined) return this.#closeAll;
+    this.#closed = true;
+    this.#closeAll = this.#shutdown();
+    return this.#closeAll;
+  }
+
+  /** Same as {@link UpstreamSessionRegistry.closeAll}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.closeAll();
+  }
+
+  /** Frozen plain data about the registry; never header values, URL credentials or query strings. */
+  snapshot(): RegistrySnapshot {
+    const now = this.#clock.now();
+    const sessions: SessionSnapshot[] = [];
+    const gateways: Record<string, GatewaySnapshot> = {};
+    let creating = 0;
+    for (const b of this.#bindings.values()) {
+      if (b.state === 'creating') creating++;
+      sessions.push({
+        downstreamSessionId: b.info.downstreamSessionId,
+        gatewayId: b.info.gatewayId,
+        transport: b.info.transport,
+        url: b.safeUrl,
+        connectionId: b.info.connectionId,
+        state: b.state,
+        ageMs: now - b.info.createdAt,
+        idleMs: b.inFlight > 0 ? 0 : now - b.lastUsedAt,
+        useCount: b.useCount,
+        inFlight: b.inFlight,
+      });
+    }
+    for (const gw of this.#gateways.values()) {
+      let live = 0;
+      for (const b of gw.bindings) if (b.state === 'ready') live++;
+      gateways[gw.id] = {
+        live,
+        creating: gw.bindings.size - live,
+        queuedCreates: gw.limit.pendingCount,
+        consecutiveFailures: gw.consecutiveFailures,
+        backoffRemainingMs: Math.max(0, gw.backoffUntil - now),
+      };
+    }
+    return freezeSnapshot({
+      closed: this.#closed,
+      uptimeMs: now - this.#startedAt,
+      live: this.#ready,
+      creating,
+      retiring: this.#closing.size,
+      downstreamSessions: this.#downstream.size,
+      gateways,
+      totals: { ...this.#totals, retired: { ...this.#totals.retired } },
+      sessions,
+    });
+  }
+
+  // ---------------------------------------------------------------- ownership
+
+  async #owned(downstreamSessionId: string, signal: AbortSignal | undefined): Promise<DownstreamState<C>> {
+    let ds = this.#downstream.get(downstreamSessionId);
+    if (ds?.owned === true) return ds;
+    if (ds === undefined) {
+      ds = { id: downstreamSessionId, owned: false, claiming: undefined, lost: undefined, bindings: new Map() };
+      this.#downstream.set(downstreamSessionId, ds);
+    }
+    ds.claiming ??= this.#claim(ds);
+    await raceSignal(ds.claiming, signal);
+    if (this.#closed) throw new RegistryClosedError();
+    if (this.#downstream.get(downstreamSessionId) !== ds) throw new SessionRetiredError('downstream-evicted');
+    return ds;
+  }
+
+  async #claim(ds: DownstreamState<C>): Promise<void> {
+    try {
+      const claim = this.#affinity.claim(ds.id);
+      const answered = await waitWithin(claim, this.#options.createTimeoutMs, this.#clock);
+      if (!answered) throw new AffinityUnavailableError('The affinity did not answer the ownership claim in time');
+      const result = await claim;
+      if (!result.owned) throw new NotOwnerError(ds.id, result.owner);
+      ds.owned = true;
+    } finally {
+      ds.claiming = undefined;
+      // A session we do not own keeps no state here; the next acquire asks again.
+      if (!ds.owned && ds.bindings.size === 0 && this.#downstream.get(ds.id) === ds) this.#downstream.delete(ds.id);
+    }
+  }
+
+  async #releaseOwnership(downstreamSessionId: string): Promise<void> {
+    try {
+      const released = await waitWithin(
+        this.#affinity.release(downstreamSessionId),
+        this.#options.closeTimeoutMs,
+        this.#clock,
+      );
+      if (!released) this.#logger.warn({ downstreamSessionId }, 'affinity release timed out');
+    } catch (error) {
+      this.#logger.warn({ downstreamSessionId, error: describe(error) }, 'affinity release failed');
+    }
+  }
+
+  #onOwnershipLost(downstreamSessionId: string): void {
+    const ds = this.#downstream.get(downstreamSessionId);
+    if (ds === undefined) return;
+    this.#downstream.delete(downstreamSessionId);
+    for (const b of ds.bindings.values()) void this.#retire(b, 'ownership-lost');
+  }
+
+  #assertUsable(ds: DownstreamState<C>): void {
+    if (this.#closed) throw new RegistryClosedError();
+    if (ds.lost !== undefined) throw new SessionLostError(ds.id, ds.lost.cause);
+    if (this.#downstream.get(ds.id) !== ds) throw new SessionRetiredError('downstream-evicted');
+  }
+
+  // ----------------------------------------------------------------- bindings
+
+  /** The binding to use for this request: the held one, or a new one being created. */
+  #bindingFor(request: SessionCreateRequest, ds: DownstreamState<C>): Binding<C> {
+    const held = this.#bindings.get(request.key);
+    if (held !== undefined && held.request.fingerprint === request.fingerprint) return held;
+    if (held !== undefined) void this.#retire(held, 'config-changed');
+    return this.#create(request, ds);
+  }
+
+  #create(request: SessionCreateRequest, ds: DownstreamState<C>): Binding<C> {
+    const gw = this.#gateway(request.gatewayId);
+    this.#makeRoom(gw);
+    const now = this.#clock.now();
+    const binding = new Binding<C>(request, this.#nextConnectionId++, now, redactUrl(request.url));
+    this.#bindings.set(request.key, binding);
+    ds.bindings.set(request.gatewayId, binding);
+    gw.bindings.add(binding);
+    this.#startSweeper();
+    gw.limit(() => this.#runFactory(binding, gw)).then(
+      () => binding.ready.resolve(),
+      (error: unknown) => binding.ready.reject(error),
+    );
+    return binding;
+  }
+
+  #gateway(gatewayId: string): GatewayState<C> {
+    let gw = this.#gateways.get(gatewayId);
+    if (gw === undefined) {
+      gw = {
+        id: gatewayId,
+        bindings: new Set(),
+        limit: pLimit(this.#options.createConcurrencyPerGateway),
+        consecutiveFailures: 0,
+        backoffUntil: 0,
+        lastError: undefined,
+      };
+      this.#gateways.set(gatewayId, gw);
+    }
+    return gw;
+  }
+
+  /** Enforces the caps: reject, or retire the least-recently-used idle session. */
+  #makeRoom(gw: GatewayState<C>): void {
+    const { maxSessions, maxSessionsPerGateway, overflow } = this.#options;
+    const evict = overflow === 'evict-idle';
+    const gatewayFull = gw.bindings.size >= maxSessionsPerGateway;
+    const registryFull = this.#bindings.size >= maxSessions;
+    // Pick every victim before retiring any, so a rejection changes nothing.
+    const gatewayVictim = gatewayFull && evict ? this.#idlestOf(gw) : undefined;
+    if (gatewayFull && gatewayVictim === undefined) throw new CapacityError('gateway', maxSessionsPerGateway, gw.id);
+    const registryVictim =
+      registryFull && gatewayVictim === undefined && evict ? this.#idle.values().next().value : undefined;
+    if (registryFull && gatewayVictim === undefined && registryVictim === undefined) {
+      throw new CapacityError('registry', maxSessions);
+    }
+    const victim = gatewayVictim ?? registryVictim;
+    if (victim !== undefined) void this.#retire(victim, 'capacity');
+  }
+
+  #idlestOf(gw: GatewayState<C>): Binding<C> | undefined {
+    let idlest: Binding<C> | undefined;
+    for (const b of gw.bindings) {
+      if (b.state !== 'ready' || b.inFlight > 0) continue;
+      if (idlest === undefined || b.lastUsedAt < idlest.lastUsedAt) idlest = b;
+    }
+    return idlest;
+  }
+
+  async #runFactory(binding: Binding<C>, gw: GatewayState<C>): Promise<void> {
+    if (binding.state !== 'creating') return;
+    const started = this.#clock.now();
+    if (gw.backoffUntil > started) {
+      const error = new CreateFailedError(
+        gw.id,
+        `Creates for gateway ${JSON.stringify(gw.id)} are backing off after ${gw.consecutiveFailures} consecutive failures`,
+        gw.lastError,
+      );
+      this.#createFailed(binding, error, started);
+      throw error;
+    }
+    let connection: UpstreamConnection<C>;
+    try {
+      connection = await this.#callFactory(binding, true);
+    } catch (cause) {
+      if (binding.state !== 'creating') throw cause;
+      const error = this.#createError(binding, gw, cause);
+      this.#createFailed(binding, error, started);
+      throw error;
+    }
+    // Retired between the factory's answer and here: #closeAfterCreate closes it.
+    if (binding.state !== 'creating') throw new SessionRetiredError(binding.retireReason ?? 'lost');
+    this.#createSucceeded(binding, gw, connection, started);
+  }
+
+  /**
+   * Calls the factory under the create deadline. When the upstream says it lost
+   * a session we tried to re-attach to, 'reconnect' tries a fresh create once.
+   */
+  async #callFactory(binding: Binding<C>, mayRetry: boolean): Promise<UpstreamConnection<C>> {
+    const { request } = binding;
+    const ctx: FactoryContext = {
+      signal: binding.lifetime.signal,
+      onBroken: (reason) => this.#onBroken(binding, reason),
+    };
+    const deadlineMs = request.connectTimeoutMs ?? this.#options.createTimeoutMs;
+    const timer = this.#clock.setTimeout(() => {
+      binding.lifetime.abort(new DOMException(`Create timed out after ${deadlineMs} ms`, 'TimeoutError'));
+    }, deadlineMs);
+    try {
+      const call = Promise.resolve().then(() => this.#factory(request, ctx));
+      binding.factoryCall = call;
+      // A factory that ignores its signal must not hold the waiters: race it,
+      // and close whatever it returns late (see #closeLateArrival).
+      return await raceSignal(call, binding.lifetime.signal);
+    } catch (cause) {
+      if (!mayRetry || !isSessionGone(cause) || binding.state !== 'creating') throw cause;
+      this.#sessionLostAtCreate(binding, cause);
+      return this.#callFactory(binding, false);
+    } finally {
+      this.#clock.clearTimeout(timer);
+    }
+  }
+
+  #sessionLostAtCreate(binding: Binding<C>, cause: unknown): void {
+    this.#emitLost(binding, 'lost');
+    if (this.#options.onSessionLost === 'fail') {
+      this.#markLost(binding.request.downstreamSessionId, cause);
+      throw new SessionLostError(binding.request.downstreamSessionId, cause);
+    }
+  }
+
+  #createError(binding: Binding<C>, gw: GatewayState<C>, cause: unknown): Error {
+    if (cause instanceof SessionLostError) return cause;
+    gw.consecutiveFailures++;
+    gw.lastError = cause;
+    this.#openBackoff(gw);
+    const timedOut = binding.lifetime.signal.aborted;
+    const what = timedOut ? 'timed out' : 'failed';
+    return new CreateFailedError(
+      gw.id,
+      `Creating the upstream session for gateway ${JSON.stringify(gw.id)} ${what}: ${describe(cause)}`,
+      cause,
+    );
+  }
+
+  #openBackoff(gw: GatewayState<C>): void {
+    const backoff = this.#options.backoff;
+    if (backoff === undefined || gw.consecutiveFailures < backoff.afterFailures) return;
+    const exponent = Math.min(gw.consecutiveFailures - backoff.afterFailures, 30);
+    const backoffMs = Math.min(backoff.maxMs, backoff.initialMs * 2 ** exponent);
+    gw.backoffUntil = this.#clock.now() + backoffMs;
+    this.#logger.warn({ gatewayId: gw.id, consecutiveFailures: gw.consecutiveFailures, backoffMs }, 'gateway create backoff');
+    this.#events.emit('gateway:backoff', { gatewayId: gw.id, consecutiveFailures: gw.consecutiveFailures, backoffMs });
+  }
+
+  #createSucceeded(binding: Binding<C>, gw: GatewayState<C>, connection: UpstreamConnection<C>, started: number): void {
+    gw.consecutiveFailures = 0;
+    gw.backoffUntil = 0;
+    gw.lastError = undefined;
+    binding.connection = connection;
+    binding.state = 'ready';
+    binding.lastUsedAt = this.#clock.now();
+    this.#ready++;
+    this.#idle.add(binding);
+    this.#totals.created++;
+    this.#logger.debug(this.#identity(binding), 'upstream session created');
+    this.#events.emit('session:created', { ...this.#identity(binding), durationMs: this.#clock.now() - started });
+    const broken = binding.brokenBeforeReady;
+    if (broken !== undefined) this.#onBroken(binding, broken.reason);
+  }
+
+  #createFailed(binding: Binding<C>, error: Error, started: number): void {
+    this.#unindex(binding);
+    binding.state = 'retired';
+    binding.retiredAt = this.#clock.now();
+    // A factory that ignored its deadline may still deliver: close it on arrival.
+    if (binding.factoryCall !== undefined) this.#track(this.#closeAfterCreate(binding));
+    this.#totals.createFailures++;
+    this.#logger.warn({ ...this.#identity(binding), error: error.message }, 'upstream session create failed');
+    this.#events.emit('session:create-failed', {
+      ...this.#identity(binding),
+      error,
+      durationMs: this.#clock.now() - started,
+    });
+  }
+
+  /** Waits for the binding to be ready and probed; `undefined` means it was retired meanwhile. */
+  async #leaseWhenReady(binding: Binding<C>, signal: AbortSignal | undefined): Promise<SessionLease<C> | undefined> {
+    if (binding.state === 'creating') {
+      try {
+        await raceSignal(binding.ready.promise, signal);
+      } catch (error) {
+        if (signal?.aborted === true || binding.retireReason === undefined) throw error;
+        return undefined;
+      }
+    }
+    if (binding.state === 'ready' && this.#needsProbe(binding)) {
+      binding.probing ??= this.#probe(binding);
+      await raceSignal(binding.probing, signal);
+    }
+    if (binding.state !== 'ready') return undefined;
+    return this.#lease(binding);
+  }
+
+  /** Why a waiter cannot retry after its binding was retired; `undefined` means retry. */
+  #waiterError(binding: Binding<C>): Error | undefined {
+    const reason = binding.retireReason;
+    if (reason === 'registry-closed' || this.#closed) return new RegistryClosedError();
+    if (reason !== undefined && INVOLUNTARY.has(reason)) return undefined;
+    return new SessionRetiredError(reason ?? 'lost');
+  }
+
+  #lease(binding: Binding<C>): SessionLease<C> {
+    binding.inFlight++;
+    binding.useCount++;
+    this.#idle.delete(binding);
+    if (binding.useCount > 1) {
+      this.#totals.reused++;
+      if (this.#events.active) {
+        this.#events.emit('session:reused', { ...this.#identity(binding), useCount: binding.useCount });
+      }
+    }
+    return new Lease<C>(this, binding, (binding.connection as UpstreamConnection<C>).client, binding.info);
+  }
+
+  /** @internal Called by {@link Lease.release}. */
+  endLease(lease: Lease<C>, error: unknown): void {
+    const binding = lease.binding as Binding<C>;
+    binding.inFlight--;
+    binding.lastUsedAt = this.#clock.now();
+    if (error !== undefined && binding.state === 'ready' && classifyError(error) === 'transport') {
+      void this.#retire(binding, isSessionGone(error) ? 'lost' : 'transport-error');
+    }
+    if (binding.inFlight > 0) return;
+    if (binding.state === 'ready') this.#idle.add(binding);
+    else binding.drained?.resolve();
+  }
+
+  // ------------------------------------------------------------------- probes
+
+  #needsProbe(binding: Binding<C>): boolean {
+    if (binding.inFlight > 0 || this.#probeChain.length === 0) return false;
+    return this.#clock.now() - binding.lastUsedAt >= this.#options.idleValidationMs;
+  }
+
+  async #probe(binding: Binding<C>): Promise<void> {
+    const started = this.#clock.now();
+    this.#totals.probes++;
+    try {
+      const result = await runProbeChain((binding.connection as UpstreamConnection<C>).client, this.#probeChain, {
+        timeoutMs: this.#options.probeTimeoutMs,
+        signal: binding.lifetime.signal,
+        clock: this.#clock,
+      });
+      binding.lastUsedAt = this.#clock.now();
+      if (!result.healthy) this.#totals.probeFailures++;
+      this.#events.emit('session:probed', {
+        ...this.#identity(binding),
+        healthy: result.healthy,
+        step: result.step,
+        durationMs: this.#clock.now() - started,
+      });
+      if (!result.healthy && binding.state === 'ready') void this.#retire(binding, 'probe-failed');
+    } catch (error) {
+      // Retired while probing: the waiters see the state. Anything else is an
+      // application error: it reaches the caller and the session stays.
+      if (binding.state !== 'ready') return;
+      binding.lastUsedAt = this.#clock.now();
+      throw error;
+    } finally {
+      binding.probing = undefined;
+    }
+  }
+
+  // ----------------------------------------------------------------- retiring
+
+  #onBroken(binding: Binding<C>, reason: unknown): void {
+    if (binding.state === 'creating') {
+      binding.brokenBeforeReady ??= { reason };
+      return;
+    }
+    if (binding.state !== 'ready') return;
+    this.#logger.debug({ ...this.#identity(binding), reason: describe(reason) }, 'upstream connection reported broken');
+    void this.#retire(binding, 'lost', reason);
+  }
+
+  /**
+   * Takes the binding out of service at once and closes it once its leases end
+   * (or `closeTimeoutMs` passes). Resolves when it is closed or orphaned.
+   */
+  #retire(binding: Binding<C>, reason: RetireReason, cause?: unknown): Promise<void> {
+    if (binding.retired !== undefined) return binding.retired;
+    const wasCreating = binding.state === 'creating';
+    if (binding.state === 'ready') this.#ready--;
+    this.#unindex(binding);
+    binding.state = 'retired';
+    binding.retireReason = reason;
+    binding.retiredAt = this.#clock.now();
+    this.#totals.retired[reason]++;
+    this.#logger.debug({ ...this.#identity(binding), reason }, 'upstream session retired');
+    this.#events.emit('session:retired', { ...this.#identity(binding), reason, inFlight: binding.inFlight });
+    if (INVOLUNTARY.has(reason)) this.#sessionLost(binding, reason, cause);
+    binding.lifetime.abort(new SessionRetiredError(reason));
+    if (wasCreating) binding.ready.reject(this.#waiterError(binding) ?? new SessionRetiredError(reason));
+    binding.retired = this.#track(wasCreating ? this.#closeAfterCreate(binding) : this.#drainAndClose(binding));
+    return binding.retired;
+  }
+
+  /** Keeps a close in progress visible to `closeAll()` until it ends. */
+  #track(closing: Promise<void>): Promise<void> {
+    const done = closing.finally(() => {
+      this.#closing.delete(done);
+    });
+    this.#closing.add(done);
+    return done;
+  }
+
+  #unindex(binding: Binding<C>): void {
+    const { key, gatewayId, downstreamSessionId } = binding.request;
+    if (this.#bindings.get(key) === binding) this.#bindings.delete(key);
+    const ds = this.#downstream.get(downstreamSessionId);
+    if (ds?.bindings.get(gatewayId) === binding) ds.bindings.delete(gatewayId);
+    this.#gateways.get(gatewayId)?.bindings.delete(binding);
+    this.#idle.delete(binding);
+  }
+
+  #sessionLost(binding: Binding<C>, reason: RetireReason, cause: unknown): void {
+    this.#emitLost(binding, reason);
+    if (this.#options.onSessionLost === 'fail') this.#markLost(binding.request.downstreamSessionId, cause);
+  }
+
+  #emitLost(binding: Binding<C>, reason: RetireReason): void {
+    this.#events.emit('session:lost', { ...this.#identity(binding), reason, policy: this.#options.onSessionLost });
+  }
+
+  #markLost(downstreamSessionId: string, cause: unknown): void {
+    const ds = this.#downstream.get(downstreamSessionId);
+    if (ds !== undefined) ds.lost ??= { cause };
+  }
+
+  async #drainAndClose(binding: Binding<C>): Promise<void> {
+    if (binding.inFlight > 0) {
+      binding.drained ??= deferred<void>();
+      await waitWithin(binding.drained.promise, this.#options.closeTimeoutMs, this.#clock);
+    }
+    await this.#close(binding, binding.connection as UpstreamConnection<C>);
+  }
+
+  /** A binding retired while creating: wait (bounded) for the factory, then close what it made. */
+  async #closeAfterCreate(binding: Binding<C>): Promise<void> {
+    const call = binding.factoryCall;
+    if (call === undefined) return;
+    const settled = await waitWithin(call, this.#options.closeTimeoutMs, this.#clock);
+    if (!settled) {
+      this.#orphan(binding);
+      this.#closeLateArrival(binding, call);
+      return;
+    }
+    const connection = await call.catch(() => undefined);
+    if (connection !== undefined) await this.#close(binding, connection);
+  }
+
+  /** A create that finishes after the registry stopped waiting is closed on arrival. */
+  #closeLateArrival(binding: Binding<C>, call: Promise<UpstreamConnection<C>>): void {
+    call.then(
+      (connection) => closeWithin((ctx) => connection.close(ctx), this.#options.closeTimeoutMs, this.#clock),
+      () => undefined,
+    ).then(
+      () => this.#logger.debug(this.#identity(binding), 'late upstream connection closed on arrival'),
+      () => undefined,
+    );
+  }
+
+  async #close(binding: Binding<C>, connection: UpstreamConnection<C>): Promise<void> {
+    const result = await closeWithin((ctx) => connection.close(ctx), this.#options.closeTimeoutMs, this.#clock);
+    const durationMs = this.#clock.now() - binding.retiredAt;
+    if (result.outcome === 'orphaned') {
+      this.#orphan(binding);
+      return;
+    }
+    this.#totals.closed++;
+    if (result.error !== undefined) {
+      this.#logger.warn({ ...this.#identity(binding), error: describe(result.error) }, 'upstream close failed');
+    }
+    const event = { ...this.#identity(binding), forced: result.forced, durationMs };
+    this.#events.emit('session:closed', result.error === undefined ? event : { ...event, error: result.error });
+  }
+
+  #orphan(binding: Binding<C>): void {
+    this.#totals.orphaned++;
+    const durationMs = this.#clock.now() - binding.retiredAt;
+    this.#logger.warn({ ...this.#identity(binding), durationMs }, 'upstream session did not close in time; orphaned');
+    this.#events.emit('session:orphaned', { ...this.#identity(binding), durationMs });
+  }
+
+  // ------------------------------------------------------------------ sweeper
+
+  #startSweeper(): void {
+    const ttl = this.#options.idleTtlMs;
+    if (ttl === 0 || this.#sweeper !== undefined || this.#closed) return;
+    const interval = Math.max(1, Math.min(Math.ceil(ttl / 2), 60_000));
+    this.#sweeper = this.#clock.setTimeout(() => this.#sweep(), interval, { unref: true });
+  }
+
+  #sweep(): void {
+    this.#sweeper = undefined;
+    const cutoff = this.#clock.now() - this.#options.idleTtlMs;
+    for (const binding of this.#idle) {
+      if (binding.lastUsedAt > cutoff) break;
+      void this.#retire(binding, 'idle-expired');
+      this.#forgetIfEmpty(binding.request.downstreamSessionId);
+    }
+    if (this.#bindings.size > 0) this.#startSweeper();
+  }
+
+  /** Drops an idle downstream session's bookkeeping and ownership once it has no upstream sessions. */
+  #forgetIfEmpty(downstreamSessionId: string): void {
+    const ds = this.#downstream.get(downstreamSessionId);
+    if (ds === undefined || ds.bindings.size > 0 || ds.lost !== undefined || ds.claiming !== undefined) return;
+    this.#downstream.delete(downstreamSessionId);
+    void this.#releaseOwnership(downstreamSessionId);
+  }
+
+  // ----------------------------------------------------------------- shutdown
+
+  async #shutdown(): Promise<void> {
+    if (this.#sweeper !== undefined) {
+      this.#clock.clearTimeout(this.#sweeper);
+      this.#sweeper = undefined;
+    }
+    const owned = [...this.#downstream.values()].filter((ds) => ds.owned).map((ds) => ds.id);
+    const retiring = [...this.#bindings.values()].map((b) => this.#retire(b, 'registry-closed'));
+    await Promise.all([...retiring, ...this.#closing]);
+    await Promise.all(owned.map((id) => this.#releaseOwnership(id)));
+    this.#downstream.clear();
+    this.#gateways.clear();
+    this.#unsubscribeOwnership?.();
+    try {
+      const closed = await waitWithin(this.#affinity.close(), this.#options.closeTimeoutMs, this.#clock);
+      if (!closed) this.#logger.warn({}, 'affinity close timed out');
+    } catch (error) {
+      this.#logger.warn({ error: describe(error) }, 'affinity close failed');
+    }
+  }
+
+  #identity(binding: Binding<C>): SessionIdentity {
+    const { downstreamSessionId, gatewayId, transport, connectionId } = binding.info;
+    return { downstreamSessionId, gatewayId, transport, connectionId };
+  }
+}

@@ -1,0 +1,85 @@
+import type { RetireReason } from './events.js';
+import type { UpstreamConnection } from './factory.js';
+import type { SessionCreateRequest, TransportType } from './request.js';
+
+/** Lifecycle state of one upstream binding. */
+export type SessionState = 'creating' | 'ready' | 'retired';
+
+/** Identity of the upstream session a lease is bound to. Frozen; the same object for every lease of one connection. */
+export interface SessionInfo {
+  readonly downstreamSessionId: string;
+  readonly gatewayId: string;
+  readonly transport: TransportType;
+  /** `SessionCreateRequest.key` of the binding. */
+  readonly key: string;
+  /** Registry-unique number of the upstream connection; a rebuilt connection gets a new one. */
+  readonly connectionId: number;
+  /** Clock time at which the create started. */
+  readonly createdAt: number;
+}
+
+/** A settle-once promise with its resolvers. */
+export interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+export function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Waiters attach their own handlers; an unobserved rejection is not a bug here.
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+/**
+ * One upstream binding: the identity of a (downstream session, gateway) pair, its
+ * connection once created, and the bookkeeping the registry needs (leases,
+ * idle time, retirement). Internal; callers see {@link SessionInfo}.
+ */
+export class Binding<C> {
+  readonly request: SessionCreateRequest;
+  readonly info: SessionInfo;
+  /** The URL without credentials or query, for snapshots. */
+  readonly safeUrl: string;
+  state: SessionState = 'creating';
+  connection: UpstreamConnection<C> | undefined;
+  /** Settles when the create finished (resolve) or failed / was retired first (reject). */
+  readonly ready: Deferred<void> = deferred<void>();
+  /** Aborted on retirement; cancels the create and any probe in progress. */
+  readonly lifetime = new AbortController();
+  /** The factory's own promise, once the factory was called. */
+  factoryCall: Promise<UpstreamConnection<C>> | undefined;
+  /** A probe in progress, shared by every acquire that waits for it. */
+  probing: Promise<void> | undefined;
+  /** Set when the factory reported the connection broken before it was ready. */
+  brokenBeforeReady: { reason: unknown } | undefined;
+  retireReason: RetireReason | undefined;
+  retiredAt = 0;
+  /** Settles once the connection is closed or orphaned. */
+  retired: Promise<void> | undefined;
+  /** Resolves the drain wait when the last lease ends after retirement. */
+  drained: Deferred<void> | undefined;
+  lastUsedAt: number;
+  useCount = 0;
+  inFlight = 0;
+
+  constructor(request: SessionCreateRequest, connectionId: number, now: number, safeUrl: string) {
+    this.request = request;
+    this.safeUrl = safeUrl;
+    this.lastUsedAt = now;
+    this.info = Object.freeze({
+      downstreamSessionId: request.downstreamSessionId,
+      gatewayId: request.gatewayId,
+      transport: request.transport,
+      key: request.key,
+      connectionId,
+      createdAt: now,
+    });
+  }
+}

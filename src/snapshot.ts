@@ -1,0 +1,73 @@
+import type { RetireReason } from './events.js';
+import type { TransportType } from './request.js';
+import type { SessionState } from './session.js';
+
+/** One upstream session in a {@link RegistrySnapshot}. No header values, no credentials, no query strings. */
+export interface SessionSnapshot {
+  readonly downstreamSessionId: string;
+  readonly gatewayId: string;
+  readonly transport: TransportType;
+  /** Origin and path only. */
+  readonly url: string;
+  readonly connectionId: number;
+  readonly state: SessionState;
+  /** Since the create started. */
+  readonly ageMs: number;
+  /** Since the last lease ended; 0 while a lease is in flight. */
+  readonly idleMs: number;
+  /** Leases handed out. */
+  readonly useCount: number;
+  /** Leases not yet released. */
+  readonly inFlight: number;
+}
+
+/** Per-gateway counts in a {@link RegistrySnapshot}. */
+export interface GatewaySnapshot {
+  readonly live: number;
+  readonly creating: number;
+  /** Creates waiting for a slot of `createConcurrencyPerGateway`. */
+  readonly queuedCreates: number;
+  readonly consecutiveFailures: number;
+  /** Time left in the create backoff window; 0 when creates are allowed. */
+  readonly backoffRemainingMs: number;
+}
+
+/** Counters since the registry was constructed. */
+export interface RegistryTotals {
+  readonly created: number;
+  readonly reused: number;
+  readonly probes: number;
+  readonly probeFailures: number;
+  readonly createFailures: number;
+  readonly closed: number;
+  readonly orphaned: number;
+  readonly retired: Readonly<Record<RetireReason, number>>;
+}
+
+/** Frozen plain data returned by `registry.snapshot()`. Safe to serve on an admin endpoint. */
+export interface RegistrySnapshot {
+  readonly closed: boolean;
+  readonly uptimeMs: number;
+  /** Ready upstream sessions (same as `registry.size`). */
+  readonly live: number;
+  /** Upstream sessions being created. */
+  readonly creating: number;
+  /** Retired upstream sessions still draining or closing. */
+  readonly retiring: number;
+  /** Downstream sessions the registry keeps state for. */
+  readonly downstreamSessions: number;
+  readonly gateways: Readonly<Record<string, GatewaySnapshot>>;
+  readonly totals: RegistryTotals;
+  readonly sessions: readonly SessionSnapshot[];
+}
+
+/** Deep-freezes a snapshot built from fresh plain objects. */
+export function freezeSnapshot(snapshot: RegistrySnapshot): RegistrySnapshot {
+  for (const session of snapshot.sessions) Object.freeze(session);
+  Object.freeze(snapshot.sessions);
+  for (const gateway of Object.values(snapshot.gateways)) Object.freeze(gateway);
+  Object.freeze(snapshot.gateways);
+  Object.freeze(snapshot.totals.retired);
+  Object.freeze(snapshot.totals);
+  return Object.freeze(snapshot);
+}
