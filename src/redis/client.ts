@@ -1,0 +1,114 @@
+/**
+ * The part of an ioredis client this subpath uses, so that the rest of the
+ * code depends on a small structural type instead of the whole ioredis API.
+ *
+ * @module
+ */
+
+import type { Redis, RedisOptions } from 'ioredis';
+import { AffinityUnavailableError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { redactText } from '../redact.js';
+
+/** Sends one raw command; ioredis' `Redis#call`. */
+export interface RedisCommandClient {
+  call(command: string, ...args: (string | number)[]): Promise<unknown>;
+}
+
+/** What the `redis` option accepts: a client you made, a `redis://` URL, or ioredis options. */
+export type RedisConnection = Redis | string | RedisOptions;
+
+/** A client plus whether this library created it (and so may quit it). */
+export interface OwnedClient {
+  readonly client: Redis;
+  readonly created: boolean;
+}
+
+/** True when `value` looks like an ioredis client rather than connection options. */
+export function isRedisClient(value: unknown): value is Redis {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { call?: unknown }).call === 'function' &&
+    typeof (value as { quit?: unknown }).quit === 'function'
+  );
+}
+
+/**
+ * Returns the user's client as is, or creates one. ioredis is imported only
+ * here, lazily, so that users who pass their own client never load it twice
+ * and a missing optional peer dependency surfaces as a clear error.
+ */
+export async function openClient(connection: RedisConnection, logger: Logger): Promise<OwnedClient> {
+  if (isRedisClient(connection)) return { client: connection, created: false };
+  let RedisClass: typeof Redis;
+  try {
+    ({ Redis: RedisClass } = await import('ioredis'));
+  } catch (error) {
+    throw new AffinityUnavailableError(
+      'mcp-upstream-registry/redis needs the optional peer dependency "ioredis" (npm install ioredis)',
+      error,
+    );
+  }
+  // Commands are bounded by our own timeouts; one retry keeps a reconnect from queueing work for long.
+  const defaults: RedisOptions = { maxRetriesPerRequest: 1 };
+  const client =
+    typeof connection === 'string'
+      ? new RedisClass(connection, defaults)
+      : new RedisClass({ ...defaults, ...connection });
+  watchErrors(client, logger);
+  return { client, created: true };
+}
+
+/**
+ * ioredis prints "Unhandled error event" for clients without an `error`
+ * listener, once per reconnect attempt. Log the first error of an outage as a
+ * warning and the rest at debug level.
+ */
+function watchErrors(client: Redis, logger: Logger): void {
+  let outage = false;
+  client.on('error', (error: unknown) => {
+    const fields = { error: describe(error) };
+    if (outage) {
+      logger.debug(fields, 'Redis connection error');
+      return;
+    }
+    outage = true;
+    logger.warn(fields, 'Redis connection error; ioredis keeps reconnecting');
+  });
+  client.on('ready', () => {
+    outage = false;
+  });
+}
+
+/**
+ * Bounds one Redis call: rejects with {@link AffinityUnavailableError} when it
+ * fails or takes longer than `timeoutMs`. A late answer is ignored.
+ */
+export function bounded<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new AffinityUnavailableError(`Redis did not answer ${what} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(
+          error instanceof AffinityUnavailableError
+            ? error
+            : new AffinityUnavailableError(`Redis ${what} failed: ${describe(error)}`, error),
+        );
+      },
+    );
+  });
+}
+
+/** A short, secret-free description of a Redis error. */
+export function describe(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return redactText(text).slice(0, 200);
+}

@@ -1,0 +1,159 @@
+/**
+ * {@link RedisSessionStore}: upstream session records shared by all workers,
+ * so that the worker taking over a dead worker's downstream session can
+ * re-attach to the same upstream sessions.
+ *
+ * @module
+ */
+
+import { AffinityUnavailableError, InvalidOptionsError, InvalidRequestError } from '../errors.js';
+import { isValidMcpSessionId } from '../headers.js';
+import type { UpstreamSessionRecord, UpstreamSessionStore } from '../mcp/session-store.js';
+import { RedisAffinity, type RedisAffinityInternals, redisAffinityInternals } from './affinity.js';
+import { bounded, describe } from './client.js';
+import { runScript, STORE_DELETE, STORE_SET } from './scripts.js';
+
+/** Options of {@link RedisSessionStore}. */
+export interface RedisSessionStoreOptions {
+  /** The affinity whose client, key prefix and TTLs the store shares. */
+  affinity: RedisAffinity;
+}
+
+const MAX_GATEWAY_ID_LENGTH = 256;
+const MAX_FIELD_LENGTH = 1024;
+
+/**
+ * An {@link UpstreamSessionStore} in Redis, next to the ownership keys of a
+ * {@link RedisAffinity}.
+ *
+ * - One Redis hash per downstream session (its id hashed in the key name),
+ *   one field per gateway id, holding the record as JSON.
+ * - Its TTL is `recordTtlMs`, renewed by the affinity together with the
+ *   ownership key: records live while their downstream session is owned,
+ *   and for `recordTtlMs` after the owner died, which is the window in which a
+ *   new owner can re-attach. `release` deletes them with the ownership.
+ * - `set` and `delete` act only while this worker owns the downstream
+ *   session (checked atomically in Redis), so a worker that stalled and lost
+ *   it cannot overwrite or delete the new owner's records. They resolve
+ *   either way; the check is not an error.
+ * - Every call is bounded by `commandTimeoutMs` and rejects with
+ *   `AffinityUnavailableError` when Redis fails or is slow. A record that does
+ *   not parse reads as absent.
+ *
+ * @example
+ * ```ts
+ * const affinity = new RedisAffinity({ redis, address });
+ * const store = new RedisSessionStore({ affinity });
+ * const registry = new UpstreamSessionRegistry({ affinity, factory: mcpSessionFactory({ sessionStore: store }) });
+ * ```
+ */
+export class RedisSessionStore implements UpstreamSessionStore {
+  readonly #affinity: RedisAffinity;
+  readonly #internals: RedisAffinityInternals;
+
+  /** @throws {InvalidOptionsError} when `affinity` is not a {@link RedisAffinity} or an option is unknown. */
+  constructor(options: RedisSessionStoreOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidOptionsError('options', 'expected an object with an affinity');
+    }
+    for (const key of Object.keys(options)) {
+      if (key !== 'affinity') throw new InvalidOptionsError(key, 'unknown option');
+    }
+    if (!(options.affinity instanceof RedisAffinity)) {
+      throw new InvalidOptionsError('affinity', 'expected a RedisAffinity');
+    }
+    this.#affinity = options.affinity;
+    this.#internals = redisAffinityInternals(options.affinity);
+  }
+
+  /** The record of (downstream session, gateway), or `undefined`. */
+  async get(downstreamSessionId: string, gatewayId: string): Promise<UpstreamSessionRecord | undefined> {
+    check(downstreamSessionId, gatewayId);
+    const raw = await this.#run('reading an upstream session record', async (client) =>
+      client.call('HGET', this.#internals.keys.records(downstreamSessionId), gatewayId),
+    );
+    return parseRecord(raw);
+  }
+
+  /** Stores the record, if this worker owns the downstream session. */
+  async set(downstreamSessionId: string, gatewayId: string, record: UpstreamSessionRecord): Promise<void> {
+    check(downstreamSessionId, gatewayId);
+    const json = JSON.stringify(checkRecord(record));
+    const { keys, options } = this.#internals;
+    await this.#run('storing an upstream session record', (client) =>
+      runScript(
+        client,
+        STORE_SET,
+        [keys.owner(downstreamSessionId), keys.records(downstreamSessionId)],
+        [this.#affinity.workerId, gatewayId, json, options.recordTtlMs],
+      ),
+    );
+  }
+
+  /** Deletes the record, if this worker owns the downstream session. */
+  async delete(downstreamSessionId: string, gatewayId: string): Promise<void> {
+    check(downstreamSessionId, gatewayId);
+    const { keys } = this.#internals;
+    await this.#run('deleting an upstream session record', (client) =>
+      runScript(
+        client,
+        STORE_DELETE,
+        [keys.owner(downstreamSessionId), keys.records(downstreamSessionId)],
+        [this.#affinity.workerId, gatewayId],
+      ),
+    );
+  }
+
+  async #run<T>(what: string, work: (client: Awaited<ReturnType<RedisAffinityInternals['connect']>>) => Promise<T>): Promise<T> {
+    const attempt = async (): Promise<T> => work(await this.#internals.connect());
+    try {
+      return await bounded(attempt(), this.#internals.options.commandTimeoutMs, what);
+    } catch (error) {
+      if (error instanceof AffinityUnavailableError) throw error;
+      throw new AffinityUnavailableError(`Redis failed ${what}: ${describe(error)}`, error);
+    }
+  }
+}
+
+function check(downstreamSessionId: string, gatewayId: string): void {
+  if (!isValidMcpSessionId(downstreamSessionId)) {
+    throw new InvalidRequestError('downstreamSessionId', 'expected a valid MCP session id (1..256 visible ASCII characters)');
+  }
+  if (typeof gatewayId !== 'string' || gatewayId.length === 0 || gatewayId.length > MAX_GATEWAY_ID_LENGTH) {
+    throw new InvalidRequestError('gatewayId', `expected 1..${MAX_GATEWAY_ID_LENGTH} characters`);
+  }
+}
+
+function isField(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_FIELD_LENGTH;
+}
+
+/** Copies only the known fields, so nothing else the caller put on the object reaches Redis. */
+function checkRecord(record: UpstreamSessionRecord): UpstreamSessionRecord {
+  if (typeof record !== 'object' || record === null) throw new InvalidRequestError('record', 'expected an object');
+  if (!isField(record.sessionId)) throw new InvalidRequestError('record.sessionId', 'expected a non-empty string');
+  if (!isField(record.fingerprint)) throw new InvalidRequestError('record.fingerprint', 'expected a non-empty string');
+  if (record.protocolVersion !== undefined && !isField(record.protocolVersion)) {
+    throw new InvalidRequestError('record.protocolVersion', 'expected a non-empty string when given');
+  }
+  return record.protocolVersion === undefined
+    ? { sessionId: record.sessionId, fingerprint: record.fingerprint }
+    : { sessionId: record.sessionId, protocolVersion: record.protocolVersion, fingerprint: record.fingerprint };
+}
+
+function parseRecord(raw: unknown): UpstreamSessionRecord | undefined {
+  if (typeof raw !== 'string') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { sessionId, protocolVersion, fingerprint } = parsed as Record<string, unknown>;
+  if (!isField(sessionId) || !isField(fingerprint)) return undefined;
+  if (protocolVersion !== undefined && !isField(protocolVersion)) return undefined;
+  return Object.freeze(
+    protocolVersion === undefined ? { sessionId, fingerprint } : { sessionId, protocolVersion, fingerprint },
+  );
+}
