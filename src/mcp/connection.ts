@@ -61,7 +61,9 @@ export class McpConnection implements UpstreamConnection<Client> {
         // Report first, so the registry has retired the connection by the time
         // the calls in flight reject with ConnectionClosed.
         ctx.onBroken(reason);
-        client.close().catch(noop);
+        // One task later: a request that itself got the fatal answer (e.g. its
+        // HTTP 404) rejects with that answer, not with ConnectionClosed.
+        setTimeout(() => client.close().catch(noop), 0);
       },
     });
     const watch = this.#watch;

@@ -17,6 +17,9 @@ import { classifyError, isSessionGone } from '../classify.js';
 
 type Phase = 'connecting' | 'open' | 'stopped';
 
+/** Pings sent before a transport failure counts as death (see `#pingOnce`). */
+const PING_ATTEMPTS = 2;
+
 /** What a {@link DeathWatch} needs from its connection. */
 export interface DeathWatchOptions {
   readonly transport: 'streamable-http' | 'sse';
@@ -118,18 +121,25 @@ export class DeathWatch {
   #probe(cause: unknown): void {
     if (this.#pinging) return;
     this.#pinging = true;
-    this.#options.ping(this.#options.pingTimeoutMs).then(
-      () => {
-        this.#pinging = false;
-      },
-      (error: unknown) => {
-        this.#pinging = false;
-        const kind = classifyError(error);
-        // The server answered (even with an error): it is alive.
-        if (kind !== 'transport' && kind !== 'timeout') return;
-        this.#die(kind === 'timeout' ? cause : error);
-      },
-    );
+    this.#pingOnce(cause, PING_ATTEMPTS).finally(() => {
+      this.#pinging = false;
+    });
+  }
+
+  async #pingOnce(cause: unknown, attemptsLeft: number): Promise<void> {
+    try {
+      await this.#options.ping(this.#options.pingTimeoutMs);
+    } catch (error) {
+      if (this.#phase !== 'open') return;
+      const kind = classifyError(error);
+      // The server answered (even with an error): it is alive.
+      if (kind !== 'transport' && kind !== 'timeout') return;
+      // A pooled keep-alive socket that the peer closed fails the first
+      // request on it although the upstream is fine; a second ping goes out on
+      // a fresh connection. A timeout is not retried: it already took its time.
+      if (kind === 'transport' && attemptsLeft > 1) return this.#pingOnce(cause, attemptsLeft - 1);
+      this.#die(kind === 'timeout' ? cause : error);
+    }
   }
 
   #die(reason: unknown): void {

@@ -1,0 +1,472 @@
+/**
+ * mcpSessionFactory against real SDK servers on 127.0.0.1, driven directly
+ * (no registry): connect, headers, timeouts, bad answers, close, death
+ * detection, 404, re-attach through a session store.
+ */
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { classifyError, isSessionGone } from '../../src/classify.js';
+import { InvalidOptionsError, InvalidRequestError } from '../../src/errors.js';
+import { defaultProbeChain, type ProbeChain, runProbeChain } from '../../src/probe.js';
+import type { UpstreamConnection } from '../../src/factory.js';
+import { mcpSessionFactory } from '../../src/mcp/factory.js';
+import type { UpstreamSessionRecord, UpstreamSessionStore } from '../../src/mcp/session-store.js';
+import { SessionCreateRequest, type SessionCreateRequestInit, type TransportType } from '../../src/request.js';
+import { type BadAnswer, type CounterServer, startCounterServer } from '../fixtures/counter-server.js';
+import { ConnectionTracker, recordingContext } from '../fixtures/factory-harness.js';
+
+const servers: CounterServer[] = [];
+const tracker = new ConnectionTracker<Client>();
+
+afterEach(async () => {
+  await tracker.closeAll();
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+async function counterServer(options?: Parameters<typeof startCounterServer>[0]): Promise<CounterServer> {
+  const server = await startCounterServer(options);
+  servers.push(server);
+  return server;
+}
+
+function requestFor(
+  server: CounterServer,
+  transport: Exclude<TransportType, 'stdio'>,
+  init: Partial<SessionCreateRequestInit> = {},
+): SessionCreateRequest {
+  return SessionCreateRequest.from({
+    downstreamSessionId: 'downstream-1',
+    gatewayId: 'counter',
+    url: transport === 'sse' ? server.sseUrl : server.url,
+    transport,
+    ...init,
+  });
+}
+
+async function callText(client: Client, name: string, args?: Record<string, unknown>): Promise<string> {
+  const result = await client.callTool({ name, ...(args === undefined ? {} : { arguments: args }) });
+  const content = result.content as Array<{ type: string; text?: string }>;
+  return content[0]?.text ?? '';
+}
+
+function upstreamSessionId(connection: UpstreamConnection<Client>): string | undefined {
+  const transport = connection.client.transport;
+  return transport instanceof StreamableHTTPClientTransport ? transport.sessionId : undefined;
+}
+
+class MemoryStore implements UpstreamSessionStore {
+  readonly records = new Map<string, UpstreamSessionRecord>();
+  async get(downstreamSessionId: string, gatewayId: string) {
+    return this.records.get(`${downstreamSessionId}\n${gatewayId}`);
+  }
+  async set(downstreamSessionId: string, gatewayId: string, record: UpstreamSessionRecord) {
+    this.records.set(`${downstreamSessionId}\n${gatewayId}`, record);
+  }
+  async delete(downstreamSessionId: string, gatewayId: string) {
+    this.records.delete(`${downstreamSessionId}\n${gatewayId}`);
+  }
+}
+
+const TRANSPORTS = ['streamable-http', 'sse'] as const;
+
+describe('mcpSessionFactory options', () => {
+  it('rejects unknown and malformed options with InvalidOptionsError', () => {
+    expect(() => mcpSessionFactory({ requestTimeoutMS: 5 } as never)).toThrow(InvalidOptionsError);
+    expect(() => mcpSessionFactory({ requestTimeoutMs: -1 })).toThrow(/requestTimeoutMs/);
+    expect(() => mcpSessionFactory({ clientInfo: { name: '', version: '1' } })).toThrow(/clientInfo\.name/);
+    expect(() => mcpSessionFactory({ sessionStore: { get: () => undefined } as never })).toThrow(/sessionStore\.set/);
+    expect(() => mcpSessionFactory({ configureClient: 'no' as never })).toThrow(/configureClient/);
+    expect(() => mcpSessionFactory({ deathPingTimeoutMs: Number.NaN })).toThrow(/deathPingTimeoutMs/);
+  });
+
+  it("rejects a 'stdio' request with InvalidRequestError", async () => {
+    const request = SessionCreateRequest.from({
+      downstreamSessionId: 'd',
+      gatewayId: 'g',
+      transport: 'stdio',
+      stdio: { command: 'node' },
+    });
+    await expect(mcpSessionFactory()(request, recordingContext().ctx)).rejects.toBeInstanceOf(InvalidRequestError);
+  });
+});
+
+describe.each(TRANSPORTS)('mcpSessionFactory over %s', (transport) => {
+  it('connects, keeps per-session state, and closes', async () => {
+    const server = await counterServer();
+    const factory = mcpSessionFactory({ clientInfo: { name: 'test-proxy', version: '9.9.9' } });
+    const connection = tracker.track(await factory(requestFor(server, transport), recordingContext().ctx));
+    expect(await callText(connection.client, 'increment')).toBe('1');
+    expect(await callText(connection.client, 'increment')).toBe('2');
+    expect(await callText(connection.client, 'get')).toBe('2');
+    expect(server.initializations).toBe(1);
+    expect(server.openSessions).toBe(1);
+    await connection.close({ signal: new AbortController().signal });
+    await server.whenIdle();
+    expect(server.openSessions).toBe(0);
+  });
+
+  it("sends the request's headers on every upstream request, never the downstream session id", async () => {
+    const server = await counterServer();
+    const request = requestFor(server, transport, {
+      headers: { 'X-Api-Key': 'key-1', 'Mcp-Session-Id': 'downstream-session-must-not-leak', Authorization: 'Bearer t' },
+    });
+    const connection = tracker.track(await mcpSessionFactory()(request, recordingContext().ctx));
+    await callText(connection.client, 'increment');
+    await connection.close({ signal: new AbortController().signal });
+    await server.whenIdle();
+
+    expect(server.requests.length).toBeGreaterThanOrEqual(3);
+    for (const received of server.requests) {
+      expect(received.headers['x-api-key']).toBe('key-1');
+      expect(received.headers.authorization).toBe('Bearer t');
+      expect(received.headers['mcp-session-id']).not.toBe('downstream-session-must-not-leak');
+    }
+    if (transport === 'streamable-http') {
+      const [initialize, ...rest] = server.requests;
+      expect(initialize?.rpcMethod).toBe('initialize');
+      expect(initialize?.headers['mcp-session-id']).toBeUndefined();
+      const upstreamId = rest[0]?.headers['mcp-session-id'];
+      expect(typeof upstreamId).toBe('string');
+      for (const received of rest) expect(received.headers['mcp-session-id']).toBe(upstreamId);
+      expect(rest.map((r) => r.httpMethod)).toEqual(expect.arrayContaining(['POST', 'GET', 'DELETE']));
+    }
+  });
+
+  it('bounds connect + initialize by connectTimeoutMs and leaves nothing open', async () => {
+    const server = await counterServer();
+    server.faults.hangAll = true;
+    const started = performance.now();
+    const error = await mcpSessionFactory()(
+      requestFor(server, transport, { connectTimeoutMs: 300 }),
+      recordingContext().ctx,
+    ).catch((e: unknown) => e);
+    const elapsed = performance.now() - started;
+    expect(error).toMatchObject({ name: 'TimeoutError' });
+    expect(String((error as Error).message)).toContain('300 ms');
+    expect(elapsed).toBeGreaterThanOrEqual(290);
+    // Far below the SDK's 60 s: the deadline, not a request timeout, ended it.
+    expect(elapsed).toBeLessThan(5_000);
+    await server.whenIdle();
+    expect(server.openSessions).toBe(0);
+  });
+
+  it('stops connecting when ctx.signal aborts, rejecting with its reason', async () => {
+    const server = await counterServer();
+    server.faults.hangAll = true;
+    const { ctx, controller } = recordingContext();
+    const connecting = mcpSessionFactory()(requestFor(server, transport), ctx);
+    await server.waitForRequest(() => true);
+    const reason = new Error('create no longer wanted');
+    controller.abort(reason);
+    await expect(connecting).rejects.toBe(reason);
+    await server.whenIdle();
+  });
+
+  const badAnswers: Array<[BadAnswer, (error: unknown) => void]> = [
+    ['non-json', (error) => expect(error).toBeInstanceOf(SyntaxError)],
+    [
+      'wrong-content-type',
+      (error) => expect(String((error as Error).message)).toMatch(/content type|content-type|text\/html/i),
+    ],
+    ['status-500', (error) => expect((error as { code?: unknown }).code).toBe(500)],
+    ['close-mid-response', (error) => expect(classifyError(error)).not.toBe('timeout')],
+  ];
+
+  it.each(badAnswers)('rejects a %s answer with the cause, at once, leaving nothing open', async (bad, check) => {
+    const server = await counterServer();
+    server.faults.badInitialize = bad;
+    const error = await mcpSessionFactory()(
+      requestFor(server, transport, { connectTimeoutMs: 10_000 }),
+      recordingContext().ctx,
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).name).not.toBe('TimeoutError');
+    check(error);
+    await server.whenIdle();
+    expect(server.openSessions).toBe(0);
+  });
+
+  it('sees each new Client in configureClient before it connects', async () => {
+    const server = await counterServer();
+    const seen: Array<{ connected: boolean; gatewayId: string }> = [];
+    const factory = mcpSessionFactory({
+      configureClient: (client, request) => {
+        seen.push({ connected: client.transport !== undefined, gatewayId: request.gatewayId });
+      },
+    });
+    tracker.track(await factory(requestFor(server, transport), recordingContext().ctx));
+    expect(seen).toEqual([{ connected: false, gatewayId: 'counter' }]);
+  });
+
+  it('fails the create, closing everything, when configureClient throws', async () => {
+    const server = await counterServer();
+    const boom = new Error('hook failed');
+    const factory = mcpSessionFactory({
+      configureClient: () => {
+        throw boom;
+      },
+    });
+    await expect(factory(requestFor(server, transport), recordingContext().ctx)).rejects.toBe(boom);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('applies requestTimeoutMs as the default per-call timeout', async () => {
+    const server = await counterServer();
+    const connection = tracker.track(
+      await mcpSessionFactory({ requestTimeoutMs: 200 })(requestFor(server, transport), recordingContext().ctx),
+    );
+    const error = await connection.client.callTool({ name: 'sleep', arguments: { ms: 10_000 } }).catch((e) => e);
+    expect(error).toBeInstanceOf(McpError);
+    expect((error as McpError).code).toBe(ErrorCode.RequestTimeout);
+    // An explicit per-call timeout still wins.
+    expect(await callText(connection.client, 'get')).toBe('0');
+  });
+
+  it('kills: a call in flight when the upstream dies rejects at once and onBroken fires', async () => {
+    const server = await counterServer();
+    const { ctx, broken, firstBroken } = recordingContext();
+    const connection = tracker.track(await mcpSessionFactory()(requestFor(server, transport), ctx));
+    const sleeping = server.waitForToolCall('sleep');
+    const call = connection.client.callTool({ name: 'sleep', arguments: { ms: 60_000 } });
+    const outcome = call.then(
+      () => ({ ok: true, at: performance.now() }),
+      (error: unknown) => ({ ok: false, error, at: performance.now() }),
+    );
+    await sleeping;
+    const killedAt = performance.now();
+    await server.kill();
+    const settled = await outcome;
+    const failAfterMs = settled.at - killedAt;
+    expect(settled.ok).toBe(false);
+    expect(classifyError((settled as { error: unknown }).error)).toBe('transport');
+    expect(failAfterMs).toBeLessThan(1_000);
+    await firstBroken;
+    expect(broken).toHaveLength(1);
+    console.info(`[measure] ${transport}: in-flight call failed ${failAfterMs.toFixed(1)} ms after the upstream died`);
+  });
+});
+
+describe('mcpSessionFactory death detection (streamable-http)', () => {
+  it('rejects an in-flight call at once with JSON responses too', async () => {
+    const server = await counterServer({ jsonResponse: true });
+    const { ctx, firstBroken } = recordingContext();
+    const connection = tracker.track(await mcpSessionFactory()(requestFor(server, 'streamable-http'), ctx));
+    const sleeping = server.waitForToolCall('sleep');
+    const call = connection.client.callTool({ name: 'sleep', arguments: { ms: 60_000 } }).catch((e: unknown) => e);
+    await sleeping;
+    const killedAt = performance.now();
+    await server.kill();
+    const error = await call;
+    expect(performance.now() - killedAt).toBeLessThan(1_000);
+    expect(classifyError(error)).toBe('transport');
+    await firstBroken;
+  });
+
+  it('keeps a healthy session when its GET stream drops and the SDK reconnects it', async () => {
+    const server = await counterServer();
+    const { ctx, broken } = recordingContext();
+    const connection = tracker.track(await mcpSessionFactory()(requestFor(server, 'streamable-http'), ctx));
+    await callText(connection.client, 'increment');
+    // The SDK opens the GET stream right after initialize; wait until it is there.
+    if (!server.requests.some((r) => r.httpMethod === 'GET')) {
+      await server.waitForRequest((r) => r.httpMethod === 'GET');
+    }
+    const pinged = server.waitForRequest((r) => r.rpcMethod === 'ping');
+    const reconnected = server.waitForRequest((r) => r.httpMethod === 'GET');
+    expect(server.dropStreams()).toBe(1);
+    await pinged; // the watch checked the upstream...
+    await reconnected; // ...and the SDK's own reconnect went through
+    expect(broken).toEqual([]);
+    expect(await callText(connection.client, 'get')).toBe('1');
+  });
+
+  it('reports HTTP 404 from an upstream that expired the session as a lost session', async () => {
+    const server = await counterServer();
+    const { ctx, firstBroken } = recordingContext();
+    const connection = tracker.track(await mcpSessionFactory()(requestFor(server, 'streamable-http'), ctx));
+    expect(await callText(connection.client, 'increment')).toBe('1');
+    await server.forgetSessions();
+    const error = await connection.client.callTool({ name: 'get' }).catch((e: unknown) => e);
+    // The call that met the 404 fails with it, not with a generic ConnectionClosed.
+    expect(isSessionGone(error)).toBe(true);
+    expect(isSessionGone(await firstBroken)).toBe(true);
+  });
+
+  it('reports HTTP 404 after an upstream restart as a lost session', async () => {
+    // No standalone stream: nothing notices the restart until the next request.
+    const server = await counterServer({ standaloneStream: false });
+    const { ctx, firstBroken, broken } = recordingContext();
+    const connection = tracker.track(await mcpSessionFactory()(requestFor(server, 'streamable-http'), ctx));
+    expect(await callText(connection.client, 'increment')).toBe('1');
+    await server.restart();
+    const error = await connection.client.callTool({ name: 'get' }).catch((e: unknown) => e);
+    // Either the 404 itself, or a pooled socket the restart closed; both retire the connection.
+    expect(isSessionGone(error) || classifyError(error) === 'transport').toBe(true);
+    expect(isSessionGone(await firstBroken)).toBe(true);
+    expect(broken).toHaveLength(1);
+  });
+
+  it('reports a lost legacy SSE session when its event stream breaks', async () => {
+    const server = await counterServer();
+    const { ctx, firstBroken } = recordingContext();
+    const connection = tracker.track(await mcpSessionFactory()(requestFor(server, 'sse'), ctx));
+    expect(await callText(connection.client, 'increment')).toBe('1');
+    expect(server.dropStreams()).toBe(1);
+    expect(classifyError(await firstBroken)).toBe('transport');
+    // The client is closed: it does not drift into a fresh, stateless session.
+    await expect(connection.client.callTool({ name: 'get' })).rejects.toThrow();
+  });
+});
+
+describe('mcpSessionFactory close', () => {
+  it('sends DELETE on graceful close and frees the upstream session', async () => {
+    const server = await counterServer();
+    const connection = tracker.track(
+      await mcpSessionFactory()(requestFor(server, 'streamable-http'), recordingContext().ctx),
+    );
+    expect(server.openSessions).toBe(1);
+    await connection.close({ signal: new AbortController().signal });
+    expect(server.deletes).toBe(1);
+    expect(server.openSessions).toBe(0);
+    // Idempotent, and never throws on a closed client.
+    await connection.close({ signal: new AbortController().signal });
+    expect(server.deletes).toBe(1);
+  });
+
+  it('cuts a DELETE that never answers when the close signal aborts', async () => {
+    const server = await counterServer();
+    server.faults.hangDelete = true;
+    const connection = tracker.track(
+      await mcpSessionFactory()(requestFor(server, 'streamable-http'), recordingContext().ctx),
+    );
+    const controller = new AbortController();
+    const deleting = server.waitForRequest((r) => r.httpMethod === 'DELETE');
+    const closing = connection.close({ signal: controller.signal });
+    await deleting;
+    controller.abort();
+    await closing;
+    await server.whenIdle();
+    expect(server.deletes).toBe(1);
+  });
+
+  it('closes at once, without DELETE, when the signal is already aborted', async () => {
+    const server = await counterServer();
+    const connection = tracker.track(
+      await mcpSessionFactory()(requestFor(server, 'streamable-http'), recordingContext().ctx),
+    );
+    await connection.close({ signal: AbortSignal.abort() });
+    expect(server.deletes).toBe(0);
+    await server.whenIdle();
+  });
+});
+
+describe('mcpSessionFactory with a session store', () => {
+  it('re-attaches to the stored upstream session: state kept, no new initialize', async () => {
+    const server = await counterServer();
+    const store = new MemoryStore();
+    const factory = mcpSessionFactory({ sessionStore: store, enforceStrictCapabilities: true });
+    const request = requestFor(server, 'streamable-http');
+
+    const first = await factory(request, recordingContext().ctx);
+    for (let i = 0; i < 3; i++) await callText(first.client, 'increment');
+    const record = await store.get('downstream-1', 'counter');
+    expect(record).toMatchObject({ sessionId: upstreamSessionId(first), fingerprint: request.fingerprint });
+    expect(record?.protocolVersion).toEqual(expect.any(String));
+    // The owning worker dies: its client goes away without DELETE or close().
+    await first.client.close();
+
+    const second = tracker.track(await factory(request, recordingContext().ctx));
+    expect(upstreamSessionId(second)).toBe(record?.sessionId);
+    expect(await callText(second.client, 'get')).toBe('3');
+    expect(server.initializations).toBe(1);
+    // Strict capabilities are not enforced on a re-attached client (capabilities unknown).
+    await expect(second.client.listTools()).resolves.toBeDefined();
+
+    await second.close({ signal: new AbortController().signal });
+    expect(server.deletes).toBe(1);
+    expect(store.records.size).toBe(0);
+  });
+
+  it('drops the record and rejects with the 404 when the upstream forgot the session', async () => {
+    const server = await counterServer();
+    const store = new MemoryStore();
+    const factory = mcpSessionFactory({ sessionStore: store });
+    const request = requestFor(server, 'streamable-http');
+    const first = await factory(request, recordingContext().ctx);
+    await first.client.close();
+    await server.restart();
+
+    const error = await factory(request, recordingContext().ctx).catch((e: unknown) => e);
+    expect(isSessionGone(error)).toBe(true);
+    expect(store.records.size).toBe(0);
+    // With the record gone, the next create initializes afresh.
+    tracker.track(await factory(request, recordingContext().ctx));
+    expect(server.initializations).toBe(2);
+  });
+
+  it('never re-attaches across a configuration change', async () => {
+    const server = await counterServer();
+    const store = new MemoryStore();
+    const factory = mcpSessionFactory({ sessionStore: store });
+    const first = await factory(requestFor(server, 'streamable-http'), recordingContext().ctx);
+    await first.client.close();
+    const changed = requestFor(server, 'streamable-http', { configVersion: 'v2' });
+    const second = tracker.track(await factory(changed, recordingContext().ctx));
+    expect(upstreamSessionId(second)).not.toBe(upstreamSessionId(first));
+    expect(server.initializations).toBe(2);
+    expect((await store.get('downstream-1', 'counter'))?.fingerprint).toBe(changed.fingerprint);
+  });
+});
+
+describe('health probes against a real server without prompts or resources', () => {
+  const [, toolsList, promptsList, resourcesList] = defaultProbeChain;
+  // Steps the counter server cannot answer first, so the chain has to advance past them.
+  const listsFirst: ProbeChain = [promptsList!, resourcesList!, toolsList!];
+
+  async function connect(options: { enforceStrictCapabilities?: boolean } = {}) {
+    const server = await counterServer();
+    const connection = tracker.track(
+      await mcpSessionFactory(options)(requestFor(server, 'streamable-http'), recordingContext().ctx),
+    );
+    return { server, client: connection.client };
+  }
+
+  it('advances past method-not-found to the step the server answers', async () => {
+    const { server, client } = await connect();
+    const result = await runProbeChain(client, listsFirst, { timeoutMs: 2_000 });
+    expect(result).toEqual({ healthy: true, step: 'tools/list' });
+    // The server was asked and said method-not-found.
+    expect(server.requests.map((r) => r.rpcMethod)).toEqual(
+      expect.arrayContaining(['prompts/list', 'resources/list', 'tools/list']),
+    );
+  });
+
+  it('advances past a probe that times out', async () => {
+    const { server, client } = await connect();
+    server.faults.hangMethods.add('ping');
+    const result = await runProbeChain(client, defaultProbeChain, { timeoutMs: 200 });
+    expect(result).toEqual({ healthy: true, step: 'tools/list' });
+    expect(server.requests.some((r) => r.rpcMethod === 'ping')).toBe(true);
+  });
+
+  it('advances past the client-side "does not support" refusal with enforceStrictCapabilities', async () => {
+    const { server, client } = await connect({ enforceStrictCapabilities: true });
+    await expect(client.listPrompts()).rejects.toThrow(/does not support prompts/);
+    const result = await runProbeChain(client, listsFirst, { timeoutMs: 2_000 });
+    expect(result).toEqual({ healthy: true, step: 'tools/list' });
+    // Refused locally: nothing was sent.
+    expect(server.requests.some((r) => r.rpcMethod === 'prompts/list' || r.rpcMethod === 'resources/list')).toBe(
+      false,
+    );
+  });
+
+  it('does not pass a hung upstream', async () => {
+    const { server, client } = await connect();
+    for (const method of ['ping', 'tools/list', 'prompts/list', 'resources/list']) server.faults.hangMethods.add(method);
+    const result = await runProbeChain(client, defaultProbeChain, { timeoutMs: 100 });
+    expect(result.healthy).toBe(false);
+    expect(classifyError(result.error)).toBe('timeout');
+  });
+});
