@@ -224,7 +224,27 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
     const request = SessionCreateRequest.from(init);
     const signal = validateAcquireOptions(opts);
     signal?.throwIfAborted();
-    const ds = await this.#owned(request.downstreamSessionId, signal);
+    const known = this.#downstream.get(request.downstreamSessionId);
+    const ds = known?.owned === true ? known : await this.#owned(request.downstreamSessionId, signal);
+    // Warm path: a healthy, recently used connection is handed out without awaiting anything.
+    const held = this.#bindings.get(request.key);
+    if (
+      held !== undefined &&
+      held.state === 'ready' &&
+      ds.lost === undefined &&
+      held.request.fingerprint === request.fingerprint &&
+      !this.#needsProbe(held)
+    ) {
+      return this.#lease(held);
+    }
+    return this.#acquireSlow(request, ds, signal);
+  }
+
+  async #acquireSlow(
+    request: SessionCreateRequest,
+    ds: DownstreamState<C>,
+    signal: AbortSignal | undefined,
+  ): Promise<SessionLease<C>> {
     try {
       for (let attempt = 1; ; attempt++) {
         this.#assertUsable(ds);
@@ -372,7 +392,6 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
 
   async #owned(downstreamSessionId: string, signal: AbortSignal | undefined): Promise<DownstreamState<C>> {
     let ds = this.#downstream.get(downstreamSessionId);
-    if (ds?.owned === true) return ds;
     if (ds === undefined) {
       ds = { id: downstreamSessionId, owned: false, claiming: undefined, lost: undefined, bindings: new Map() };
       this.#downstream.set(downstreamSessionId, ds);
