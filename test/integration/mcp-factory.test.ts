@@ -15,7 +15,7 @@ import { mcpSessionFactory } from '../../src/mcp/factory.js';
 import type { UpstreamSessionRecord, UpstreamSessionStore } from '../../src/mcp/session-store.js';
 import { SessionCreateRequest, type SessionCreateRequestInit, type TransportType } from '../../src/request.js';
 import { type BadAnswer, type CounterServer, startCounterServer } from '../fixtures/counter-server.js';
-import { ConnectionTracker, recordingContext } from '../fixtures/factory-harness.js';
+import { ConnectionTracker, callText, recordingContext } from '../fixtures/factory-harness.js';
 
 const servers: CounterServer[] = [];
 const tracker = new ConnectionTracker<Client>();
@@ -43,12 +43,6 @@ function requestFor(
     transport,
     ...init,
   });
-}
-
-async function callText(client: Client, name: string, args?: Record<string, unknown>): Promise<string> {
-  const result = await client.callTool({ name, ...(args === undefined ? {} : { arguments: args }) });
-  const content = result.content as Array<{ type: string; text?: string }>;
-  return content[0]?.text ?? '';
 }
 
 function upstreamSessionId(connection: UpstreamConnection<Client>): string | undefined {
