@@ -399,7 +399,11 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
     ds.claiming ??= this.#claim(ds);
     await raceSignal(ds.claiming, signal);
     if (this.#closed) throw new RegistryClosedError();
-    if (this.#downstream.get(downstreamSessionId) !== ds) throw new SessionRetiredError('downstream-evicted');
+    if (this.#downstream.get(downstreamSessionId) !== ds) {
+      // Evicted while the claim was in flight: give back what the claim just took.
+      void this.#releaseOwnership(downstreamSessionId);
+      throw new SessionRetiredError('downstream-evicted');
+    }
     return ds;
   }
 
@@ -546,19 +550,19 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
   async #callFactory(binding: Binding<C>, mayRetry: boolean): Promise<UpstreamConnection<C>> {
     const { request } = binding;
     const ctx: FactoryContext = {
-      signal: binding.lifetime.signal,
+      signal: binding.createControl.signal,
       onBroken: (reason) => this.#onBroken(binding, reason),
     };
     const deadlineMs = request.connectTimeoutMs ?? this.#options.createTimeoutMs;
     const timer = this.#clock.setTimeout(() => {
-      binding.lifetime.abort(new DOMException(`Create timed out after ${deadlineMs} ms`, 'TimeoutError'));
+      binding.createControl.abort(new DOMException(`Create timed out after ${deadlineMs} ms`, 'TimeoutError'));
     }, deadlineMs);
     try {
       const call = Promise.resolve().then(() => this.#factory(request, ctx));
       binding.factoryCall = call;
       // A factory that ignores its signal must not hold the waiters: race it,
       // and close whatever it returns late (see #closeLateArrival).
-      return await raceSignal(call, binding.lifetime.signal);
+      return await raceSignal(call, binding.createControl.signal);
     } catch (cause) {
       if (!mayRetry || !isSessionGone(cause) || binding.state !== 'creating') throw cause;
       this.#sessionLostAtCreate(binding, cause);
@@ -581,7 +585,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
     gw.consecutiveFailures++;
     gw.lastError = cause;
     this.#openBackoff(gw);
-    const timedOut = binding.lifetime.signal.aborted;
+    const timedOut = binding.createControl.signal.aborted;
     const what = timedOut ? 'timed out' : 'failed';
     return new CreateFailedError(
       gw.id,
@@ -748,6 +752,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
     this.#events.emit('session:retired', { ...this.#identity(binding), reason, inFlight: binding.inFlight });
     if (INVOLUNTARY.has(reason)) this.#sessionLost(binding, reason, cause);
     binding.lifetime.abort(new SessionRetiredError(reason));
+    if (wasCreating) binding.createControl.abort(new SessionRetiredError(reason));
     if (wasCreating) binding.ready.reject(this.#waiterError(binding) ?? new SessionRetiredError(reason));
     binding.retired = this.#track(wasCreating ? this.#closeAfterCreate(binding) : this.#drainAndClose(binding));
     return binding.retired;

@@ -51,8 +51,14 @@ export class Binding<C> {
   connection: UpstreamConnection<C> | undefined;
   /** Settles when the create finished (resolve) or failed / was retired first (reject). */
   readonly ready: Deferred<void> = deferred<void>();
-  /** Aborted on retirement; cancels the create and any probe in progress. */
+  /** Aborted on retirement; cancels any probe in progress. */
   readonly lifetime = new AbortController();
+  /**
+   * The factory's `ctx.signal`: aborted when the create times out or the binding
+   * is retired while creating, never after the create finished, so a factory may
+   * tie cleanup to it without tearing down a connection that is still draining.
+   */
+  readonly createControl = new AbortController();
   /** The factory's own promise, once the factory was called. */
   factoryCall: Promise<UpstreamConnection<C>> | undefined;
   /** A probe in progress, shared by every acquire that waits for it. */
