@@ -109,12 +109,12 @@ export class DeathWatch {
     if (this.#phase === 'open') this.#die(error);
   }
 
-  /** The client closed without us asking (e.g. by the caller, or the transport closed itself). */
+  /**
+   * The client closed without us asking (e.g. by the caller, or the transport
+   * closed itself). While connecting it is ignored: the SDK closes the client
+   * itself when `initialize` fails, and the connect then rejects with the real cause.
+   */
   onClosed(reason: unknown): void {
-    if (this.#phase === 'connecting') {
-      this.#rejectConnect(reason);
-      return;
-    }
     if (this.#phase === 'open') this.#die(reason);
   }
 

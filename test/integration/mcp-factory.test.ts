@@ -166,6 +166,8 @@ describe.each(TRANSPORTS)('mcpSessionFactory over %s', (transport) => {
     ],
     ['status-500', (error) => expect((error as { code?: unknown }).code).toBe(500)],
     ['close-mid-response', (error) => expect(classifyError(error)).not.toBe('timeout')],
+    // Not masked by the ConnectionClosed of the SDK's own close after a failed initialize.
+    ['rpc-error', (error) => expect(error).toMatchObject({ code: -32602 })],
   ];
 
   it.each(badAnswers)('rejects a %s answer with the cause, at once, leaving nothing open', async (bad, check) => {
@@ -371,9 +373,12 @@ describe('mcpSessionFactory with a session store', () => {
     // The owning worker dies: its client goes away without DELETE or close().
     await first.client.close();
 
+    const reopened = server.waitForRequest((r) => r.httpMethod === 'GET');
     const second = tracker.track(await factory(request, recordingContext().ctx));
     expect(upstreamSessionId(second)).toBe(record?.sessionId);
     expect(await callText(second.client, 'get')).toBe('3');
+    // The standalone GET stream (server-to-client messages) is reopened too.
+    expect((await reopened).headers['mcp-session-id']).toBe(record?.sessionId);
     expect(server.initializations).toBe(1);
     // Strict capabilities are not enforced on a re-attached client (capabilities unknown).
     await expect(second.client.listTools()).resolves.toBeDefined();
@@ -398,6 +403,23 @@ describe('mcpSessionFactory with a session store', () => {
     // With the record gone, the next create initializes afresh.
     tracker.track(await factory(request, recordingContext().ctx));
     expect(server.initializations).toBe(2);
+  });
+
+  it('fails the create and ends the new upstream session when the store cannot save it', async () => {
+    const server = await counterServer();
+    const store = new MemoryStore();
+    const unavailable = new Error('store unavailable');
+    store.set = async () => {
+      throw unavailable;
+    };
+    const error = await mcpSessionFactory({ sessionStore: store })(
+      requestFor(server, 'streamable-http'),
+      recordingContext().ctx,
+    ).catch((e: unknown) => e);
+    expect(error).toBe(unavailable);
+    expect(server.deletes).toBe(1);
+    await server.whenIdle();
+    expect(server.openSessions).toBe(0);
   });
 
   it('never re-attaches across a configuration change', async () => {
