@@ -216,6 +216,19 @@ describe.skipIf(skipRedisSuites())('RedisAffinity on a real redis-server', () =>
     expect(await h.commandCalls('set')).toBe(before.set + 1);
   });
 
+  it('after Redis lost every key and script (restart without persistence), the next renewal restores them', async () => {
+    const keyPrefix = h.prefix();
+    const keys = keysOf(keyPrefix);
+    const a = h.affinity({ keyPrefix, workerId: 'A', clock: new ManualClock() });
+    await a.claim('s1');
+    await a.refresh();
+    await h.admin.flushall();
+    await h.admin.script('FLUSH');
+    await a.refresh(); // EVALSHA answers NOSCRIPT; the fallback EVAL runs and caches it again
+    expect(await h.admin.get(keys.owner('s1'))).toBe('A');
+    expect(await h.admin.exists(keys.worker('A'))).toBe(1);
+  });
+
   it('with Redis frozen, claim rejects with AffinityUnavailableError within the command timeout', async () => {
     const keyPrefix = h.prefix();
     const a = h.affinity({ keyPrefix, workerId: 'A', commandTimeoutMs: 150 });
