@@ -10,10 +10,11 @@ import { CreateFailedError, SessionLostError } from '../../src/errors.js';
 import { mcpSessionFactory } from '../../src/mcp/factory.js';
 import type { RegistryOptions } from '../../src/options.js';
 import { UpstreamSessionRegistry } from '../../src/registry.js';
-import type { SessionCreateRequestInit } from '../../src/request.js';
+import type { UpstreamSessionRecord, UpstreamSessionStore } from '../../src/mcp/session-store.js';
+import { SessionCreateRequest, type SessionCreateRequestInit } from '../../src/request.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
 import { type CounterServer, type CounterServerOptions, startCounterServer } from '../fixtures/counter-server.js';
-import { callText, collect, nextEvent } from '../fixtures/factory-harness.js';
+import { callText, collect, nextEvent, recordingContext } from '../fixtures/factory-harness.js';
 
 const TRANSPORTS = ['streamable-http', 'sse'] as const;
 type HttpTransport = (typeof TRANSPORTS)[number];
@@ -134,6 +135,62 @@ describe('fault matrix: upstream restarted and forgot its sessions (HTTP 404)', 
       '0',
     );
 
+    await reg.evictSession('tab-A');
+    expect(await reg.use(tab(server), (client) => callText(client, 'get'))).toBe('0');
+  });
+});
+
+describe('fault matrix: a stored upstream session the restarted upstream forgot', () => {
+  class MemoryStore implements UpstreamSessionStore {
+    readonly records = new Map<string, UpstreamSessionRecord>();
+    async get(ds: string, gw: string) {
+      return this.records.get(`${ds}\n${gw}`);
+    }
+    async set(ds: string, gw: string, record: UpstreamSessionRecord) {
+      this.records.set(`${ds}\n${gw}`, record);
+    }
+    async delete(ds: string, gw: string) {
+      this.records.delete(`${ds}\n${gw}`);
+    }
+  }
+
+  /** A store holding the session of a worker that died, on an upstream that restarted since. */
+  async function staleRecord(server: CounterServer): Promise<MemoryStore> {
+    const store = new MemoryStore();
+    const worker = await mcpSessionFactory({ sessionStore: store })(
+      SessionCreateRequest.from(tab(server)),
+      recordingContext().ctx,
+    );
+    await worker.client.close(); // dies: no DELETE, the record stays
+    await server.restart();
+    expect(store.records.size).toBe(1);
+    return store;
+  }
+
+  function storeRegistry(store: MemoryStore, onSessionLost: 'reconnect' | 'fail'): UpstreamSessionRegistry {
+    const created = new UpstreamSessionRegistry({ factory: mcpSessionFactory({ sessionStore: store }), onSessionLost });
+    registries.push(created);
+    return created;
+  }
+
+  it("'reconnect': the re-attach meets 404, session:lost is emitted, and a fresh session serves the call", async () => {
+    const server = await counterServer();
+    const store = await staleRecord(server);
+    const reg = storeRegistry(store, 'reconnect');
+    const lost = nextEvent(reg, 'session:lost');
+    expect(await reg.use(tab(server), (client) => callText(client, 'get'))).toBe('0');
+    expect(await lost).toMatchObject({ policy: 'reconnect' });
+    expect(server.initializations).toBe(2);
+    expect(store.records.size).toBe(1); // the fresh session's record
+  });
+
+  it("'fail': the re-attach meets 404 and the downstream session is lost until evictSession", async () => {
+    const server = await counterServer();
+    const store = await staleRecord(server);
+    const reg = storeRegistry(store, 'fail');
+    await expect(reg.use(tab(server), (client) => callText(client, 'get'))).rejects.toBeInstanceOf(SessionLostError);
+    await expect(reg.use(tab(server), (client) => callText(client, 'get'))).rejects.toBeInstanceOf(SessionLostError);
+    expect(store.records.size).toBe(0);
     await reg.evictSession('tab-A');
     expect(await reg.use(tab(server), (client) => callText(client, 'get'))).toBe('0');
   });
