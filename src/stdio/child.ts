@@ -110,15 +110,17 @@ export class StdioChild {
     return this.#process?.pid;
   }
 
-  /** The child's stdin, stdout and stderr pipes (`null` if not piped or never started). */
+  /** The child's stdin pipe (`null` if it never started). */
   get stdin(): Writable | null {
     return this.#process?.stdin ?? null;
   }
 
+  /** The child's stdout pipe (`null` if it never started). */
   get stdout(): Readable | null {
     return this.#process?.stdout ?? null;
   }
 
+  /** The child's stderr pipe (`null` unless stderr is `'pipe'`, or if it never started). */
   get stderr(): Readable | null {
     return this.#process?.stderr ?? null;
   }

@@ -183,7 +183,7 @@ export function resolveStdioOptions(options: StdioSessionFactoryOptions | undefi
   if (options === undefined) options = {};
   if (!isObject(options)) throw new InvalidOptionsError('options', `expected an object, got ${show(options)}`);
   for (const key of Object.keys(options)) {
-    if (!KNOWN_KEYS.has(key)) throw new InvalidOptionsError(key.length > 64 ? show(key) : key, 'unknown option');
+    if (!KNOWN_KEYS.has(key)) throw new InvalidOptionsError(/^[\w.$-]{1,64}$/.test(key) ? key : show(key), 'unknown option');
   }
   return Object.freeze({
     clientInfo: clientInfo(options.clientInfo),
