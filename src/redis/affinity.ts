@@ -52,7 +52,8 @@ interface Ownership {
  * - **Claim.** One Lua script: a free session is taken (SET NX semantics);
  *   a session owned by a worker whose heartbeat is alive answers that owner;
  *   a session whose owner's heartbeat is gone is taken over in the same atomic
- *   compare-and-set, so of N racing claims exactly one wins.
+ *   compare-and-set, so of N racing claims exactly one wins. A successful
+ *   claim renews this worker's heartbeat in the same step.
  * - **Renewal.** The ownership TTLs of every owned session are renewed on the
  *   heartbeat timer in batches of one script call each, never per acquire:
  *   once the registry cached the claim, the warm path makes no Redis call.
@@ -268,7 +269,7 @@ export class RedisAffinity implements Affinity {
       client,
       CLAIM,
       [this.#keys.owner(downstreamSessionId)],
-      [this.workerId, this.#options.ownershipTtlMs, this.#keys.workerPrefix],
+      [this.workerId, this.#options.ownershipTtlMs, this.#keys.workerPrefix, this.#infoJson],
     );
   }
 

@@ -28,7 +28,10 @@ function script(name: string, source: string): LuaScript {
  * Claim a downstream session.
  *
  * KEYS[1] ownership key. ARGV[1] this worker's id, ARGV[2] ownership TTL (ms),
- * ARGV[3] heartbeat key prefix (the owner's id is appended to it).
+ * ARGV[3] heartbeat key prefix (the owner's id is appended to it), ARGV[4]
+ * this worker's info JSON. Whenever this worker ends up owning the session,
+ * its own heartbeat is renewed in the same step, so a session is never owned
+ * by a worker that looks dead (e.g. right after an outage outlived the heartbeat).
  *
  * Returns `{'claimed'}` (was free), `{'owned'}` (already ours; TTL renewed),
  * `{'other', ownerId, ownerInfoJson}` (owned by a worker whose heartbeat is
@@ -41,20 +44,22 @@ function script(name: string, source: string): LuaScript {
 export const CLAIM = script(
   'claim',
   `local current = redis.call('GET', KEYS[1])
-if not current then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return {'claimed'}
-end
+local status = 'claimed'
 if current == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return {'owned'}
-end
-local info = redis.call('GET', ARGV[3] .. current)
-if info then
-  return {'other', current, info}
+  status = 'owned'
+elseif current then
+  local info = redis.call('GET', ARGV[3] .. current)
+  if info then
+    return {'other', current, info}
+  end
+  status = 'reclaimed'
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return {'reclaimed', current}
+redis.call('SET', ARGV[3] .. ARGV[1], ARGV[4], 'PX', ARGV[2])
+if status == 'reclaimed' then
+  return {status, current}
+end
+return {status}
 `,
 );
 

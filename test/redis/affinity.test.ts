@@ -143,6 +143,18 @@ describe.skipIf(skipRedisSuites())('RedisAffinity on a real redis-server', () =>
     expect(logger.infos.filter((m) => m.includes('took over'))).toHaveLength(1);
   });
 
+  it('a successful claim renews its own heartbeat, so a fresh owner never looks dead', async () => {
+    const keyPrefix = h.prefix();
+    const keys = keysOf(keyPrefix);
+    const a = h.affinity({ keyPrefix, workerId: 'A', clock: new ManualClock() });
+    const b = h.affinity({ keyPrefix, workerId: 'B' });
+    await a.start();
+    await h.admin.del(keys.worker('A')); // e.g. an outage outlived the heartbeat, and the timer has not run yet
+    await a.claim('s1');
+    expect(await h.admin.exists(keys.worker('A'))).toBe(1);
+    expect(await b.claim('s1')).toMatchObject({ owned: false, owner: { workerId: 'A' } });
+  });
+
   it('after the heartbeat TTL runs out, another worker takes the session over', async () => {
     const keyPrefix = h.prefix();
     const keys = keysOf(keyPrefix);
