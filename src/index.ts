@@ -30,6 +30,8 @@ export { sha256Hex } from './hash.js';
 // Session factories
 export type { FactoryContext, SessionFactory, UpstreamConnection } from './factory.js';
 export { mcpSessionFactory } from './mcp/factory.js';
+export { factoryByTransport } from './factory-by-transport.js';
+export type { FactoriesByTransport } from './factory-by-transport.js';
 export type { McpSessionFactoryOptions } from './mcp/factory.js';
 export type { UpstreamSessionRecord, UpstreamSessionStore } from './mcp/session-store.js';
 

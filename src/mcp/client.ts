@@ -33,5 +33,8 @@ export function createClient(options: ResolvedMcpOptions, reattached: boolean): 
 function applyDefaultRequestTimeout(client: Client, timeoutMs: number): void {
   const original = client.request.bind(client);
   client.request = ((request, resultSchema, options) =>
-    original(request, resultSchema, { ...options, timeout: options?.timeout ?? timeoutMs })) as typeof client.request;
+    // initialize is bounded by connectTimeoutMs (the connect deadline), not by the per-call default.
+    request.method === 'initialize'
+      ? original(request, resultSchema, options)
+      : original(request, resultSchema, { ...options, timeout: options?.timeout ?? timeoutMs })) as typeof client.request;
 }
