@@ -1,4 +1,5 @@
 import type { Clock, ClockTimer } from './clock.js';
+import type { CloseContext } from './factory.js';
 
 /** How a bounded close ended. */
 export interface CloseOutcome {
@@ -32,13 +33,15 @@ function within(work: Promise<Settled>, ms: number, clock: Clock): Promise<Settl
  * synchronously or rejects counts as closed, with `error` set.
  */
 export async function closeWithin(
-  close: (ctx: { signal: AbortSignal }) => Promise<void>,
+  close: (ctx: CloseContext) => Promise<void>,
   timeoutMs: number,
   clock: Clock,
+  detach = false,
 ): Promise<CloseOutcome> {
   const controller = new AbortController();
+  const ctx: CloseContext = detach ? { signal: controller.signal, detach } : { signal: controller.signal };
   const work: Promise<Settled> = Promise.resolve()
-    .then(() => close({ signal: controller.signal }))
+    .then(() => close(ctx))
     .then(
       (): Settled => ({ ok: true }),
       (error: unknown): Settled => ({ ok: false, error }),

@@ -15,6 +15,18 @@ export interface FactoryContext {
   onBroken(reason: unknown): void;
 }
 
+/** What the registry hands {@link UpstreamConnection.close}. */
+export interface CloseContext {
+  /** Aborts when the graceful phase is over: stop being graceful and tear down at once. */
+  readonly signal: AbortSignal;
+  /**
+   * True when another worker took the downstream session over and may already
+   * have re-attached to the same upstream session: close only the local client;
+   * do not end the upstream session (no HTTP DELETE) nor forget stored records.
+   */
+  readonly detach?: boolean;
+}
+
 /** One live upstream connection made by a {@link SessionFactory}. */
 export interface UpstreamConnection<C> {
   /** The client the registry hands to callers, e.g. an SDK `Client`. */
@@ -24,7 +36,7 @@ export interface UpstreamConnection<C> {
    * When `ctx.signal` aborts, stop being graceful and tear down at once. The
    * registry stops waiting `closeTimeoutMs` after that.
    */
-  close(ctx: { signal: AbortSignal }): Promise<void>;
+  close(ctx: CloseContext): Promise<void>;
 }
 
 /**

@@ -28,7 +28,9 @@ export { INVALID_URL, redactText, redactUrl } from './redact.js';
 export { sha256Hex } from './hash.js';
 
 // Session factories
-export type { FactoryContext, SessionFactory, UpstreamConnection } from './factory.js';
+export type { CloseContext, FactoryContext, SessionFactory, UpstreamConnection } from './factory.js';
+export { DEFAULT_HOP_HEADER, forwardToOwner } from './forward.js';
+export type { ForwardOptions } from './forward.js';
 export { mcpSessionFactory } from './mcp/factory.js';
 export { factoryByTransport } from './factory-by-transport.js';
 export type { FactoriesByTransport } from './factory-by-transport.js';

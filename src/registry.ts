@@ -824,7 +824,8 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
   }
 
   async #close(binding: Binding<C>, connection: UpstreamConnection<C>): Promise<void> {
-    const result = await closeWithin((ctx) => connection.close(ctx), this.#options.closeTimeoutMs, this.#clock);
+    const detach = binding.retireReason === 'ownership-lost';
+    const result = await closeWithin((ctx) => connection.close(ctx), this.#options.closeTimeoutMs, this.#clock, detach);
     const durationMs = this.#clock.now() - binding.retiredAt;
     if (result.outcome === 'orphaned') {
       this.#orphan(binding);

@@ -9,7 +9,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { isSessionGone } from '../classify.js';
-import type { FactoryContext, UpstreamConnection } from '../factory.js';
+import type { CloseContext, FactoryContext, UpstreamConnection } from '../factory.js';
 import type { SessionCreateRequest } from '../request.js';
 import { raceAbort } from './abort.js';
 import { createClient } from './client.js';
@@ -102,9 +102,16 @@ export class McpConnection implements UpstreamConnection<Client> {
    * client. When `signal` aborts, the client is closed at once, which also
    * aborts a DELETE in flight. Idempotent; never rejects for an already closed client.
    */
-  close(ctx: { signal: AbortSignal }): Promise<void> {
-    this.#closing ??= this.#close(ctx.signal);
+  close(ctx: CloseContext): Promise<void> {
+    this.#closing ??= ctx.detach === true ? this.#detach() : this.#close(ctx.signal);
     return this.#closing;
+  }
+
+  /** Another worker owns the upstream session now: close only the local client, keep the session and its record. */
+  async #detach(): Promise<void> {
+    this.#watch.stop();
+    this.#stored = false;
+    await this.client.close().catch(noop);
   }
 
   async #configure(): Promise<void> {

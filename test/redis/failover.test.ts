@@ -87,10 +87,7 @@ describe.skipIf(skipRedisSuites())('failover between workers on RedisAffinity + 
     await expect(call(b, tab, 'get')).rejects.toBeInstanceOf(SessionLostError);
   });
 
-  // Known bug, reported to the lead: the registry closes an 'ownership-lost' session like any other,
-  // and McpConnection.close() sends HTTP DELETE, ending the upstream session the new owner re-attached to.
-  // Flip `it.fails` to `it` once ownership-lost retirement detaches (closes the client without DELETE).
-  it.fails('the stalled worker, once awake, drops the session without ending it for the new owner', async () => {
+  it('the stalled worker, once awake, drops the session without ending it for the new owner', async () => {
     const { a, affinityA, b, tab, upstream } = await ownedByAThenTakenByB();
     expect(await call(b, tab, 'get')).toBe('5');
     const retired = new Promise<string>((resolve) => a.on('session:retired', (e) => resolve(e.reason)));
