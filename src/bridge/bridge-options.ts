@@ -1,0 +1,234 @@
+/**
+ * Options of a session bridge and their validation.
+ *
+ * @module
+ */
+
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Implementation, ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { InvalidOptionsError } from '../errors.js';
+import type { RegistryEvents } from '../events.js';
+import { isValidMcpSessionId } from '../headers.js';
+import { SessionCreateRequest, type SessionCreateRequestInit } from '../request.js';
+import type { SessionInfo } from '../session.js';
+import { GatewayNamespace, type NamespaceMode } from './namespace.js';
+
+/**
+ * One upstream MCP server as the proxy configures it: its id plus everything a
+ * `SessionCreateRequestInit` holds except the downstream session id.
+ */
+export interface BridgeGateway extends Omit<SessionCreateRequestInit, 'downstreamSessionId' | 'gatewayId'> {
+  /** The gateway id; also the namespace prefix of its names with several gateways. */
+  readonly id: string;
+}
+
+/**
+ * What a bridge needs from the registry: `UpstreamSessionRegistry` with the SDK
+ * `Client` (the default) satisfies it.
+ */
+export interface BridgeRegistry {
+  use<T>(
+    init: SessionCreateRequestInit | SessionCreateRequest,
+    fn: (client: Client, info: SessionInfo) => Promise<T>,
+    opts?: { signal?: AbortSignal },
+  ): Promise<T>;
+  evictSession(downstreamSessionId: string): Promise<number>;
+  on<K extends keyof RegistryEvents>(type: K, handler: (event: RegistryEvents[K]) => void): void;
+  off<K extends keyof RegistryEvents>(type: K, handler: (event: RegistryEvents[K]) => void): void;
+}
+
+/** How a bridge serves its downstream session; the parts that are the same for every session of a proxy. */
+export interface BridgeBehaviour {
+  /** `'auto'` (default): prefix names only with several gateways. `'always'`: prefix even one gateway's names. */
+  namespace?: NamespaceMode;
+  /** Between gateway id and name. Default `'__'`. */
+  namespaceSeparator?: string;
+  /** What the downstream client sees in `initialize`. Default `{ name: 'mcp-upstream-registry-bridge', version: '0.1.0' }`. */
+  serverInfo?: Implementation;
+  /**
+   * Capabilities announced downstream. Default: tools, prompts and resources
+   * (with `listChanged`, resource `subscribe`), completions and logging. Lists of
+   * a gateway that lacks a capability come back empty.
+   */
+  capabilities?: ServerCapabilities;
+  /** Instructions returned in `initialize`. */
+  instructions?: string;
+  /** Timeout of each request sent upstream, in ms; reset by progress. Default: the factory's (SDK: 60 000). */
+  requestTimeoutMs?: number;
+  /** Timeout of each request sent to the downstream client (sampling, elicitation, roots), in ms. Default 600 000. */
+  clientRequestTimeoutMs?: number;
+  /** `Retry-After` seconds when the registry is at capacity or closing. Default 5. */
+  retryAfterSeconds?: number;
+  /**
+   * Send upstream server-to-client requests and logging messages on the response
+   * stream of the downstream request that is waiting on that gateway (true, the
+   * default), so clients without a standalone GET stream receive them. Set false
+   * when the downstream transport runs with `enableJsonResponse`.
+   */
+  relateToRequests?: boolean;
+}
+
+/** Options of `BridgeHub.createBridge`. Unknown keys are rejected. */
+export interface SessionBridgeOptions extends BridgeBehaviour {
+  /** The registry holding the upstream sessions. Its factory must use the hub's `configureClient`. */
+  registry: BridgeRegistry;
+  /** The downstream MCP session this bridge serves: 1 to 256 visible ASCII characters. */
+  downstreamSessionId: string;
+  /** The upstream servers, at least one, with unique ids. */
+  gateways: readonly BridgeGateway[];
+}
+
+/** {@link SessionBridgeOptions} after validation. */
+export interface ResolvedBridgeOptions {
+  readonly registry: BridgeRegistry;
+  readonly downstreamSessionId: string;
+  readonly requests: ReadonlyMap<string, SessionCreateRequest>;
+  readonly namespace: GatewayNamespace;
+  readonly serverInfo: Implementation;
+  readonly capabilities: ServerCapabilities;
+  readonly instructions: string | undefined;
+  readonly requestTimeoutMs: number | undefined;
+  readonly clientRequestTimeoutMs: number;
+  readonly retryAfterSeconds: number;
+  readonly relateToRequests: boolean;
+}
+
+/** The downstream capabilities a bridge announces by default. */
+export const DEFAULT_BRIDGE_CAPABILITIES: ServerCapabilities = Object.freeze({
+  tools: { listChanged: true },
+  prompts: { listChanged: true },
+  resources: { subscribe: true, listChanged: true },
+  completions: {},
+  logging: {},
+});
+
+const DEFAULT_SERVER_INFO: Implementation = Object.freeze({ name: 'mcp-upstream-registry-bridge', version: '0.1.0' });
+const DEFAULT_CLIENT_REQUEST_TIMEOUT_MS = 600_000;
+const DEFAULT_RETRY_AFTER_SECONDS = 5;
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+const MAX_SHOWN = 64;
+
+const BEHAVIOUR_KEYS = [
+  'namespace',
+  'namespaceSeparator',
+  'serverInfo',
+  'capabilities',
+  'instructions',
+  'requestTimeoutMs',
+  'clientRequestTimeoutMs',
+  'retryAfterSeconds',
+  'relateToRequests',
+] as const;
+const KNOWN_KEYS: ReadonlySet<string> = new Set([...BEHAVIOUR_KEYS, 'registry', 'downstreamSessionId', 'gateways']);
+
+function show(value: unknown): string {
+  if (typeof value === 'string') {
+    return JSON.stringify(value.length > MAX_SHOWN ? `${value.slice(0, MAX_SHOWN)}…` : value);
+  }
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function checkKeys(options: Record<string, unknown>, known: ReadonlySet<string>): void {
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw new InvalidOptionsError(/^[\w$]{1,64}$/.test(key) ? key : show(key), 'unknown option');
+  }
+}
+
+function checkNumber(name: string, value: unknown, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new InvalidOptionsError(name, `must be a finite number in [${min}, ${max}], got ${show(value)}`);
+  }
+  return value;
+}
+
+function checkRegistry(value: unknown): BridgeRegistry {
+  if (typeof value !== 'object' || value === null) throw new InvalidOptionsError('registry', `must be a registry, got ${show(value)}`);
+  for (const method of ['use', 'evictSession', 'on', 'off'] as const) {
+    if (typeof (value as Record<string, unknown>)[method] !== 'function') {
+      throw new InvalidOptionsError('registry', `must have a ${method}() method, got ${show(value)}`);
+    }
+  }
+  return value as unknown as BridgeRegistry;
+}
+
+function checkGateways(value: unknown, downstreamSessionId: string): Map<string, SessionCreateRequest> {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new InvalidOptionsError('gateways', `must be a non-empty array, got ${show(value)}`);
+  }
+  const requests = new Map<string, SessionCreateRequest>();
+  value.forEach((gateway: unknown, index) => {
+    if (!isRecord(gateway)) throw new InvalidOptionsError(`gateways[${index}]`, `must be an object, got ${show(gateway)}`);
+    const { id, ...rest } = gateway;
+    if (typeof id !== 'string') throw new InvalidOptionsError(`gateways[${index}].id`, `must be a string, got ${show(id)}`);
+    if (requests.has(id)) throw new InvalidOptionsError(`gateways[${index}].id`, `duplicate gateway id ${show(id)}`);
+    // SessionCreateRequest.from validates the rest and throws InvalidRequestError naming the field.
+    requests.set(id, SessionCreateRequest.from({ ...(rest as object), downstreamSessionId, gatewayId: id }));
+  });
+  return requests;
+}
+
+function checkBehaviour(options: Record<string, unknown>): Omit<ResolvedBridgeOptions, 'registry' | 'downstreamSessionId' | 'requests' | 'namespace'> {
+  const { serverInfo, capabilities, instructions, relateToRequests } = options;
+  if (serverInfo !== undefined && (!isRecord(serverInfo) || typeof serverInfo.name !== 'string' || typeof serverInfo.version !== 'string')) {
+    throw new InvalidOptionsError('serverInfo', `must be { name: string, version: string }, got ${show(serverInfo)}`);
+  }
+  if (capabilities !== undefined && !isRecord(capabilities)) {
+    throw new InvalidOptionsError('capabilities', `must be an object, got ${show(capabilities)}`);
+  }
+  if (instructions !== undefined && typeof instructions !== 'string') {
+    throw new InvalidOptionsError('instructions', `must be a string, got ${show(instructions)}`);
+  }
+  if (relateToRequests !== undefined && typeof relateToRequests !== 'boolean') {
+    throw new InvalidOptionsError('relateToRequests', `must be a boolean, got ${show(relateToRequests)}`);
+  }
+  return {
+    serverInfo: (serverInfo as Implementation | undefined) ?? DEFAULT_SERVER_INFO,
+    capabilities: (capabilities as ServerCapabilities | undefined) ?? DEFAULT_BRIDGE_CAPABILITIES,
+    instructions: instructions as string | undefined,
+    requestTimeoutMs: checkNumber('requestTimeoutMs', options.requestTimeoutMs, 1, MAX_TIMEOUT_MS),
+    clientRequestTimeoutMs:
+      checkNumber('clientRequestTimeoutMs', options.clientRequestTimeoutMs, 1, MAX_TIMEOUT_MS) ?? DEFAULT_CLIENT_REQUEST_TIMEOUT_MS,
+    retryAfterSeconds: checkNumber('retryAfterSeconds', options.retryAfterSeconds, 0, 86_400) ?? DEFAULT_RETRY_AFTER_SECONDS,
+    relateToRequests: relateToRequests ?? true,
+  };
+}
+
+/** Validates the behaviour part alone (unknown keys rejected), e.g. defaults given once to a session table. */
+export function validateBridgeBehaviour(options: unknown): BridgeBehaviour {
+  if (options === undefined) return {};
+  if (!isRecord(options)) throw new InvalidOptionsError('bridge', `must be an object, got ${show(options)}`);
+  checkKeys(options, new Set(BEHAVIOUR_KEYS));
+  checkBehaviour(options);
+  new GatewayNamespace([], { separator: options.namespaceSeparator as string | undefined, mode: options.namespace as NamespaceMode | undefined });
+  return options as BridgeBehaviour;
+}
+
+/**
+ * Validates {@link SessionBridgeOptions} and builds one `SessionCreateRequest` per gateway.
+ *
+ * @throws InvalidOptionsError naming the first unknown or malformed option, or
+ *   InvalidRequestError for a malformed gateway field.
+ */
+export function resolveBridgeOptions(options: SessionBridgeOptions): ResolvedBridgeOptions {
+  if (!isRecord(options)) throw new InvalidOptionsError('options', `must be an object, got ${show(options)}`);
+  checkKeys(options, KNOWN_KEYS);
+  const registry = checkRegistry(options.registry);
+  const { downstreamSessionId } = options;
+  if (typeof downstreamSessionId !== 'string' || !isValidMcpSessionId(downstreamSessionId)) {
+    throw new InvalidOptionsError('downstreamSessionId', `must be 1 to 256 visible ASCII characters, got ${show(downstreamSessionId)}`);
+  }
+  const requests = checkGateways(options.gateways, downstreamSessionId);
+  const namespace = new GatewayNamespace([...requests.keys()], {
+    separator: options.namespaceSeparator,
+    mode: options.namespace,
+  });
+  return Object.freeze({ registry, downstreamSessionId, requests, namespace, ...checkBehaviour(options as unknown as Record<string, unknown>) });
+}

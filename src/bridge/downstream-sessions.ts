@@ -1,0 +1,277 @@
+/**
+ * {@link DownstreamSessions}: the table of a proxy's stateful downstream MCP
+ * sessions, each with its transport and its bridge, and the per-request
+ * routing every HTTP framework adapter needs.
+ *
+ * @module
+ */
+
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { type ClientCapabilities, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { WorkerInfo } from '../affinity.js';
+import { InvalidOptionsError, RegistryClosedError } from '../errors.js';
+import { downstreamSessionIdFrom } from '../headers.js';
+import type { BridgeBehaviour, BridgeGateway, BridgeRegistry } from './bridge-options.js';
+import { validateBridgeBehaviour } from './bridge-options.js';
+import { type HttpErrorResponse, SESSION_NOT_FOUND_JSONRPC_CODE, httpStatusForError } from './http-errors.js';
+import type { BridgeHub } from './hub.js';
+import type { BridgeRejection, SessionBridge } from './session-bridge.js';
+
+/** A downstream transport as the SDK's Streamable HTTP server transports are. */
+export type DownstreamTransport = Transport & { readonly sessionId?: string | undefined };
+
+/** What {@link DownstreamSessionsOptions.createTransport} must pass to the SDK transport. */
+export interface SessionTransportOptions {
+  /** Returns the id the table chose for the new session; pass it on as the transport's `sessionIdGenerator`. */
+  readonly sessionIdGenerator: () => string;
+}
+
+/** Headers as HTTP frameworks hand them over. */
+export type IncomingHeaders = Headers | Readonly<Record<string, string | readonly string[] | undefined>>;
+
+/** What {@link DownstreamSessionsOptions.gateways} gets to pick the gateways of a new session. */
+export interface GatewayContext {
+  readonly downstreamSessionId: string;
+  /** Headers of the `initialize` request, e.g. to pick per-user upstream credentials. */
+  readonly headers: Headers;
+}
+
+/** Options of {@link DownstreamSessions}. Unknown keys are rejected. */
+export interface DownstreamSessionsOptions<T extends DownstreamTransport> {
+  hub: BridgeHub;
+  registry: BridgeRegistry;
+  /** The gateways of every session, or a function choosing them per session. */
+  gateways: readonly BridgeGateway[] | ((context: GatewayContext) => readonly BridgeGateway[] | Promise<readonly BridgeGateway[]>);
+  /**
+   * Makes the transport of a new session, e.g.
+   * `(o) => new StreamableHTTPServerTransport(o)`. Spread the options in: the
+   * session id must be the one the table chose.
+   */
+  createTransport: (options: SessionTransportOptions) => T;
+  /** How each bridge behaves (namespacing, timeouts, capabilities...). */
+  bridge?: BridgeBehaviour;
+  /** Makes downstream session ids. Default `crypto.randomUUID()`. */
+  generateSessionId?: () => string;
+}
+
+/** An incoming HTTP request on the MCP endpoint, as far as routing needs it. */
+export interface IncomingMcpRequest {
+  /** HTTP method. */
+  readonly method: string;
+  readonly headers: IncomingHeaders;
+  /** The parsed JSON body of a POST. */
+  readonly body?: unknown;
+  /** Aborts when the HTTP request goes away. */
+  readonly signal?: AbortSignal;
+}
+
+/** One live downstream session. */
+export interface DownstreamSession<T extends DownstreamTransport> {
+  readonly id: string;
+  readonly transport: T;
+  readonly bridge: SessionBridge;
+}
+
+/**
+ * What became of a request:
+ * - `handled`: the session's transport handled it; `value` is what your handler returned.
+ * - `respond`: answer with `status`, `headers` and the JSON `body` yourself
+ *   (unknown session 404, lost upstream session 404, capacity 503 + Retry-After, ...).
+ * - `not-owner`: another worker owns the session; forward the request to
+ *   `owner`, or answer with the 421 in `status`/`headers`/`body`.
+ */
+export type DispatchOutcome<R> =
+  | { readonly kind: 'handled'; readonly value: R }
+  | ({ readonly kind: 'respond' } & HttpErrorResponse)
+  | ({ readonly kind: 'not-owner'; readonly owner: WorkerInfo } & HttpErrorResponse);
+
+const OPTION_KEYS: ReadonlySet<string> = new Set(['hub', 'registry', 'gateways', 'createTransport', 'bridge', 'generateSessionId']);
+
+function errorResponse(status: number, code: number, message: string): HttpErrorResponse {
+  return { status, headers: {}, body: { jsonrpc: '2.0', id: null, error: { code, message } } };
+}
+
+function toHeaders(headers: IncomingHeaders): Headers {
+  if (headers instanceof Headers) return headers;
+  const result = new Headers();
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const v of typeof value === 'string' ? [value] : value) result.append(name, v);
+  }
+  return result;
+}
+
+function hasSessionHeader(headers: IncomingHeaders): boolean {
+  return headers instanceof Headers ? headers.has('mcp-session-id') : headers['mcp-session-id'] !== undefined;
+}
+
+function outcomeOf<R>(rejection: BridgeRejection): DispatchOutcome<R> {
+  const { status, headers, body } = rejection;
+  if (rejection.owner !== undefined) return { kind: 'not-owner', owner: rejection.owner, status, headers, body };
+  return { kind: 'respond', status, headers, body };
+}
+
+function checkOptions<T extends DownstreamTransport>(options: DownstreamSessionsOptions<T>): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('options', 'must be an object');
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) throw new InvalidOptionsError(/^[\w$]{1,64}$/.test(key) ? key : 'options', 'unknown option');
+  }
+  if (typeof options.hub?.createBridge !== 'function') throw new InvalidOptionsError('hub', 'must be a BridgeHub');
+  if (typeof options.registry?.use !== 'function') throw new InvalidOptionsError('registry', 'must be a registry');
+  if (typeof options.createTransport !== 'function') throw new InvalidOptionsError('createTransport', 'must be a function');
+  if (typeof options.gateways !== 'function' && !Array.isArray(options.gateways)) {
+    throw new InvalidOptionsError('gateways', 'must be an array or a function');
+  }
+  if (options.generateSessionId !== undefined && typeof options.generateSessionId !== 'function') {
+    throw new InvalidOptionsError('generateSessionId', 'must be a function');
+  }
+  validateBridgeBehaviour(options.bridge);
+}
+
+/**
+ * The stateful downstream sessions of one MCP endpoint. For each HTTP request,
+ * {@link DownstreamSessions.dispatch} finds (or, for `initialize`, creates) the
+ * session, refuses it with the right HTTP status when the registry says so,
+ * and otherwise hands the session's transport to your handler. A session
+ * ends when its client sends DELETE, its transport closes, or
+ * {@link DownstreamSessions.close} is called; its upstream sessions are then
+ * evicted from the registry.
+ *
+ * Runtime-neutral: it works with the SDK's `StreamableHTTPServerTransport`
+ * (Node, Express) and `WebStandardStreamableHTTPServerTransport` (Hono, Bun,
+ * Deno, Workers) alike.
+ *
+ * @example
+ * ```ts
+ * const sessions = new DownstreamSessions({
+ *   hub, registry, gateways,
+ *   createTransport: (o) => new StreamableHTTPServerTransport(o),
+ * });
+ * app.all('/mcp', async (req, res) => {
+ *   const outcome = await sessions.dispatch(
+ *     { method: req.method, headers: req.headers, body: req.body },
+ *     (transport) => transport.handleRequest(req, res, req.body),
+ *   );
+ *   if (outcome.kind !== 'handled') res.status(outcome.status).set(outcome.headers).json(outcome.body);
+ * });
+ * ```
+ */
+export class DownstreamSessions<T extends DownstreamTransport> {
+  readonly #options: DownstreamSessionsOptions<T>;
+  readonly #sessions = new Map<string, DownstreamSession<T>>();
+  readonly #ending = new Set<Promise<void>>();
+  #closed = false;
+
+  /** Throws `InvalidOptionsError` for an unknown or malformed option. */
+  constructor(options: DownstreamSessionsOptions<T>) {
+    checkOptions(options);
+    this.#options = options;
+  }
+
+  /** Live sessions. */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /** The live session with this id, if any. */
+  get(downstreamSessionId: string): DownstreamSession<T> | undefined {
+    return this.#sessions.get(downstreamSessionId);
+  }
+
+  /** Ids of the live sessions. */
+  ids(): string[] {
+    return [...this.#sessions.keys()];
+  }
+
+  /**
+   * Routes one request on the MCP endpoint. `handle` runs with the session's
+   * transport unless the request is refused; it is where your framework calls
+   * `transport.handleRequest(...)`. Rejects only when `handle` rejects or the
+   * request's signal aborts while the upstream sessions of a new session connect.
+   */
+  async dispatch<R>(request: IncomingMcpRequest, handle: (transport: T) => Promise<R>): Promise<DispatchOutcome<R>> {
+    const id = downstreamSessionIdFrom(request.headers);
+    if (id !== undefined || hasSessionHeader(request.headers)) return this.#existing(id, handle);
+    if (request.method !== 'POST' || !isInitializeRequest(request.body)) {
+      return { kind: 'respond', ...errorResponse(400, -32000, 'Bad Request: No valid session ID provided') };
+    }
+    return this.#open(request, handle);
+  }
+
+  /** Ends one session: closes its transport and evicts its upstream sessions. Resolves when they are closed. */
+  async close(downstreamSessionId: string): Promise<void> {
+    const session = this.#sessions.get(downstreamSessionId);
+    if (session === undefined) return;
+    this.#sessions.delete(downstreamSessionId);
+    await this.#end(session);
+  }
+
+  /** Ends every session and refuses new ones (503). Call before `registry.closeAll()`. */
+  async closeAll(): Promise<void> {
+    this.#closed = true;
+    await Promise.all(this.ids().map((id) => this.close(id)));
+    await Promise.all([...this.#ending]);
+  }
+
+  async #existing<R>(id: string | undefined, handle: (transport: T) => Promise<R>): Promise<DispatchOutcome<R>> {
+    const session = id === undefined ? undefined : this.#sessions.get(id);
+    if (session === undefined) {
+      return { kind: 'respond', ...errorResponse(404, SESSION_NOT_FOUND_JSONRPC_CODE, 'Session not found') };
+    }
+    const rejection = session.bridge.admission();
+    if (rejection === undefined) return { kind: 'handled', value: await handle(session.transport) };
+    // A lost upstream session ends the downstream one: the client re-initializes on the 404.
+    if (rejection.owner === undefined) void this.close(session.id);
+    return outcomeOf(rejection);
+  }
+
+  async #open<R>(request: IncomingMcpRequest, handle: (transport: T) => Promise<R>): Promise<DispatchOutcome<R>> {
+    if (this.#closed) return { kind: 'respond', ...(httpStatusForError(new RegistryClosedError('The proxy is shutting down')) as HttpErrorResponse) };
+    const options = this.#options;
+    const id = options.generateSessionId?.() ?? crypto.randomUUID();
+    const gateways =
+      typeof options.gateways === 'function'
+        ? await options.gateways({ downstreamSessionId: id, headers: toHeaders(request.headers) })
+        : options.gateways;
+    const bridge = options.hub.createBridge({ ...options.bridge, registry: options.registry, downstreamSessionId: id, gateways });
+    const capabilities = (request.body as { params: { capabilities: ClientCapabilities } }).params.capabilities;
+    let rejection: BridgeRejection | undefined;
+    try {
+      rejection = await bridge.connect({ signal: request.signal, clientCapabilities: capabilities });
+    } catch (error) {
+      await bridge.close();
+      throw error;
+    }
+    if (rejection !== undefined) {
+      await bridge.close();
+      return outcomeOf(rejection);
+    }
+    const transport = options.createTransport({ sessionIdGenerator: () => id });
+    const session: DownstreamSession<T> = { id, transport, bridge };
+    const previous = transport.onclose;
+    transport.onclose = () => {
+      previous?.();
+      this.#ended(session);
+    };
+    await bridge.server.connect(transport);
+    this.#sessions.set(id, session);
+    try {
+      return { kind: 'handled', value: await handle(transport) };
+    } finally {
+      // The transport refused the initialize (bad headers, bad body): nothing to keep.
+      if (transport.sessionId === undefined) void this.close(id);
+    }
+  }
+
+  /** The transport closed (DELETE, shutdown, or the server closed it). */
+  #ended(session: DownstreamSession<T>): void {
+    if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
+    void this.#end(session);
+  }
+
+  #end(session: DownstreamSession<T>): Promise<void> {
+    const ending = session.bridge.close();
+    this.#ending.add(ending);
+    return ending.finally(() => this.#ending.delete(ending));
+  }
+}

@@ -1,0 +1,30 @@
+// The session bridge: explicit named re-exports only.
+export type { BridgeBehaviour, BridgeGateway, BridgeRegistry, SessionBridgeOptions } from './bridge-options.js';
+export { DEFAULT_BRIDGE_CAPABILITIES } from './bridge-options.js';
+export type {
+  DispatchOutcome,
+  DownstreamSession,
+  DownstreamSessionsOptions,
+  DownstreamTransport,
+  GatewayContext,
+  IncomingHeaders,
+  IncomingMcpRequest,
+  SessionTransportOptions,
+} from './downstream-sessions.js';
+export { DownstreamSessions } from './downstream-sessions.js';
+export type { HttpErrorOptions, HttpErrorResponse, JsonRpcErrorObject } from './http-errors.js';
+export {
+  ForwardedJsonRpcError,
+  REGISTRY_ERROR_JSONRPC_CODE,
+  SESSION_NOT_FOUND_JSONRPC_CODE,
+  httpStatusForError,
+  toJsonRpcError,
+} from './http-errors.js';
+export type { BridgeHubOptions } from './hub.js';
+export { BridgeHub } from './hub.js';
+export type { NamespaceMode, NamespacedTarget } from './namespace.js';
+export { DEFAULT_NAMESPACE_SEPARATOR, GatewayNamespace } from './namespace.js';
+export type { HostOriginPolicy } from './origin-guard.js';
+export { LOOPBACK_HOSTS, checkHostAndOrigin, isLoopbackHost } from './origin-guard.js';
+export type { BridgeConnectOptions, BridgeRejection, DownstreamExtra } from './session-bridge.js';
+export { SessionBridge } from './session-bridge.js';

@@ -1,0 +1,97 @@
+/**
+ * How names (tools, prompts) and resource URIs of several gateways share one
+ * downstream session without colliding.
+ *
+ * @module
+ */
+
+import { InvalidOptionsError } from '../errors.js';
+
+/** When names and URIs get a gateway prefix. */
+export type NamespaceMode = 'auto' | 'always';
+
+/** The default separator between gateway id and name: `weather__forecast`. */
+export const DEFAULT_NAMESPACE_SEPARATOR = '__';
+
+/** A downstream name or URI resolved to its gateway and the upstream's own name or URI. */
+export interface NamespacedTarget {
+  readonly gatewayId: string;
+  readonly name: string;
+}
+
+const MAX_SHOWN = 64;
+
+function show(value: string): string {
+  return JSON.stringify(value.length > MAX_SHOWN ? `${value.slice(0, MAX_SHOWN)}…` : value);
+}
+
+/**
+ * Maps upstream names to downstream names and back.
+ *
+ * With several gateways (or `mode: 'always'`) every tool name, prompt name,
+ * resource URI and resource-template URI is prefixed with
+ * `<gatewayId><separator>`, and the prefix is removed on the way up. With one
+ * gateway and `mode: 'auto'` (the default) names pass through unchanged.
+ * Gateway ids must not contain the separator, so a downstream name splits
+ * unambiguously at the first separator.
+ *
+ * @example
+ * ```ts
+ * const ns = new GatewayNamespace(['weather', 'files']);
+ * ns.toDownstream('weather', 'forecast'); // 'weather__forecast'
+ * ns.fromDownstream('files__read');      // { gatewayId: 'files', name: 'read' }
+ * ```
+ */
+export class GatewayNamespace {
+  /** True when names carry a gateway prefix. */
+  readonly prefixed: boolean;
+  /** The separator between gateway id and name. */
+  readonly separator: string;
+  readonly #gatewayIds: readonly string[];
+  readonly #known: ReadonlySet<string>;
+
+  /** Throws `InvalidOptionsError` for an empty separator or a gateway id that contains it. */
+  constructor(gatewayIds: readonly string[], options: { separator?: string; mode?: NamespaceMode } = {}) {
+    const separator = options.separator ?? DEFAULT_NAMESPACE_SEPARATOR;
+    const mode = options.mode ?? 'auto';
+    if (typeof separator !== 'string' || separator.length === 0) {
+      throw new InvalidOptionsError('namespaceSeparator', 'must be a non-empty string');
+    }
+    if (mode !== 'auto' && mode !== 'always') {
+      throw new InvalidOptionsError('namespace', `must be 'auto' or 'always', got ${show(String(mode))}`);
+    }
+    this.separator = separator;
+    this.prefixed = mode === 'always' || gatewayIds.length > 1;
+    this.#gatewayIds = Object.freeze([...gatewayIds]);
+    this.#known = new Set(gatewayIds);
+    if (!this.prefixed) return;
+    for (const id of gatewayIds) {
+      if (id.includes(separator)) {
+        throw new InvalidOptionsError('gateways.id', `${show(id)} contains the namespace separator ${show(separator)}`);
+      }
+    }
+  }
+
+  /** The gateway ids, in configuration order. */
+  get gatewayIds(): readonly string[] {
+    return this.#gatewayIds;
+  }
+
+  /** The downstream form of an upstream name or URI. */
+  toDownstream(gatewayId: string, name: string): string {
+    return this.prefixed ? `${gatewayId}${this.separator}${name}` : name;
+  }
+
+  /** The gateway and upstream name of a downstream name or URI, or `undefined` when no gateway matches. */
+  fromDownstream(name: string): NamespacedTarget | undefined {
+    if (!this.prefixed) {
+      const only = this.#gatewayIds[0];
+      return only === undefined ? undefined : { gatewayId: only, name };
+    }
+    const at = name.indexOf(this.separator);
+    if (at <= 0) return undefined;
+    const gatewayId = name.slice(0, at);
+    if (!this.#known.has(gatewayId)) return undefined;
+    return { gatewayId, name: name.slice(at + this.separator.length) };
+  }
+}
