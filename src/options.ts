@@ -5,6 +5,7 @@ import type { SessionLostPolicy } from './events.js';
 import type { SessionFactory } from './factory.js';
 import type { Logger } from './logger.js';
 import type { ProbeChain, ProbeableClient } from './probe.js';
+import { showValue } from './show-value.js';
 
 /** What happens at `maxSessions` / `maxSessionsPerGateway` when a new key arrives. */
 export type OverflowPolicy = 'reject' | 'evict-idle';
@@ -97,14 +98,6 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
 /** Largest delay a timer can hold (2^31 - 1 ms); longer ones fire at once in Node. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
-    return String(value);
-  }
-  return typeof value;
-}
-
 function duration(name: string, value: unknown, fallback: number, allow: { zero?: boolean; infinity?: boolean }): number {
   if (value === undefined) return fallback;
   const ok =
@@ -114,7 +107,7 @@ function duration(name: string, value: unknown, fallback: number, allow: { zero?
     (Number.isFinite(value) ? value <= MAX_TIMER_MS : allow.infinity === true && value > 0);
   if (!ok) {
     const range = `${allow.zero === true ? '>= 0' : '> 0'}${allow.infinity === true ? ' or Infinity' : `, at most ${MAX_TIMER_MS}`}`;
-    throw new InvalidOptionsError(name, `expected a number of milliseconds ${range}, got ${show(value)}`);
+    throw new InvalidOptionsError(name, `expected a number of milliseconds ${range}, got ${showValue(value)}`);
   }
   return value;
 }
@@ -124,20 +117,20 @@ function count(name: string, value: unknown, fallback: number, allowInfinity = f
   const ok =
     typeof value === 'number' &&
     ((Number.isSafeInteger(value) && value >= 1) || (allowInfinity && value === Number.POSITIVE_INFINITY));
-  if (!ok) throw new InvalidOptionsError(name, `expected a whole number >= 1, got ${show(value)}`);
+  if (!ok) throw new InvalidOptionsError(name, `expected a whole number >= 1, got ${showValue(value)}`);
   return value;
 }
 
 function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
-  throw new InvalidOptionsError(name, `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${show(value)}`);
+  throw new InvalidOptionsError(name, `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${showValue(value)}`);
 }
 
 function requireShape(name: string, value: unknown, methods: readonly string[]): void {
   if (value === undefined) return;
   if (typeof value !== 'object' || value === null) {
-    throw new InvalidOptionsError(name, `expected an object, got ${show(value)}`);
+    throw new InvalidOptionsError(name, `expected an object, got ${showValue(value)}`);
   }
   for (const method of methods) {
     if (typeof (value as Record<string, unknown>)[method] !== 'function') {
@@ -151,7 +144,7 @@ function resolveBackoff(value: unknown): Required<CreateBackoffOptions> | undefi
   const defaults = { afterFailures: 2, initialMs: 500, maxMs: 30_000 };
   if (value === undefined) return defaults;
   if (typeof value !== 'object' || value === null) {
-    throw new InvalidOptionsError('createBackoff', `expected an object or false, got ${show(value)}`);
+    throw new InvalidOptionsError('createBackoff', `expected an object or false, got ${showValue(value)}`);
   }
   const init = value as Record<string, unknown>;
   for (const key of Object.keys(init)) {
@@ -176,14 +169,14 @@ function resolveBackoff(value: unknown): Required<CreateBackoffOptions> | undefi
 export function resolveOptions(options: unknown): ResolvedOptions {
   if (options === undefined) options = {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidOptionsError('options', `expected an object, got ${show(options)}`);
+    throw new InvalidOptionsError('options', `expected an object, got ${showValue(options)}`);
   }
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
     if (!KNOWN_KEYS.has(key)) throw new InvalidOptionsError(key, 'unknown option');
   }
   if (o.factory !== undefined && typeof o.factory !== 'function') {
-    throw new InvalidOptionsError('factory', `expected a function, got ${show(o.factory)}`);
+    throw new InvalidOptionsError('factory', `expected a function, got ${showValue(o.factory)}`);
   }
   requireShape('affinity', o.affinity, ['claim', 'release', 'close']);
   requireShape('clock', o.clock, ['now', 'setTimeout', 'clearTimeout']);
@@ -206,7 +199,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
 }
 
 function validateChain(chain: unknown): void {
-  if (!Array.isArray(chain)) throw new InvalidOptionsError('probeChain', `expected an array, got ${show(chain)}`);
+  if (!Array.isArray(chain)) throw new InvalidOptionsError('probeChain', `expected an array, got ${showValue(chain)}`);
   chain.forEach((step: unknown, index) => {
     const s = step as { name?: unknown; run?: unknown } | null;
     if (typeof s !== 'object' || s === null || typeof s.name !== 'string' || typeof s.run !== 'function') {

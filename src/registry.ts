@@ -24,6 +24,7 @@ import { type RegistryOptions, type ResolvedOptions, resolveOptions } from './op
 import { type ProbeChain, type ProbeableClient, defaultProbeChain, runProbeChain } from './probe.js';
 import { redactText, redactUrl } from './redact.js';
 import { SessionCreateRequest, type SessionCreateRequestInit } from './request.js';
+import { showValue } from './show-value.js';
 import { Binding, type SessionInfo, deferred } from './session.js';
 import { type GatewaySnapshot, type RegistrySnapshot, type SessionSnapshot, freezeSnapshot } from './snapshot.js';
 
@@ -57,6 +58,8 @@ interface DownstreamState<C> {
   /** True once the affinity said this worker owns the session; never asked again. */
   owned: boolean;
   claiming: Promise<void> | undefined;
+  /** Acquires of this downstream session in progress on the slow path. */
+  pending: number;
   /** Set under `onSessionLost: 'fail'`: every acquire rejects until `evictSession`. */
   lost: { readonly cause: unknown } | undefined;
   readonly bindings: Map<string, Binding<C>>;
@@ -109,11 +112,11 @@ function describe(error: unknown): string {
 function validateAcquireOptions(opts: unknown): AbortSignal | undefined {
   if (opts === undefined) return undefined;
   if (typeof opts !== 'object' || opts === null) {
-    throw new InvalidRequestError('options', `expected an object, got ${typeof opts}`);
+    throw new InvalidRequestError('options', `expected an object, got ${showValue(opts)}`);
   }
   const signal = (opts as AcquireOptions).signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidRequestError('options.signal', 'expected an AbortSignal');
+    throw new InvalidRequestError('options.signal', `expected an AbortSignal, got ${showValue(signal)}`);
   }
   return signal;
 }
@@ -224,28 +227,30 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
     const request = SessionCreateRequest.from(init);
     const signal = validateAcquireOptions(opts);
     signal?.throwIfAborted();
-    const known = this.#downstream.get(request.downstreamSessionId);
-    const ds = known?.owned === true ? known : await this.#owned(request.downstreamSessionId, signal);
-    // Warm path: a healthy, recently used connection is handed out without awaiting anything.
+    // Warm path: a healthy, recently used connection of an owned downstream
+    // session is handed out without awaiting anything.
+    const ds = this.#downstream.get(request.downstreamSessionId);
     const held = this.#bindings.get(request.key);
     if (
       held !== undefined &&
       held.state === 'ready' &&
+      ds?.owned === true &&
       ds.lost === undefined &&
       held.request.fingerprint === request.fingerprint &&
       !this.#needsProbe(held)
     ) {
       return this.#lease(held);
     }
-    return this.#acquireSlow(request, ds, signal);
+    return this.#acquireSlow(request, signal);
   }
 
-  async #acquireSlow(
-    request: SessionCreateRequest,
-    ds: DownstreamState<C>,
-    signal: AbortSignal | undefined,
-  ): Promise<SessionLease<C>> {
+  async #acquireSlow(request: SessionCreateRequest, signal: AbortSignal | undefined): Promise<SessionLease<C>> {
+    const ds = this.#downstreamState(request.downstreamSessionId);
+    // While any acquire of this downstream session is in progress its state stays,
+    // so one caller's failure cannot look like an eviction to another.
+    ds.pending++;
     try {
+      await this.#owned(ds, signal);
       for (let attempt = 1; ; attempt++) {
         this.#assertUsable(ds);
         const binding = this.#bindingFor(request, ds);
@@ -255,10 +260,10 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
         if (error !== undefined) throw error;
         if (attempt === MAX_ATTEMPTS) throw new SessionRetiredError(binding.retireReason ?? 'lost');
       }
-    } catch (error) {
+    } finally {
+      ds.pending--;
       // A downstream session that never got an upstream session keeps no state.
-      if (this.#downstream.get(ds.id) === ds) this.#forgetIfEmpty(ds.id);
-      throw error;
+      this.#forgetIfEmpty(ds);
     }
   }
 
@@ -277,7 +282,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
     fn: (client: C, info: SessionInfo) => Promise<T>,
     opts?: AcquireOptions,
   ): Promise<T> {
-    if (typeof fn !== 'function') throw new InvalidRequestError('fn', `expected a function, got ${typeof fn}`);
+    if (typeof fn !== 'function') throw new InvalidRequestError('fn', `expected a function, got ${showValue(fn)}`);
     const lease = await this.acquire(init, opts);
     try {
       const result = await fn(lease.client, lease.info);
@@ -297,7 +302,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
    */
   async evictSession(downstreamSessionId: string): Promise<number> {
     if (typeof downstreamSessionId !== 'string') {
-      throw new InvalidRequestError('downstreamSessionId', `expected a string, got ${typeof downstreamSessionId}`);
+      throw new InvalidRequestError('downstreamSessionId', `expected a string, got ${showValue(downstreamSessionId)}`);
     }
     const ds = this.#downstream.get(downstreamSessionId);
     this.#downstream.delete(downstreamSessionId);
@@ -314,7 +319,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
    */
   async evictGateway(gatewayId: string): Promise<number> {
     if (typeof gatewayId !== 'string') {
-      throw new InvalidRequestError('gatewayId', `expected a string, got ${typeof gatewayId}`);
+      throw new InvalidRequestError('gatewayId', `expected a string, got ${showValue(gatewayId)}`);
     }
     const gw = this.#gateways.get(gatewayId);
     if (gw === undefined) return 0;
@@ -390,21 +395,26 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
 
   // ---------------------------------------------------------------- ownership
 
-  async #owned(downstreamSessionId: string, signal: AbortSignal | undefined): Promise<DownstreamState<C>> {
+  #downstreamState(downstreamSessionId: string): DownstreamState<C> {
     let ds = this.#downstream.get(downstreamSessionId);
     if (ds === undefined) {
-      ds = { id: downstreamSessionId, owned: false, claiming: undefined, lost: undefined, bindings: new Map() };
+      ds = { id: downstreamSessionId, owned: false, claiming: undefined, lost: undefined, pending: 0, bindings: new Map() };
       this.#downstream.set(downstreamSessionId, ds);
     }
+    return ds;
+  }
+
+  /** Claims the downstream session once; later acquires see `owned` and never await the affinity. */
+  async #owned(ds: DownstreamState<C>, signal: AbortSignal | undefined): Promise<void> {
+    if (ds.owned) return;
     ds.claiming ??= this.#claim(ds);
     await raceSignal(ds.claiming, signal);
     if (this.#closed) throw new RegistryClosedError();
-    if (this.#downstream.get(downstreamSessionId) !== ds) {
+    if (this.#downstream.get(ds.id) !== ds) {
       // Evicted while the claim was in flight: give back what the claim just took.
-      void this.#releaseOwnership(downstreamSessionId);
+      void this.#releaseOwnership(ds.id);
       throw new SessionRetiredError('downstream-evicted');
     }
-    return ds;
   }
 
   async #claim(ds: DownstreamState<C>): Promise<void> {
@@ -417,8 +427,6 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
       ds.owned = true;
     } finally {
       ds.claiming = undefined;
-      // A session we do not own keeps no state here; the next acquire asks again.
-      if (!ds.owned && ds.bindings.size === 0 && this.#downstream.get(ds.id) === ds) this.#downstream.delete(ds.id);
     }
   }
 
@@ -511,7 +519,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
   #idlestOf(gw: GatewayState<C>): Binding<C> | undefined {
     let idlest: Binding<C> | undefined;
     for (const b of gw.bindings) {
-      if (b.state !== 'ready' || b.inFlight > 0) continue;
+      if (b.state !== 'ready' || b.inFlight > 0 || b.waiters > 0) continue;
       if (idlest === undefined || b.lastUsedAt < idlest.lastUsedAt) idlest = b;
     }
     return idlest;
@@ -612,7 +620,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
     binding.state = 'ready';
     binding.lastUsedAt = this.#clock.now();
     this.#ready++;
-    this.#idle.add(binding);
+    this.#markIdleIfUnused(binding);
     this.#totals.created++;
     this.#logger.debug(this.#identity(binding), 'upstream session created');
     this.#events.emit('session:created', { ...this.#identity(binding), durationMs: this.#clock.now() - started });
@@ -637,20 +645,32 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
 
   /** Waits for the binding to be ready and probed; `undefined` means it was retired meanwhile. */
   async #leaseWhenReady(binding: Binding<C>, signal: AbortSignal | undefined): Promise<SessionLease<C> | undefined> {
-    if (binding.state === 'creating') {
-      try {
-        await raceSignal(binding.ready.promise, signal);
-      } catch (error) {
-        if (signal?.aborted === true || binding.retireReason === undefined) throw error;
-        return undefined;
+    // A binding someone waits for is not idle: neither the sweeper nor evict-idle may take it.
+    binding.waiters++;
+    this.#idle.delete(binding);
+    try {
+      if (binding.state === 'creating') {
+        try {
+          await raceSignal(binding.ready.promise, signal);
+        } catch (error) {
+          if (signal?.aborted === true || binding.retireReason === undefined) throw error;
+          return undefined;
+        }
       }
+      if (binding.state === 'ready' && this.#needsProbe(binding)) {
+        binding.probing ??= this.#probe(binding);
+        await raceSignal(binding.probing, signal);
+      }
+      if (binding.state !== 'ready') return undefined;
+      return this.#lease(binding);
+    } finally {
+      binding.waiters--;
+      this.#markIdleIfUnused(binding);
     }
-    if (binding.state === 'ready' && this.#needsProbe(binding)) {
-      binding.probing ??= this.#probe(binding);
-      await raceSignal(binding.probing, signal);
-    }
-    if (binding.state !== 'ready') return undefined;
-    return this.#lease(binding);
+  }
+
+  #markIdleIfUnused(binding: Binding<C>): void {
+    if (binding.state === 'ready' && binding.inFlight === 0 && binding.waiters === 0) this.#idle.add(binding);
   }
 
   /** Why a waiter cannot retry after its binding was retired; `undefined` means retry. */
@@ -683,7 +703,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
       void this.#retire(binding, isSessionGone(error) ? 'lost' : 'transport-error');
     }
     if (binding.inFlight > 0) return;
-    if (binding.state === 'ready') this.#idle.add(binding);
+    if (binding.state === 'ready') this.#markIdleIfUnused(binding);
     else binding.drained?.resolve();
   }
 
@@ -861,17 +881,22 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
     for (const binding of this.#idle) {
       if (binding.lastUsedAt > cutoff) break;
       void this.#retire(binding, 'idle-expired');
-      this.#forgetIfEmpty(binding.request.downstreamSessionId);
+      const ds = this.#downstream.get(binding.request.downstreamSessionId);
+      if (ds !== undefined) this.#forgetIfEmpty(ds);
     }
     if (this.#bindings.size > 0) this.#startSweeper();
   }
 
-  /** Drops an idle downstream session's bookkeeping and ownership once it has no upstream sessions. */
-  #forgetIfEmpty(downstreamSessionId: string): void {
-    const ds = this.#downstream.get(downstreamSessionId);
-    if (ds === undefined || ds.bindings.size > 0 || ds.lost !== undefined || ds.claiming !== undefined) return;
-    this.#downstream.delete(downstreamSessionId);
-    void this.#releaseOwnership(downstreamSessionId);
+  /**
+   * Drops a downstream session's bookkeeping once it has no upstream sessions and
+   * no acquire in progress; gives back its ownership if it had any. A session we
+   * do not own keeps no state: the next acquire asks the affinity again.
+   */
+  #forgetIfEmpty(ds: DownstreamState<C>): void {
+    if (this.#downstream.get(ds.id) !== ds) return;
+    if (ds.bindings.size > 0 || ds.pending > 0 || ds.lost !== undefined) return;
+    this.#downstream.delete(ds.id);
+    if (ds.owned) void this.#releaseOwnership(ds.id);
   }
 
   // ----------------------------------------------------------------- shutdown

@@ -74,6 +74,8 @@ export class Binding<C> {
   lastUsedAt: number;
   useCount = 0;
   inFlight = 0;
+  /** Acquires waiting for this binding's create or probe. */
+  waiters = 0;
 
   constructor(request: SessionCreateRequest, connectionId: number, now: number, safeUrl: string) {
     this.request = request;
