@@ -8,6 +8,7 @@
 
 import type { WorkerInfo } from './affinity.js';
 import { InvalidOptionsError } from './errors.js';
+import { HOP_BY_HOP_HEADERS } from './headers.js';
 
 /** Options of {@link forwardToOwner}. Unknown keys throw `InvalidOptionsError`. */
 export interface ForwardOptions {
@@ -33,16 +34,8 @@ const KNOWN_OPTIONS = new Set(['fetch', 'hopHeader', 'maxHops', 'timeoutMs', 'si
 const MAX_TIMER_MS = 2_147_483_647;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-/** RFC 9110 section 7.6.1 hop-by-hop headers, plus `host` (the owner's, set by fetch) and `proxy-*`. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-]);
+/** Hop-by-hop headers plus `host` (the owner's, set by fetch); `proxy-*` is checked by prefix. */
+const HOP_BY_HOP: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, 'host']);
 
 /** Statuses whose responses must not have a body. */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);

@@ -34,6 +34,20 @@ export const FORBIDDEN_UPSTREAM_HEADERS: readonly string[] = Object.freeze([
   'upgrade',
 ]);
 
+/**
+ * Hop-by-hop headers (RFC 9110 section 7.6.1): meaningful for one connection
+ * only, so never relayed by a proxy in either direction. Names starting with
+ * `proxy-` and names listed in a `Connection` header are hop-by-hop too.
+ */
+export const HOP_BY_HOP_HEADERS: readonly string[] = Object.freeze([
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
 const FORBIDDEN = new Set(FORBIDDEN_UPSTREAM_HEADERS);
 
 /**

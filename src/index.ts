@@ -19,6 +19,7 @@ export { SessionCreateRequest, sessionKey } from './request.js';
 export type { SessionCreateRequestInit, SessionCreateRequestJSON, StdioCommand, TransportType } from './request.js';
 export {
   FORBIDDEN_UPSTREAM_HEADERS,
+  HOP_BY_HOP_HEADERS,
   applyHeaderPolicy,
   downstreamSessionIdFrom,
   isForbiddenUpstreamHeader,

@@ -1,5 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { raceSignal } from './abort.js';
 import { type Affinity, LocalAffinity } from './affinity.js';
 import { classifyError, isSessionGone } from './classify.js';
 import { type Clock, type ClockTimer, systemClock } from './clock.js';
@@ -83,25 +84,6 @@ interface Totals {
   closed: number;
   orphaned: number;
   retired: Record<RetireReason, number>;
-}
-
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 function describe(error: unknown): string {

@@ -11,7 +11,7 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { isSessionGone } from '../classify.js';
 import type { CloseContext, FactoryContext, UpstreamConnection } from '../factory.js';
 import type { SessionCreateRequest } from '../request.js';
-import { raceAbort } from './abort.js';
+import { raceSignal } from '../abort.js';
 import { createClient } from './client.js';
 import { DeathWatch } from './death-watch.js';
 import type { ResolvedMcpOptions } from './options.js';
@@ -83,9 +83,9 @@ export class McpConnection implements UpstreamConnection<Client> {
    * one and stores it. Rejects with the cause; `signal` aborts it with its reason.
    */
   async open(signal: AbortSignal): Promise<void> {
-    await raceAbort(this.#configure(), signal);
+    await raceSignal(this.#configure(), signal);
     const opened = this.#record === undefined ? this.#initialize(signal) : this.#reattach(signal);
-    await raceAbort(opened, signal);
+    await raceSignal(opened, signal);
     this.#watch.markOpen();
     if (this.#record !== undefined) this.#openStandaloneStream();
   }
@@ -137,7 +137,7 @@ export class McpConnection implements UpstreamConnection<Client> {
         ? {}
         : { protocolVersion: this.#streamable()?.protocolVersion }),
     };
-    await raceAbort(this.#store.set(this.#request.downstreamSessionId, this.#request.gatewayId, record), signal);
+    await raceSignal(this.#store.set(this.#request.downstreamSessionId, this.#request.gatewayId, record), signal);
     this.#stored = true;
   }
 
@@ -181,7 +181,7 @@ export class McpConnection implements UpstreamConnection<Client> {
   async #terminate(signal: AbortSignal): Promise<void> {
     const transport = this.#streamable();
     if (transport?.sessionId === undefined || signal.aborted) return;
-    await raceAbort(transport.terminateSession(), signal).catch(noop);
+    await raceSignal(transport.terminateSession(), signal).catch(noop);
   }
 
   /** Drops the session-store record: this upstream session will never be re-attached. */
@@ -190,7 +190,7 @@ export class McpConnection implements UpstreamConnection<Client> {
     this.#stored = false;
     const deleting = this.#store.delete(this.#request.downstreamSessionId, this.#request.gatewayId);
     try {
-      await raceAbort(deleting, signal);
+      await raceSignal(deleting, signal);
     } catch (error) {
       // A store that is cut off by the forced phase is not worth an error on close.
       if (!signal.aborted) throw error;

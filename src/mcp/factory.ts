@@ -8,7 +8,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InvalidRequestError } from '../errors.js';
 import type { FactoryContext, SessionFactory, UpstreamConnection } from '../factory.js';
 import type { SessionCreateRequest } from '../request.js';
-import { createDeadline, raceAbort } from './abort.js';
+import { createDeadline, raceSignal } from '../abort.js';
 import { McpConnection } from './connection.js';
 import { type McpSessionFactoryOptions, type ResolvedMcpOptions, resolveMcpOptions } from './options.js';
 import type { UpstreamSessionRecord, UpstreamSessionStore } from './session-store.js';
@@ -90,6 +90,6 @@ async function reattachable(
   signal: AbortSignal,
 ): Promise<UpstreamSessionRecord | undefined> {
   if (store === undefined) return undefined;
-  const record = await raceAbort(store.get(request.downstreamSessionId, request.gatewayId), signal);
+  const record = await raceSignal(store.get(request.downstreamSessionId, request.gatewayId), signal);
   return record !== undefined && record.fingerprint === request.fingerprint ? record : undefined;
 }

@@ -9,6 +9,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { DEFAULT_REQUEST_TIMEOUT_MSEC } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { McpError } from '@modelcontextprotocol/sdk/types.js';
 import process from 'node:process';
+import { createDeadline, raceSignal } from '../abort.js';
 import { InvalidRequestError } from '../errors.js';
 import type { FactoryContext, SessionFactory, UpstreamConnection } from '../factory.js';
 import type { SessionCreateRequest, StdioCommand } from '../request.js';
@@ -72,12 +73,12 @@ async function createConnection(
 ): Promise<UpstreamConnection<Client>> {
   const command = stdioCommandOf(request);
   ctx.signal.throwIfAborted();
-  const deadline = connectDeadline(ctx.signal, request.connectTimeoutMs);
+  const deadline = createDeadline(ctx.signal, request.connectTimeoutMs, 'stdio upstream start and initialize');
   const client = newClient(options);
   let child: StdioChild | undefined;
   try {
     if (options.configureClient !== undefined) {
-      await untilAborted(Promise.resolve(options.configureClient(client, request)), deadline.signal);
+      await raceSignal(Promise.resolve(options.configureClient(client, request)), deadline.signal);
     }
     deadline.signal.throwIfAborted();
     child = StdioChild.spawn(childSpec(options, command));
@@ -85,7 +86,7 @@ async function createConnection(
     forwardStderr(child, options, request);
     // `initialize` is bounded by the deadline, not by `requestTimeoutMs`, which is meant for calls.
     const initialize = { signal: deadline.signal, timeout: request.connectTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MSEC };
-    await untilAborted(client.connect(connection.transport, initialize), deadline.signal);
+    await raceSignal(client.connect(connection.transport, initialize), deadline.signal);
     connection.markConnected();
     return connection;
   } catch (error) {
@@ -216,54 +217,3 @@ async function abandon(client: Client, child: StdioChild | undefined, stepTimeou
   child.kill('SIGKILL');
 }
 
-interface Deadline {
-  readonly signal: AbortSignal;
-  dispose(): void;
-}
-
-/** `parent`, plus a timeout whose reason is a `TimeoutError` naming the bound. */
-function connectDeadline(parent: AbortSignal, timeoutMs: number | undefined): Deadline {
-  const controller = new AbortController();
-  const onAbort = (): void => controller.abort(parent.reason);
-  parent.addEventListener('abort', onAbort, { once: true });
-  const timer =
-    timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => {
-          controller.abort(
-            new DOMException(`stdio upstream did not start and initialize within ${timeoutMs} ms`, 'TimeoutError'),
-          );
-        }, timeoutMs);
-  return {
-    signal: controller.signal,
-    dispose() {
-      clearTimeout(timer);
-      parent.removeEventListener('abort', onAbort);
-    },
-  };
-}
-
-/** `promise`, or a rejection with `signal.reason` as soon as `signal` aborts, whichever is first. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      promise.catch(() => {});
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}

@@ -1,6 +1,6 @@
 /**
- * Abort helpers for the default factory: a connect deadline that merges a
- * timeout with the registry's signal, and a race of a promise against a signal.
+ * Abort helpers shared by the registry and the factories: a deadline that
+ * merges a timeout with a parent signal, and a race of a promise against a signal.
  *
  * @module
  */
@@ -42,16 +42,20 @@ export function createDeadline(parent: AbortSignal, timeoutMs: number | undefine
 
 /**
  * Settles like `promise`, or rejects with `signal.reason` as soon as `signal`
- * aborts. The promise keeps running; the caller must stop it (e.g. close the client).
+ * aborts; without a signal it is `promise` itself. The promise keeps running
+ * (the caller must stop it); a late rejection of it is marked handled.
  */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
   if (signal.aborted) {
-    // The losing promise may still reject later; nobody awaits it any more.
     promise.catch(() => {});
     return Promise.reject(signal.reason);
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
+    const onAbort = (): void => {
+      promise.catch(() => {});
+      reject(signal.reason);
+    };
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (value) => {
