@@ -687,6 +687,14 @@ const REASONS_REACHED = [
   'registry-closed',
 ] as const;
 
+/** PROPERTY_SEED and PROPERTY_PATH (as fast-check prints them on failure) replay one counterexample. */
+function replay(): { seed?: number; path?: string } {
+  const seed = process.env.PROPERTY_SEED;
+  if (seed === undefined || seed === '') return {};
+  const path = process.env.PROPERTY_PATH;
+  return path === undefined || path === '' ? { seed: Number(seed) } : { seed: Number(seed), path };
+}
+
 // PROPERTY_RUNS overrides, e.g. PROPERTY_RUNS=20000 for a long bug hunt.
 const NUM_RUNS = Number(process.env.PROPERTY_RUNS) || (process.env.CI ? 1_000 : 200);
 
@@ -696,7 +704,7 @@ describe('UpstreamSessionRegistry under random interleavings (fast-check)', () =
       fc.asyncProperty(configArb, fc.array(stepArb, { minLength: 1, maxLength: 60, size: 'max' }), async (config, steps) => {
         await runOne(config, steps);
       }),
-      { numRuns: NUM_RUNS, endOnFailure: false },
+      { numRuns: NUM_RUNS, endOnFailure: false, ...replay() },
     );
     if (process.env.PROPERTY_STATS) console.log(JSON.stringify(coverage));
     // A property that never reaches a path proves nothing about it: with enough
@@ -754,5 +762,23 @@ describe('UpstreamSessionRegistry under random interleavings (fast-check)', () =
     if (result.ok) result.value.release();
     expect(result.ok ? 'lease' : `${(result.error as RegistryError).code}: ${(result.error as Error).message}`).toBe('lease');
     expect(fake.created).toBe(2); // the hung connection was replaced, not handed out
+  });
+
+  // Shrunk by the property (idleValidationMs 0, probes answering an application
+  // error, an acquire whose signal aborts before its probe starts): raceSignal()
+  // returns at once for an already aborted signal without handling the probe's
+  // promise, so the probe's application error becomes an unhandled rejection.
+  it('regression: a probe started for an already aborted caller cannot reject unhandled', async () => {
+    const { clock, fake, registry } = setup({ idleValidationMs: 0 });
+    (await registry.acquire(req('ds-a', 'g1'))).release();
+    fake.connections[0]!.client.failProbes(new ProbeAppError('probe says no'));
+    unhandled.length = 0;
+    const controller = new AbortController();
+    const acquiring = settle(registry.acquire(req('ds-a', 'g1'), { signal: controller.signal }));
+    controller.abort(new AbortReason('gone'));
+    const result = await acquiring;
+    await clock.flush();
+    expect(result.ok ? 'lease' : (result.error as Error).name).toBe('AbortReason');
+    expect(unhandled.map(String)).toEqual([]);
   });
 });
