@@ -9,7 +9,7 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { type ClientCapabilities, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { WorkerInfo } from '../affinity.js';
-import { InvalidOptionsError, RegistryClosedError } from '../errors.js';
+import { InvalidOptionsError, NotOwnerError, RegistryClosedError } from '../errors.js';
 import { downstreamSessionIdFrom } from '../headers.js';
 import type { BridgeBehaviour, BridgeGateway, BridgeRegistry } from './bridge-options.js';
 import { validateBridgeBehaviour } from './bridge-options.js';
@@ -52,6 +52,14 @@ export interface DownstreamSessionsOptions<T extends DownstreamTransport> {
   bridge?: BridgeBehaviour;
   /** Makes downstream session ids. Default `crypto.randomUUID()`. */
   generateSessionId?: () => string;
+  /**
+   * Multi-worker proxies: for a session id this worker does not know, name the
+   * live worker that serves it (e.g. from your affinity store), or return
+   * `undefined` (the client then gets 404 and re-initializes). When it names a
+   * worker, dispatch answers `not-owner` so you can forward the request there
+   * (see `forwardToOwner`). Never return this worker itself.
+   */
+  locateSession?: (downstreamSessionId: string) => WorkerInfo | undefined | Promise<WorkerInfo | undefined>;
 }
 
 /** An incoming HTTP request on the MCP endpoint, as far as routing needs it. */
@@ -85,7 +93,15 @@ export type DispatchOutcome<R> =
   | ({ readonly kind: 'respond' } & HttpErrorResponse)
   | ({ readonly kind: 'not-owner'; readonly owner: WorkerInfo } & HttpErrorResponse);
 
-const OPTION_KEYS: ReadonlySet<string> = new Set(['hub', 'registry', 'gateways', 'createTransport', 'bridge', 'generateSessionId']);
+const OPTION_KEYS: ReadonlySet<string> = new Set([
+  'hub',
+  'registry',
+  'gateways',
+  'createTransport',
+  'bridge',
+  'generateSessionId',
+  'locateSession',
+]);
 
 function errorResponse(status: number, code: number, message: string): HttpErrorResponse {
   return { status, headers: {}, body: { jsonrpc: '2.0', id: null, error: { code, message } } };
@@ -122,8 +138,8 @@ function checkOptions<T extends DownstreamTransport>(options: DownstreamSessions
   if (typeof options.gateways !== 'function' && !Array.isArray(options.gateways)) {
     throw new InvalidOptionsError('gateways', 'must be an array or a function');
   }
-  if (options.generateSessionId !== undefined && typeof options.generateSessionId !== 'function') {
-    throw new InvalidOptionsError('generateSessionId', 'must be a function');
+  for (const name of ['generateSessionId', 'locateSession'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw new InvalidOptionsError(name, 'must be a function');
   }
   validateBridgeBehaviour(options.bridge);
 }
@@ -216,6 +232,10 @@ export class DownstreamSessions<T extends DownstreamTransport> {
   async #existing<R>(id: string | undefined, handle: (transport: T) => Promise<R>): Promise<DispatchOutcome<R>> {
     const session = id === undefined ? undefined : this.#sessions.get(id);
     if (session === undefined) {
+      const owner = id === undefined ? undefined : await this.#options.locateSession?.(id);
+      if (id !== undefined && owner !== undefined) {
+        return { kind: 'not-owner', owner, ...(httpStatusForError(new NotOwnerError(id, owner)) as HttpErrorResponse) };
+      }
       return { kind: 'respond', ...errorResponse(404, SESSION_NOT_FOUND_JSONRPC_CODE, 'Session not found') };
     }
     const rejection = session.bridge.admission();
@@ -253,7 +273,12 @@ export class DownstreamSessions<T extends DownstreamTransport> {
       previous?.();
       this.#ended(session);
     };
-    await bridge.server.connect(transport);
+    try {
+      await bridge.server.connect(transport);
+    } catch (error) {
+      await bridge.close();
+      throw error;
+    }
     this.#sessions.set(id, session);
     try {
       return { kind: 'handled', value: await handle(transport) };

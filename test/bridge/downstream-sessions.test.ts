@@ -88,6 +88,29 @@ describe('DownstreamSessions', () => {
     });
   });
 
+  it('answers not-owner for an unknown session another worker serves (locateSession), 404 otherwise', async () => {
+    const { hub, registry } = await setup();
+    const owner = { workerId: 'w2', address: 'http://10.0.0.7:3001' };
+    const located: string[] = [];
+    const sessions = new DownstreamSessions<WebStandardStreamableHTTPServerTransport>({
+      hub,
+      registry,
+      gateways: [{ id: 'g', url: 'http://127.0.0.1:1/mcp' }],
+      createTransport: (o) => new WebStandardStreamableHTTPServerTransport(o),
+      locateSession: (id) => {
+        located.push(id);
+        return id === 'elsewhere' ? owner : undefined;
+      },
+    });
+    const handle = (): Promise<never> => Promise.reject(new Error('must not reach a transport'));
+    const elsewhere = await sessions.dispatch({ method: 'GET', headers: { 'mcp-session-id': 'elsewhere' } }, handle);
+    expect(elsewhere).toMatchObject({ kind: 'not-owner', owner, status: 421 });
+    expect(JSON.stringify((elsewhere as { body: unknown }).body)).not.toContain('10.0.0.7');
+    const nowhere = await sessions.dispatch({ method: 'GET', headers: { 'mcp-session-id': 'nowhere' } }, handle);
+    expect(nowhere).toMatchObject({ kind: 'respond', status: 404 });
+    expect(located).toEqual(['elsewhere', 'nowhere']);
+  });
+
   it('closeAll() ends every session and refuses new ones with 503', async () => {
     const { up, sessions, post } = await setup();
     await post(INITIALIZE);

@@ -6,7 +6,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { type ClientCapabilities, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { type ClientCapabilities, ElicitRequestSchema, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type McpHost, hostMcpServer } from '../../examples/shared/mcp-host.js';
 import { BridgeHub } from '../../src/bridge/hub.js';
@@ -118,6 +118,39 @@ describe('SessionBridge', () => {
     const result = await client.callTool({ name: 'ask', arguments: { question: 'q' } });
     expect(result.isError).toBe(true);
     expect(JSON.stringify(result.content)).toMatch(/elicitation/i);
+  });
+
+  it('forwards the upstream cancellation of an elicitation to the downstream client', async () => {
+    const { hub, registry } = setup();
+    const up = await upstream();
+    const { bridge, client } = await downstream(hub, registry, [{ id: 'rich', url: up.url }], { elicitation: {} });
+    // SDK 1.32 ignores a cancellation of request id 0 (falsy check): spend the bridge's id 0 on a ping.
+    await bridge.server.ping();
+    let started!: () => void;
+    const elicited = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const cancelled = new Promise<unknown>((resolve) => {
+      client.setRequestHandler(ElicitRequestSchema, (_request, extra) => {
+        started();
+        return new Promise<never>(() => extra.signal.addEventListener('abort', () => resolve(extra.signal.reason)));
+      });
+    });
+    const call = client.callTool({ name: 'ask-slowly' });
+    await elicited;
+    await client.callTool({ name: 'cancel-ask' });
+    await cancelled;
+    expect((await call).content).toEqual([{ type: 'text', text: 'cancelled' }]);
+  });
+
+  it('forwards roots/list_changed to the upstream sessions of this downstream session', async () => {
+    const { hub, registry } = setup();
+    const up = await upstream();
+    const { client } = await downstream(hub, registry, [{ id: 'rich', url: up.url }], { roots: { listChanged: true } });
+    await client.callTool({ name: 'get' });
+    const received = up.waitForMessage('notifications/roots/list_changed');
+    await client.sendRootsListChanged();
+    expect(await received).toBe(up.openSessions()[0]);
   });
 
   it('connect() creates every upstream session before the downstream initializes', async () => {
