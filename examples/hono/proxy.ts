@@ -1,0 +1,107 @@
+/**
+ * An MCP proxy on Hono (served by @hono/node-server here; the MCP wiring is
+ * Web-standard and runs unchanged on Bun, Deno or Workers): stateful
+ * Streamable HTTP downstream sessions, each bridged to its own upstream
+ * sessions by mcp-upstream-registry.
+ */
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import {
+  type BridgeBehaviour,
+  BridgeHub,
+  DownstreamSessions,
+  LOOPBACK_HOSTS,
+  checkHostAndOrigin,
+  isLoopbackHost,
+} from '../../src/bridge/index.js';
+import { type Logger, type RegistryOptions, UpstreamSessionRegistry, mcpSessionFactory } from '../../src/index.js';
+import type { ProxyStartOptions, RunningProxy } from '../shared/main.js';
+
+/** Options of {@link startProxy}. */
+export interface HonoProxyOptions extends ProxyStartOptions {
+  /** Allowed Host names; default: the loopback names when bound to a loopback address, else no check. */
+  readonly allowedHosts?: readonly string[];
+  /** Allowed Origin values; default: any origin on an allowed host. */
+  readonly allowedOrigins?: readonly string[];
+  /** Registry options (the factory is the proxy's). Default `onSessionLost: 'fail'`. */
+  readonly registry?: Omit<RegistryOptions<Client>, 'factory'>;
+  readonly bridge?: BridgeBehaviour;
+  readonly logger?: Logger;
+}
+
+/** A running Hono proxy. */
+export interface HonoProxy extends RunningProxy {
+  readonly registry: UpstreamSessionRegistry;
+  readonly sessions: DownstreamSessions<WebStandardStreamableHTTPServerTransport>;
+}
+
+const PARSE_ERROR = { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } };
+
+/** Starts the proxy on `host:port` (default 127.0.0.1, any free port). */
+export async function startProxy(options: HonoProxyOptions): Promise<HonoProxy> {
+  const host = options.host ?? '127.0.0.1';
+  const hub = new BridgeHub({ logger: options.logger });
+  const registry = new UpstreamSessionRegistry<Client>({
+    onSessionLost: 'fail',
+    ...options.registry,
+    factory: mcpSessionFactory({ configureClient: hub.configureClient }),
+  });
+  const sessions = new DownstreamSessions<WebStandardStreamableHTTPServerTransport>({
+    hub,
+    registry,
+    gateways: options.gateways,
+    bridge: options.bridge,
+    createTransport: (transportOptions) => new WebStandardStreamableHTTPServerTransport(transportOptions),
+  });
+  const allowedHosts = options.allowedHosts ?? (isLoopbackHost(host) ? LOOPBACK_HOSTS : undefined);
+
+  const app = new Hono();
+  if (allowedHosts) {
+    const policy = { allowedHosts, allowedOrigins: options.allowedOrigins };
+    app.use(async (c, next) => {
+      const refused = checkHostAndOrigin(c.req.raw.headers, policy);
+      if (refused) return c.json(refused.body, refused.status as ContentfulStatusCode);
+      await next();
+    });
+  }
+  app.get('/admin/registry', (c) => c.json(registry.snapshot()));
+  app.all('/mcp', async (c) => {
+    let body: unknown;
+    if (c.req.method === 'POST') {
+      try {
+        body = await c.req.json();
+      } catch {
+        return c.json(PARSE_ERROR, 400);
+      }
+    }
+    const outcome = await sessions.dispatch(
+      { method: c.req.method, headers: c.req.raw.headers, body, signal: c.req.raw.signal },
+      (transport) => transport.handleRequest(c.req.raw, { parsedBody: body }),
+    );
+    if (outcome.kind === 'handled') return outcome.value;
+    // 'not-owner' needs a multi-worker setup (see docs/bridge.md); answered with its 421 here.
+    return c.json(outcome.body, outcome.status as ContentfulStatusCode, { ...outcome.headers });
+  });
+
+  const server = await new Promise<HttpServer>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, () => resolve(s as HttpServer));
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/mcp`;
+
+  let closing: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    await sessions.closeAll(); // ends downstream streams, evicts (DELETEs) upstream sessions
+    await registry.closeAll();
+    await hub.close();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+  };
+  return { url, registry, sessions, close: () => (closing ??= close()) };
+}

@@ -1,0 +1,61 @@
+/**
+ * The command-line entry both example proxies share: read the configuration
+ * (or start the demo counter upstream when there is none), start the proxy,
+ * and shut down cleanly on SIGINT / SIGTERM.
+ */
+import type { BridgeGateway } from '../../src/bridge/index.js';
+import { listenAddress, loadConfig } from './config.js';
+import { startCounterUpstream } from './counter-upstream.js';
+
+/** What both examples' `startProxy` return. */
+export interface RunningProxy {
+  /** The MCP endpoint, e.g. `http://127.0.0.1:3000/mcp`. */
+  readonly url: string;
+  /** Ends every downstream session, closes every upstream session, stops listening. */
+  close(): Promise<void>;
+}
+
+/** Options both examples' `startProxy` accept. */
+export interface ProxyStartOptions {
+  readonly gateways: readonly BridgeGateway[];
+  readonly host?: string;
+  readonly port?: number;
+}
+
+/** Runs `startProxy` as a command-line program; a bad configuration prints its error and exits 1. */
+export function runMain(name: string, startProxy: (options: ProxyStartOptions) => Promise<RunningProxy>): void {
+  run(name, startProxy).catch((error: unknown) => {
+    console.error(`${name} MCP proxy failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
+}
+
+async function run(name: string, startProxy: (options: ProxyStartOptions) => Promise<RunningProxy>): Promise<void> {
+  const config = loadConfig();
+  const demo = config === undefined ? await startCounterUpstream() : undefined;
+  if (demo) console.log(`No MCP_PROXY_CONFIG or MCP_GATEWAYS given: started the demo counter upstream at ${demo.url}`);
+  const gateways = config?.gateways ?? [{ id: 'counter', url: demo?.url as string }];
+  const proxy = await startProxy({ gateways, ...(config ?? listenAddress()) });
+  console.log(`${name} MCP proxy listening on ${proxy.url} (gateways: ${gateways.map((g) => g.id).join(', ')})`);
+  console.log(`Registry snapshot: ${proxy.url.replace(/\/mcp$/, '/admin/registry')}`);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: closing downstream and upstream sessions...`);
+    // Proxy first: it DELETEs its upstream sessions, which needs the upstream alive.
+    proxy
+      .close()
+      .then(() => demo?.close())
+      .then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}

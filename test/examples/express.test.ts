@@ -1,0 +1,4 @@
+import { startProxy } from '../../examples/express/proxy.js';
+import { proxySuite } from './proxy-suite.js';
+
+proxySuite('Express', startProxy);

@@ -1,0 +1,4 @@
+import { startProxy } from '../../examples/hono/proxy.js';
+import { proxySuite } from './proxy-suite.js';
+
+proxySuite('Hono', startProxy);
