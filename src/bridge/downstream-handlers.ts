@@ -26,7 +26,7 @@ import {
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { ForwardedJsonRpcError } from './http-errors.js';
+import { ForwardedJsonRpcError, describeError } from './http-errors.js';
 import type { NamespacedTarget } from './namespace.js';
 import { renameItems, renamePromptResult, renameReadResult, renameToolResult } from './rewrite.js';
 import type { DownstreamExtra, SessionBridge } from './session-bridge.js';
@@ -227,7 +227,7 @@ function installClientNotifications(bridge: SessionBridge): void {
         try {
           await registry.use(request, (client) => client.sendRootsListChanged());
         } catch (error) {
-          bridge.logger.debug({ downstreamSessionId: bridge.downstreamSessionId, gatewayId, error: String(error) }, 'bridge: roots/list_changed not forwarded');
+          bridge.logger.debug({ downstreamSessionId: bridge.downstreamSessionId, gatewayId, error: describeError(error) }, 'bridge: roots/list_changed not forwarded');
         }
       }),
     );

@@ -19,7 +19,13 @@ import { NotOwnerError, RegistryError, SessionLostError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ResolvedBridgeOptions } from './bridge-options.js';
 import { installDownstreamHandlers } from './downstream-handlers.js';
-import { ForwardedJsonRpcError, type HttpErrorResponse, httpStatusForError, toJsonRpcError } from './http-errors.js';
+import {
+  ForwardedJsonRpcError,
+  type HttpErrorResponse,
+  describeError,
+  httpStatusForError,
+  toJsonRpcError,
+} from './http-errors.js';
 import type { GatewayNamespace } from './namespace.js';
 import { configureUpstreamClient } from './upstream-hooks.js';
 
@@ -155,7 +161,7 @@ export class SessionBridge {
       if (rejection) return rejection;
     }
     for (const error of failures) {
-      this.#link.logger.warn({ downstreamSessionId: this.downstreamSessionId, error: toJsonRpcError(error).message }, 'bridge: a gateway failed to connect');
+      this.#link.logger.warn({ downstreamSessionId: this.downstreamSessionId, error: describeError(error) }, 'bridge: a gateway failed to connect');
     }
     if (failures.length === results.length && failures.length > 0) return this.#rejectionFor(failures[0], false, true);
     return undefined;
@@ -249,7 +255,7 @@ export class SessionBridge {
     options.resetTimeoutOnProgress = true;
     options.onprogress = (progress) => {
       extra.sendNotification({ method: 'notifications/progress', params: { ...progress, progressToken: token } }).catch((error: unknown) => {
-        this.#link.logger.debug({ downstreamSessionId: this.downstreamSessionId, error: String(error) }, 'bridge: progress not delivered');
+        this.#link.logger.debug({ downstreamSessionId: this.downstreamSessionId, error: describeError(error) }, 'bridge: progress not delivered');
       });
     };
     return options;
@@ -297,12 +303,12 @@ export class SessionBridge {
     try {
       await this.server.close();
     } catch (error) {
-      this.#link.logger.debug({ downstreamSessionId: this.downstreamSessionId, error: String(error) }, 'bridge: downstream close failed');
+      this.#link.logger.debug({ downstreamSessionId: this.downstreamSessionId, error: describeError(error) }, 'bridge: downstream close failed');
     }
     try {
       await this.#options.registry.evictSession(this.downstreamSessionId);
     } catch (error) {
-      this.#link.logger.warn({ downstreamSessionId: this.downstreamSessionId, error: String(error) }, 'bridge: evictSession failed');
+      this.#link.logger.warn({ downstreamSessionId: this.downstreamSessionId, error: describeError(error) }, 'bridge: evictSession failed');
     }
   }
 }

@@ -27,7 +27,7 @@ import {
   type ServerNotification,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { ForwardedJsonRpcError, toJsonRpcError } from './http-errors.js';
+import { ForwardedJsonRpcError, describeError, toJsonRpcError } from './http-errors.js';
 import type { SessionBridge } from './session-bridge.js';
 
 /** The `extra` argument of a handler on the upstream-facing client. */
@@ -73,7 +73,7 @@ function notifyDownstream(bridge: SessionBridge, gatewayId: string, notification
   const related = relate ? bridge.relatedRequest(gatewayId) : undefined;
   const log = (error: unknown): void => {
     bridge.logger.debug(
-      { downstreamSessionId: bridge.downstreamSessionId, gatewayId, method: notification.method, error: String(error) },
+      { downstreamSessionId: bridge.downstreamSessionId, gatewayId, method: notification.method, error: describeError(error) },
       'bridge: notification not delivered',
     );
   };

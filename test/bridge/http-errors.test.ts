@@ -1,6 +1,6 @@
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { ForwardedJsonRpcError, httpStatusForError, toJsonRpcError } from '../../src/bridge/http-errors.js';
+import { ForwardedJsonRpcError, describeError, httpStatusForError, toJsonRpcError } from '../../src/bridge/http-errors.js';
 import {
   AffinityUnavailableError,
   CapacityError,
@@ -66,5 +66,15 @@ describe('toJsonRpcError', () => {
   it('ForwardedJsonRpcError carries the object unchanged for the SDK protocol layer', () => {
     const forwarded = new ForwardedJsonRpcError({ code: -32050, message: 'm', data: [1] });
     expect({ code: forwarded.code, message: forwarded.message, data: forwarded.data }).toEqual({ code: -32050, message: 'm', data: [1] });
+  });
+});
+
+describe('describeError', () => {
+  it('is safe to log: name and message, truncated, without URL credentials or query strings', () => {
+    const text = describeError(new TypeError(`fetch failed for https://user:pw@up.example/mcp?key=k1 ${'x'.repeat(600)}`));
+    expect(text.startsWith('TypeError: fetch failed for')).toBe(true);
+    expect(text).not.toContain('pw@');
+    expect(text).not.toContain('key=k1');
+    expect(text.length).toBeLessThan(560);
   });
 });
