@@ -108,7 +108,8 @@ export class SessionBridge {
     this.#link = link;
     this.downstreamSessionId = options.downstreamSessionId;
     this.server = new Server(options.serverInfo, {
-      capabilities: options.capabilities,
+      // A copy per session: the SDK keeps the object it is given.
+      capabilities: structuredClone(options.capabilities),
       ...(options.instructions !== undefined && { instructions: options.instructions }),
     });
     installDownstreamHandlers(this);
