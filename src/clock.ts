@@ -1,6 +1,6 @@
 /**
  * Time source used for every timestamp and timer the registry starts.
- * Inject a {@link ManualClock} from `mcp-upstream-registry/testing` to drive time in tests.
+ * Inject a `ManualClock` from `mcp-upstream-registry/testing` to drive time in tests.
  */
 export interface Clock {
   /** Milliseconds since an arbitrary origin; only differences are used. */

@@ -52,6 +52,49 @@ export type {
 export { classifyError, isCapabilityNotAdvertised, isSessionGone } from './classify.js';
 export type { ErrorClass } from './classify.js';
 
+// Session bridge: serve one downstream MCP session through the registry
+export {
+  BridgeHub,
+  DEFAULT_BRIDGE_CAPABILITIES,
+  DEFAULT_NAMESPACE_SEPARATOR,
+  DownstreamSessions,
+  ForwardedJsonRpcError,
+  GatewayNamespace,
+  LOOPBACK_HOSTS,
+  REGISTRY_ERROR_JSONRPC_CODE,
+  SESSION_NOT_FOUND_JSONRPC_CODE,
+  SessionBridge,
+  checkHostAndOrigin,
+  httpStatusForError,
+  isLoopbackHost,
+  toJsonRpcError,
+} from './bridge/index.js';
+export type {
+  BridgeBehaviour,
+  BridgeConnectOptions,
+  BridgeGateway,
+  BridgeHubOptions,
+  BridgeRegistry,
+  BridgeRejection,
+  DispatchOutcome,
+  DownstreamExtra,
+  DownstreamSession,
+  DownstreamSessionsOptions,
+  DownstreamTransport,
+  GatewayContext,
+  HeaderSource,
+  HostOriginPolicy,
+  HttpErrorOptions,
+  HttpErrorResponse,
+  IncomingHeaders,
+  IncomingMcpRequest,
+  JsonRpcErrorObject,
+  NamespaceMode,
+  NamespacedTarget,
+  SessionBridgeOptions,
+  SessionTransportOptions,
+} from './bridge/index.js';
+
 // Multi-worker ownership
 export { LocalAffinity } from './affinity.js';
 export type { Affinity, ClaimResult, WorkerInfo } from './affinity.js';

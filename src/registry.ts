@@ -126,7 +126,7 @@ function validateAcquireOptions(opts: unknown): AbortSignal | undefined {
  * await registry.evictSession(sessionIdFromDownstream);
  * ```
  */
-export class UpstreamSessionRegistry<C extends ProbeableClient = Client> implements LeaseOwner<C> {
+export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   readonly #options: ResolvedOptions;
   readonly #factory: SessionFactory<C>;
   readonly #affinity: Affinity;
@@ -673,11 +673,13 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> impleme
         this.#events.emit('session:reused', { ...this.#identity(binding), useCount: binding.useCount });
       }
     }
-    return new Lease<C>(this, binding, (binding.connection as UpstreamConnection<C>).client, binding.info);
+    return new Lease<C>(this.#leaseOwner, binding, (binding.connection as UpstreamConnection<C>).client, binding.info);
   }
 
-  /** @internal Called by {@link Lease.release}. */
-  endLease(lease: Lease<C>, error: unknown): void {
+  /** Where leases report their end; kept off the public surface. */
+  readonly #leaseOwner: LeaseOwner<C> = { endLease: (lease, error) => this.#endLease(lease, error) };
+
+  #endLease(lease: Lease<C>, error: unknown): void {
     const binding = lease.binding as Binding<C>;
     binding.inFlight--;
     binding.lastUsedAt = this.#clock.now();

@@ -24,7 +24,7 @@ export type { BridgeHubOptions } from './hub.js';
 export { BridgeHub } from './hub.js';
 export type { NamespaceMode, NamespacedTarget } from './namespace.js';
 export { DEFAULT_NAMESPACE_SEPARATOR, GatewayNamespace } from './namespace.js';
-export type { HostOriginPolicy } from './origin-guard.js';
+export type { HeaderSource, HostOriginPolicy } from './origin-guard.js';
 export { LOOPBACK_HOSTS, checkHostAndOrigin, isLoopbackHost } from './origin-guard.js';
 export type { BridgeConnectOptions, BridgeRejection, DownstreamExtra } from './session-bridge.js';
 export { SessionBridge } from './session-bridge.js';

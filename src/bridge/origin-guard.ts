@@ -19,7 +19,8 @@ export interface HostOriginPolicy {
   readonly allowedOrigins?: readonly string[];
 }
 
-type HeaderSource = Headers | Readonly<Record<string, string | readonly string[] | undefined>>;
+/** Request headers as a web `Headers` object or a Node-style record. */
+export type HeaderSource = Headers | Readonly<Record<string, string | readonly string[] | undefined>>;
 
 /** The loopback names: what a proxy listening on 127.0.0.1, `localhost` or `::1` should accept. */
 export const LOOPBACK_HOSTS: readonly string[] = Object.freeze(['localhost', '127.0.0.1', '[::1]']);

@@ -42,7 +42,7 @@ import { ChildStdioTransport } from './transport.js';
  * Call `registry.closeAll()` before your process exits. As a fallback, live
  * children are SIGKILLed on `process.on('exit')` (option `killOnExit`).
  *
- * @throws {@link InvalidOptionsError} on an unknown or malformed option.
+ * @throws `InvalidOptionsError` on an unknown or malformed option.
  *
  * @example
  * ```ts

@@ -177,7 +177,7 @@ function inheritEnv(value: unknown): readonly string[] {
 /**
  * Validates `options` and fills in defaults.
  *
- * @throws {@link InvalidOptionsError} on an unknown key or a malformed value.
+ * @throws `InvalidOptionsError` on an unknown key or a malformed value.
  */
 export function resolveStdioOptions(options: StdioSessionFactoryOptions | undefined): ResolvedStdioOptions {
   if (options === undefined) options = {};
