@@ -9,12 +9,13 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { type ClientCapabilities, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { WorkerInfo } from '../affinity.js';
-import { InvalidOptionsError, NotOwnerError, RegistryClosedError } from '../errors.js';
+import { InvalidOptionsError, NotOwnerError, RegistryClosedError, RegistryError } from '../errors.js';
 import { downstreamSessionIdFrom } from '../headers.js';
 import type { BridgeBehaviour, BridgeGateway, BridgeRegistry } from './bridge-options.js';
 import { validateBridgeBehaviour } from './bridge-options.js';
 import { type HttpErrorResponse, SESSION_NOT_FOUND_JSONRPC_CODE, httpStatusForError } from './http-errors.js';
 import type { BridgeHub } from './hub.js';
+import { markTransportInitialized } from './resume-transport.js';
 import type { BridgeRejection, SessionBridge } from './session-bridge.js';
 
 /** A downstream transport as the SDK's Streamable HTTP server transports are. */
@@ -28,6 +29,17 @@ export interface SessionTransportOptions {
 
 /** Headers as HTTP frameworks hand them over. */
 export type IncomingHeaders = Headers | Readonly<Record<string, string | readonly string[] | undefined>>;
+
+/**
+ * Where a session this worker has no transport for lives, as
+ * {@link DownstreamSessionsOptions.locateSession} answers it:
+ * - a {@link WorkerInfo}: another live worker serves it (`dispatch` answers `not-owner`);
+ * - `'resume'`: this worker owns it now (it took the session over from a
+ *   worker that died): `dispatch` rebuilds the session here, as already
+ *   initialized, and its upstream sessions re-attach (see `mcpSessionFactory({ sessionStore })`);
+ * - `undefined`: nobody has it (404: the client re-initializes).
+ */
+export type SessionLocation = WorkerInfo | 'resume' | undefined;
 
 /** What {@link DownstreamSessionsOptions.gateways} gets to pick the gateways of a new session. */
 export interface GatewayContext {
@@ -53,13 +65,15 @@ export interface DownstreamSessionsOptions<T extends DownstreamTransport> {
   /** Makes downstream session ids. Default `crypto.randomUUID()`. */
   generateSessionId?: () => string;
   /**
-   * Multi-worker proxies: for a session id this worker does not know, name the
-   * live worker that serves it (e.g. from your affinity store), or return
-   * `undefined` (the client then gets 404 and re-initializes). When it names a
-   * worker, dispatch answers `not-owner` so you can forward the request there
-   * (see `forwardToOwner`). Never return this worker itself.
+   * Multi-worker proxies: for a session id this worker has no transport for,
+   * say where the session lives (see {@link SessionLocation}): the live worker
+   * that serves it (dispatch answers `not-owner` so you can forward the request
+   * there with `forwardToOwner`), `'resume'` when this worker owns it now, or
+   * `undefined` (404). Never name this worker itself. `affinityLocator` makes
+   * one from an `Affinity` and the factory's session store. A `RegistryError`
+   * it throws (e.g. `AffinityUnavailableError`) becomes its HTTP answer (503).
    */
-  locateSession?: (downstreamSessionId: string) => WorkerInfo | undefined | Promise<WorkerInfo | undefined>;
+  locateSession?: (downstreamSessionId: string) => SessionLocation | Promise<SessionLocation>;
 }
 
 /** An incoming HTTP request on the MCP endpoint, as far as routing needs it. */
@@ -176,6 +190,8 @@ export class DownstreamSessions<T extends DownstreamTransport> {
   readonly #options: DownstreamSessionsOptions<T>;
   readonly #sessions = new Map<string, DownstreamSession<T>>();
   readonly #ending = new Set<Promise<void>>();
+  /** Sessions being resumed, so concurrent requests of one session rebuild it once. */
+  readonly #resuming = new Map<string, Promise<DownstreamSession<T> | DispatchOutcome<never>>>();
   #closed = false;
 
   /** Throws `InvalidOptionsError` for an unknown or malformed option. */
@@ -207,7 +223,7 @@ export class DownstreamSessions<T extends DownstreamTransport> {
    */
   async dispatch<R>(request: IncomingMcpRequest, handle: (transport: T) => Promise<R>): Promise<DispatchOutcome<R>> {
     const id = downstreamSessionIdFrom(request.headers);
-    if (id !== undefined || hasSessionHeader(request.headers)) return this.#existing(id, handle);
+    if (id !== undefined || hasSessionHeader(request.headers)) return this.#existing(id, request, handle);
     if (request.method !== 'POST' || !isInitializeRequest(request.body)) {
       return { kind: 'respond', ...errorResponse(400, -32000, 'Bad Request: No valid session ID provided') };
     }
@@ -229,14 +245,17 @@ export class DownstreamSessions<T extends DownstreamTransport> {
     await Promise.all([...this.#ending]);
   }
 
-  async #existing<R>(id: string | undefined, handle: (transport: T) => Promise<R>): Promise<DispatchOutcome<R>> {
-    const session = id === undefined ? undefined : this.#sessions.get(id);
+  async #existing<R>(
+    id: string | undefined,
+    request: IncomingMcpRequest,
+    handle: (transport: T) => Promise<R>,
+  ): Promise<DispatchOutcome<R>> {
+    let session = id === undefined ? undefined : this.#sessions.get(id);
     if (session === undefined) {
-      const owner = id === undefined ? undefined : await this.#options.locateSession?.(id);
-      if (id !== undefined && owner !== undefined) {
-        return { kind: 'not-owner', owner, ...(httpStatusForError(new NotOwnerError(id, owner)) as HttpErrorResponse) };
-      }
-      return { kind: 'respond', ...errorResponse(404, SESSION_NOT_FOUND_JSONRPC_CODE, 'Session not found') };
+      const found = id === undefined ? undefined : await this.#locate(id, request);
+      if (found === undefined) return { kind: 'respond', ...errorResponse(404, SESSION_NOT_FOUND_JSONRPC_CODE, 'Session not found') };
+      if (!('bridge' in found)) return found;
+      session = found;
     }
     const rejection = session.bridge.admission();
     if (rejection === undefined) return { kind: 'handled', value: await handle(session.transport) };
@@ -247,45 +266,114 @@ export class DownstreamSessions<T extends DownstreamTransport> {
 
   async #open<R>(request: IncomingMcpRequest, handle: (transport: T) => Promise<R>): Promise<DispatchOutcome<R>> {
     if (this.#closed) return { kind: 'respond', ...(httpStatusForError(new RegistryClosedError('The proxy is shutting down')) as HttpErrorResponse) };
-    const options = this.#options;
-    const id = options.generateSessionId?.() ?? crypto.randomUUID();
-    const gateways =
-      typeof options.gateways === 'function'
-        ? await options.gateways({ downstreamSessionId: id, headers: toHeaders(request.headers) })
-        : options.gateways;
-    const bridge = options.hub.createBridge({ ...options.bridge, registry: options.registry, downstreamSessionId: id, gateways });
+    const id = this.#options.generateSessionId?.() ?? crypto.randomUUID();
+    const bridge = await this.#createBridge(id, request);
     const capabilities = (request.body as { params: { capabilities: ClientCapabilities } }).params.capabilities;
-    let rejection: BridgeRejection | undefined;
-    try {
-      rejection = await bridge.connect({ signal: request.signal, clientCapabilities: capabilities });
-    } catch (error) {
-      await bridge.close();
-      throw error;
-    }
-    if (rejection !== undefined) {
-      await bridge.close();
-      return outcomeOf(rejection);
-    }
-    const transport = options.createTransport({ sessionIdGenerator: () => id });
-    const session: DownstreamSession<T> = { id, transport, bridge };
-    const previous = transport.onclose;
-    transport.onclose = () => {
-      previous?.();
-      this.#ended(session);
-    };
-    try {
-      await bridge.server.connect(transport);
-    } catch (error) {
-      await bridge.close();
-      throw error;
-    }
-    this.#sessions.set(id, session);
+    // The registry claims the session for this worker here, before the client learns its id.
+    const rejection = await this.#connect(bridge, request, capabilities);
+    if (rejection !== undefined) return outcomeOf(rejection);
+    const session = await this.#install(id, bridge, false);
+    const { transport } = session;
     try {
       return { kind: 'handled', value: await handle(transport) };
     } finally {
       // The transport refused the initialize (bad headers, bad body): nothing to keep.
       if (transport.sessionId === undefined) void this.close(id);
     }
+  }
+
+  /**
+   * A session this worker has no transport for: forward it, resume it here, or
+   * `undefined` (404). Errors of the locator that are registry errors become
+   * their HTTP answer.
+   */
+  async #locate(id: string, request: IncomingMcpRequest): Promise<DownstreamSession<T> | DispatchOutcome<never> | undefined> {
+    const locate = this.#options.locateSession;
+    if (locate === undefined) return undefined;
+    let location: SessionLocation;
+    try {
+      location = await locate(id);
+    } catch (error) {
+      const http = error instanceof RegistryError ? httpStatusForError(error) : undefined;
+      if (http === undefined) throw error;
+      return { kind: 'respond', ...http };
+    }
+    if (location === undefined) return undefined;
+    if (location !== 'resume') {
+      return { kind: 'not-owner', owner: location, ...(httpStatusForError(new NotOwnerError(id, location)) as HttpErrorResponse) };
+    }
+    const resuming = this.#resuming.get(id) ?? this.#resume(id, request);
+    return resuming;
+  }
+
+  /**
+   * Rebuilds a session whose `initialize` another worker answered: a bridge
+   * whose upstream sessions re-attach (through the factory's session store),
+   * and a transport marked initialized with the session's id.
+   */
+  #resume(id: string, request: IncomingMcpRequest): Promise<DownstreamSession<T> | DispatchOutcome<never>> {
+    const work = (async (): Promise<DownstreamSession<T> | DispatchOutcome<never>> => {
+      const live = this.#sessions.get(id);
+      if (live !== undefined) return live;
+      if (this.#closed) return { kind: 'respond', ...(httpStatusForError(new RegistryClosedError('The proxy is shutting down')) as HttpErrorResponse) };
+      const bridge = await this.#createBridge(id, request);
+      // Without the downstream initialize, the client's capabilities are unknown here.
+      const rejection = await this.#connect(bridge, request, undefined);
+      if (rejection !== undefined) return outcomeOf(rejection);
+      return this.#install(id, bridge, true);
+    })();
+    this.#resuming.set(id, work);
+    void work.then(
+      () => this.#resuming.delete(id),
+      () => this.#resuming.delete(id),
+    );
+    return work;
+  }
+
+  async #createBridge(id: string, request: IncomingMcpRequest): Promise<SessionBridge> {
+    const options = this.#options;
+    const gateways =
+      typeof options.gateways === 'function'
+        ? await options.gateways({ downstreamSessionId: id, headers: toHeaders(request.headers) })
+        : options.gateways;
+    return options.hub.createBridge({ ...options.bridge, registry: options.registry, downstreamSessionId: id, gateways });
+  }
+
+  /** Connects the bridge's upstream sessions; a rejection closes the bridge. */
+  async #connect(
+    bridge: SessionBridge,
+    request: IncomingMcpRequest,
+    clientCapabilities: ClientCapabilities | undefined,
+  ): Promise<BridgeRejection | undefined> {
+    let rejection: BridgeRejection | undefined;
+    try {
+      rejection = await bridge.connect({ signal: request.signal, ...(clientCapabilities && { clientCapabilities }) });
+    } catch (error) {
+      await bridge.close();
+      throw error;
+    }
+    if (rejection !== undefined) await bridge.close();
+    return rejection;
+  }
+
+  /** Makes the session's transport, connects the bridge's server to it and adds the session to the table. */
+  async #install(id: string, bridge: SessionBridge, resumed: boolean): Promise<DownstreamSession<T>> {
+    const transport = this.#options.createTransport({ sessionIdGenerator: () => id });
+    const session: DownstreamSession<T> = { id, transport, bridge };
+    try {
+      if (resumed) markTransportInitialized(transport, id);
+      const previous = transport.onclose;
+      transport.onclose = () => {
+        previous?.();
+        this.#ended(session);
+      };
+      await bridge.server.connect(transport);
+    } catch (error) {
+      await bridge.close();
+      throw error;
+    }
+    this.#sessions.set(id, session);
+    return session;
   }
 
   /** The transport closed (DELETE, shutdown, or the server closed it). */

@@ -1,4 +1,6 @@
 // The session bridge: explicit named re-exports only.
+export type { AffinityLocatorOptions } from './affinity-locator.js';
+export { affinityLocator } from './affinity-locator.js';
 export type { BridgeBehaviour, BridgeGateway, BridgeRegistry, SessionBridgeOptions } from './bridge-options.js';
 export { DEFAULT_BRIDGE_CAPABILITIES } from './bridge-options.js';
 export type {
@@ -9,6 +11,7 @@ export type {
   GatewayContext,
   IncomingHeaders,
   IncomingMcpRequest,
+  SessionLocation,
   SessionTransportOptions,
 } from './downstream-sessions.js';
 export { DownstreamSessions } from './downstream-sessions.js';
@@ -22,6 +25,7 @@ export {
 } from './http-errors.js';
 export type { BridgeHubOptions } from './hub.js';
 export { BridgeHub } from './hub.js';
+export { markTransportInitialized } from './resume-transport.js';
 export type { NamespaceMode, NamespacedTarget } from './namespace.js';
 export { DEFAULT_NAMESPACE_SEPARATOR, GatewayNamespace } from './namespace.js';
 export type { HeaderSource, HostOriginPolicy } from './origin-guard.js';

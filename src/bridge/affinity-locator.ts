@@ -1,0 +1,90 @@
+/**
+ * {@link affinityLocator}: the `locateSession` of a multi-worker proxy, on an
+ * {@link Affinity} and the upstream session records of the default factory.
+ *
+ * @module
+ */
+
+import type { Affinity } from '../affinity.js';
+import { InvalidOptionsError } from '../errors.js';
+import type { UpstreamSessionStore } from '../mcp/session-store.js';
+import type { SessionLocation } from './downstream-sessions.js';
+
+/** Options of {@link affinityLocator}. Unknown keys are rejected. */
+export interface AffinityLocatorOptions {
+  /** The registry's affinity, e.g. a `RedisAffinity`. */
+  affinity: Affinity;
+  /**
+   * Where owners record their upstream sessions: the `sessionStore` given to
+   * `mcpSessionFactory` (e.g. `RedisSessionStore`). A record proves that the
+   * session was created by some worker, so it may be resumed here after its
+   * owner died. Without a store, such a session gets 404 and its client re-initializes.
+   */
+  sessionStore?: UpstreamSessionStore;
+  /** The gateways whose records are looked up (those of every session). */
+  gatewayIds: readonly string[];
+}
+
+const KEYS: ReadonlySet<string> = new Set(['affinity', 'sessionStore', 'gatewayIds']);
+
+function checkOptions(options: AffinityLocatorOptions): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('options', 'must be an object');
+  for (const key of Object.keys(options)) {
+    if (!KEYS.has(key)) throw new InvalidOptionsError(/^[\w$]{1,64}$/.test(key) ? key : 'options', 'unknown option');
+  }
+  if (typeof options.affinity?.claim !== 'function') throw new InvalidOptionsError('affinity', 'must be an Affinity');
+  if (options.sessionStore !== undefined && typeof options.sessionStore.get !== 'function') {
+    throw new InvalidOptionsError('sessionStore', 'must be an UpstreamSessionStore');
+  }
+  if (!Array.isArray(options.gatewayIds) || options.gatewayIds.length === 0) {
+    throw new InvalidOptionsError('gatewayIds', 'must be a non-empty array of gateway ids');
+  }
+}
+
+/**
+ * Makes the `locateSession` option of `DownstreamSessions` for proxies on many
+ * workers. For a session id this worker has no transport for, it claims the
+ * session through the affinity:
+ *
+ * - owned by another live worker → that worker (`dispatch` answers
+ *   `not-owner`: forward the request with `forwardToOwner`);
+ * - owned by this worker now (its owner died and this worker took it over)
+ *   and an upstream session record exists → `'resume'`: `dispatch` rebuilds
+ *   the session here and its upstream sessions re-attach through the store;
+ * - owned, but no record (an id no worker created, or a session that ended)
+ *   → gives the claim back and answers `undefined` (404).
+ *
+ * One affinity call per request of a session this worker does not hold; the
+ * owner's own requests never reach it. Affinity failures reject with the
+ * affinity's error (`AffinityUnavailableError` becomes 503 in `dispatch`).
+ *
+ * @example
+ * ```ts
+ * const sessions = new DownstreamSessions({
+ *   hub, registry, gateways, createTransport,
+ *   locateSession: affinityLocator({ affinity, sessionStore, gatewayIds: gateways.map((g) => g.id) }),
+ * });
+ * ```
+ */
+export function affinityLocator(options: AffinityLocatorOptions): (downstreamSessionId: string) => Promise<SessionLocation> {
+  checkOptions(options);
+  const { affinity, sessionStore } = options;
+  const gatewayIds = [...options.gatewayIds];
+  const recorded = async (id: string): Promise<boolean> => {
+    if (sessionStore === undefined) return false;
+    const records = await Promise.all(gatewayIds.map((gatewayId) => sessionStore.get(id, gatewayId)));
+    return records.some((record) => record !== undefined);
+  };
+  return async (downstreamSessionId) => {
+    const claim = await affinity.claim(downstreamSessionId);
+    if (!claim.owned) return claim.owner;
+    let resume = false;
+    try {
+      resume = await recorded(downstreamSessionId);
+    } finally {
+      // Never keep a claim on an id nobody created (or that we could not check): the affinity would renew it forever.
+      if (!resume) await affinity.release(downstreamSessionId);
+    }
+    return resume ? 'resume' : undefined;
+  };
+}
