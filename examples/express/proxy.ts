@@ -1,9 +1,8 @@
 /**
  * An MCP proxy on Express: stateful Streamable HTTP downstream sessions, each
- * bridged to its own upstream sessions by mcp-upstream-registry.
+ * bridged to its own upstream sessions by mcp-upstream-registry. With
+ * `cluster`, one of many workers: see ../shared/cluster.ts.
  */
-import type { Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -16,7 +15,9 @@ import {
   isLoopbackHost,
 } from '../../src/bridge/index.js';
 import { type Logger, type RegistryOptions, UpstreamSessionRegistry, mcpSessionFactory } from '../../src/index.js';
+import { joinCluster, jsonLinesLogger } from '../shared/cluster.js';
 import type { ProxyStartOptions, RunningProxy } from '../shared/main.js';
+import { forwardNodeRequest, listenHttp } from '../shared/node-http.js';
 
 /** Options of {@link startProxy}. */
 export interface ExpressProxyOptions extends ProxyStartOptions {
@@ -39,11 +40,15 @@ export interface ExpressProxy extends RunningProxy {
 /** Starts the proxy on `host:port` (default 127.0.0.1, any free port). */
 export async function startProxy(options: ExpressProxyOptions): Promise<ExpressProxy> {
   const host = options.host ?? '127.0.0.1';
+  // Listen first: a worker publishes the address it listens on.
+  const { server, url } = await listenHttp(host, options.port ?? 0);
+  const worker = options.cluster && (await joinCluster(options.cluster, url, options.gateways, options.logger ?? jsonLinesLogger()));
   const hub = new BridgeHub({ logger: options.logger });
   const registry = new UpstreamSessionRegistry<Client>({
     onSessionLost: 'fail',
     ...options.registry,
-    factory: mcpSessionFactory({ configureClient: hub.configureClient }),
+    ...(worker && { affinity: worker.affinity }),
+    factory: mcpSessionFactory({ configureClient: hub.configureClient, ...(worker && { sessionStore: worker.sessionStore }) }),
   });
   const sessions = new DownstreamSessions<StreamableHTTPServerTransport>({
     hub,
@@ -51,6 +56,7 @@ export async function startProxy(options: ExpressProxyOptions): Promise<ExpressP
     gateways: options.gateways,
     bridge: options.bridge,
     createTransport: (transportOptions) => new StreamableHTTPServerTransport(transportOptions),
+    ...(worker && { locateSession: worker.locateSession }),
   });
   const allowedHosts = options.allowedHosts ?? (isLoopbackHost(host) ? LOOPBACK_HOSTS : undefined);
 
@@ -75,8 +81,8 @@ export async function startProxy(options: ExpressProxyOptions): Promise<ExpressP
       { method: req.method, headers: req.headers, body: req.body, signal: aborted.signal },
       (transport) => transport.handleRequest(req, res, req.body),
     );
-    // 'not-owner' needs a multi-worker setup (see docs/bridge.md); answered with its 421 here.
-    if (outcome.kind !== 'handled') res.status(outcome.status).set(outcome.headers).json(outcome.body);
+    if (outcome.kind === 'not-owner' && worker) await forwardNodeRequest(req, res, outcome.owner, req.body);
+    else if (outcome.kind !== 'handled') res.status(outcome.status).set(outcome.headers).json(outcome.body);
   });
   app.use((error: Error & { type?: string }, _req: Request, res: Response, _next: NextFunction) => {
     const parse = error.type === 'entity.parse.failed';
@@ -88,16 +94,12 @@ export async function startProxy(options: ExpressProxyOptions): Promise<ExpressP
     });
   });
 
-  const server: HttpServer = await new Promise((resolve, reject) => {
-    const s = app.listen(options.port ?? 0, host, (error?: Error) => (error ? reject(error) : resolve(s)));
-  });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/mcp`;
+  server.on('request', app);
 
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {
     await sessions.closeAll(); // ends downstream streams, evicts (DELETEs) upstream sessions
-    await registry.closeAll();
+    await registry.closeAll(); // also closes the affinity: gives up ownership, stops the heartbeat
     await hub.close();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();

@@ -4,9 +4,7 @@
  * Streamable HTTP downstream sessions, each bridged to its own upstream
  * sessions by mcp-upstream-registry.
  */
-import type { Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { Hono } from 'hono';
@@ -19,8 +17,10 @@ import {
   checkHostAndOrigin,
   isLoopbackHost,
 } from '../../src/bridge/index.js';
-import { type Logger, type RegistryOptions, UpstreamSessionRegistry, mcpSessionFactory } from '../../src/index.js';
+import { type Logger, type RegistryOptions, UpstreamSessionRegistry, forwardToOwner, mcpSessionFactory } from '../../src/index.js';
+import { joinCluster, jsonLinesLogger } from '../shared/cluster.js';
 import type { ProxyStartOptions, RunningProxy } from '../shared/main.js';
+import { listenHttp, rebuiltRequest } from '../shared/node-http.js';
 
 /** Options of {@link startProxy}. */
 export interface HonoProxyOptions extends ProxyStartOptions {
@@ -45,11 +45,15 @@ const PARSE_ERROR = { jsonrpc: '2.0', id: null, error: { code: -32700, message: 
 /** Starts the proxy on `host:port` (default 127.0.0.1, any free port). */
 export async function startProxy(options: HonoProxyOptions): Promise<HonoProxy> {
   const host = options.host ?? '127.0.0.1';
+  // Listen first: a worker publishes the address it listens on.
+  const { server, url } = await listenHttp(host, options.port ?? 0);
+  const worker = options.cluster && (await joinCluster(options.cluster, url, options.gateways, options.logger ?? jsonLinesLogger()));
   const hub = new BridgeHub({ logger: options.logger });
   const registry = new UpstreamSessionRegistry<Client>({
     onSessionLost: 'fail',
     ...options.registry,
-    factory: mcpSessionFactory({ configureClient: hub.configureClient }),
+    ...(worker && { affinity: worker.affinity }),
+    factory: mcpSessionFactory({ configureClient: hub.configureClient, ...(worker && { sessionStore: worker.sessionStore }) }),
   });
   const sessions = new DownstreamSessions<WebStandardStreamableHTTPServerTransport>({
     hub,
@@ -57,6 +61,7 @@ export async function startProxy(options: HonoProxyOptions): Promise<HonoProxy> 
     gateways: options.gateways,
     bridge: options.bridge,
     createTransport: (transportOptions) => new WebStandardStreamableHTTPServerTransport(transportOptions),
+    ...(worker && { locateSession: worker.locateSession }),
   });
   const allowedHosts = options.allowedHosts ?? (isLoopbackHost(host) ? LOOPBACK_HOSTS : undefined);
 
@@ -84,15 +89,14 @@ export async function startProxy(options: HonoProxyOptions): Promise<HonoProxy> 
       (transport) => transport.handleRequest(c.req.raw, { parsedBody: body }),
     );
     if (outcome.kind === 'handled') return outcome.value;
-    // 'not-owner' needs a multi-worker setup (see docs/bridge.md); answered with its 421 here.
+    if (outcome.kind === 'not-owner' && worker) {
+      const { url: at, method, headers, signal } = c.req.raw;
+      return forwardToOwner(rebuiltRequest(at, method, headers, body, signal), outcome.owner);
+    }
     return c.json(outcome.body, outcome.status as ContentfulStatusCode, { ...outcome.headers });
   });
 
-  const server = await new Promise<HttpServer>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, () => resolve(s as HttpServer));
-  });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/mcp`;
+  server.on('request', getRequestListener(app.fetch));
 
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {

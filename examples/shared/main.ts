@@ -4,6 +4,8 @@
  * and shut down cleanly on SIGINT / SIGTERM.
  */
 import type { BridgeGateway } from '../../src/bridge/index.js';
+import { redactUrl } from '../../src/index.js';
+import { type ClusterOptions, clusterFromEnv } from './cluster.js';
 import { listenAddress, loadConfig } from './config.js';
 import { startCounterUpstream } from './counter-upstream.js';
 
@@ -20,6 +22,8 @@ export interface ProxyStartOptions {
   readonly gateways: readonly BridgeGateway[];
   readonly host?: string;
   readonly port?: number;
+  /** Run as one of many workers (see cluster.ts); default: a single process. */
+  readonly cluster?: ClusterOptions;
 }
 
 /** Runs `startProxy` as a command-line program; a bad configuration prints its error and exits 1. */
@@ -32,11 +36,15 @@ export function runMain(name: string, startProxy: (options: ProxyStartOptions) =
 
 async function run(name: string, startProxy: (options: ProxyStartOptions) => Promise<RunningProxy>): Promise<void> {
   const config = loadConfig();
+  const cluster = clusterFromEnv();
+  // Every worker must serve the same upstreams; a demo upstream per worker would not be shared.
+  if (cluster && config === undefined) throw new Error('REDIS_URL is set: configure the shared upstreams with MCP_GATEWAYS or MCP_PROXY_CONFIG');
   const demo = config === undefined ? await startCounterUpstream() : undefined;
   if (demo) console.log(`No MCP_PROXY_CONFIG or MCP_GATEWAYS given: started the demo counter upstream at ${demo.url}`);
   const gateways = config?.gateways ?? [{ id: 'counter', url: demo?.url as string }];
-  const proxy = await startProxy({ gateways, ...(config ?? listenAddress()) });
-  console.log(`${name} MCP proxy listening on ${proxy.url} (gateways: ${gateways.map((g) => g.id).join(', ')})`);
+  const proxy = await startProxy({ gateways, ...(config ?? listenAddress()), ...(cluster && { cluster }) });
+  const role = cluster ? ` as worker ${cluster.workerId ?? '(random id)'} on ${redactUrl(cluster.redisUrl)}` : '';
+  console.log(`${name} MCP proxy listening on ${proxy.url}${role} (gateways: ${gateways.map((g) => g.id).join(', ')})`);
   console.log(`Registry snapshot: ${proxy.url.replace(/\/mcp$/, '/admin/registry')}`);
 
   let stopping = false;

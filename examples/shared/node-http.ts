@@ -1,0 +1,69 @@
+/**
+ * node:http plumbing both example proxies share: listen before wiring (a
+ * worker publishes its own address), and forward a request whose body a
+ * framework already parsed to the worker that owns its session.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { type WorkerInfo, forwardToOwner } from '../../src/index.js';
+
+/** A node:http server listening on `host:port` (0: any free port), and its MCP endpoint URL. */
+export async function listenHttp(host: string, port: number): Promise<{ server: Server; url: string }> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  return { server, url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/mcp` };
+}
+
+/**
+ * The web `Request` to forward: same method, path and headers; the body
+ * (already parsed by the framework) serialized again, so its length header is dropped.
+ */
+export function rebuiltRequest(url: string, method: string, headers: Headers, body: unknown, signal?: AbortSignal): Request {
+  const copy = new Headers(headers);
+  copy.delete('content-length');
+  const text = method === 'POST' && body !== undefined ? JSON.stringify(body) : undefined;
+  return new Request(url, { method, headers: copy, body: text, ...(signal && { signal }) });
+}
+
+/** Node request headers as web `Headers`. */
+export function webHeaders(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+  }
+  return headers;
+}
+
+/** Forwards a Node request (body already parsed) to `owner` and streams the answer (SSE included) back. */
+export async function forwardNodeRequest(req: IncomingMessage, res: ServerResponse, owner: WorkerInfo, body: unknown): Promise<void> {
+  const aborted = new AbortController();
+  res.on('close', () => aborted.abort());
+  const url = new URL(req.url ?? '/mcp', 'http://worker.internal').href;
+  let response: Response;
+  try {
+    response = await forwardToOwner(rebuiltRequest(url, req.method ?? 'GET', webHeaders(req), body, aborted.signal), owner);
+  } catch (error) {
+    if (aborted.signal.aborted) return; // the client went away
+    throw error;
+  }
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  res.writeHead(response.status, headers);
+  res.flushHeaders();
+  if (response.body === null) return void res.end();
+  // A stream cut by either side ends here; nothing left to answer.
+  await pipeline(Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>), res).catch(() => undefined);
+}
