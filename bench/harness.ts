@@ -1,0 +1,164 @@
+/**
+ * Measurement helpers shared by the scenarios.
+ *
+ * Throughput is measured in interleaved rounds (A, B, C, then B, C, A, ...)
+ * rather than one task after the other, so that a noisy neighbour or a CPU
+ * frequency change hits every variant alike; each variant reports the median
+ * of its rounds. A batch runs its operations in a plain loop written by the
+ * caller, so per-operation harness overhead (a function call, a timer read)
+ * does not blur sub-microsecond operations.
+ *
+ * @module
+ */
+
+/** Runs `n` operations; timed as a whole. */
+export type Batch = (n: number) => Promise<void> | void;
+
+/** Throughput of one variant over the rounds. */
+export interface RateResult {
+  /** Median of the per-round rates, in operations per second. */
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  /** Mean operations per round. */
+  readonly opsPerRound: number;
+  /** Every round's rate, in the order measured. */
+  readonly samples: readonly number[];
+}
+
+/** How long to measure. */
+export interface RateOptions {
+  /** Rounds per variant; the median is reported. */
+  readonly rounds: number;
+  /** Target duration of one round of one variant, in ms. */
+  readonly sampleMs: number;
+  /**
+   * Full GC before every round (default true). Turn off when the heap is huge
+   * on purpose (P4): each full GC then takes longer than the round itself.
+   */
+  readonly gcBetweenRounds?: boolean;
+  /** Untimed full-length rounds per variant before timing (default 1); network code needs more. */
+  readonly warmupRounds?: number;
+}
+
+/** Milliseconds since an arbitrary origin, with sub-microsecond resolution. */
+export function now(): number {
+  return performance.now();
+}
+
+/** Median of a non-empty list. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new Error('median of an empty list');
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** A full garbage collection when the process runs with `--expose-gc`; otherwise nothing. */
+export function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) return;
+  // Twice: the first pass can leave objects whose finalization frees more.
+  gc();
+  gc();
+}
+
+/** True when `global.gc` is available. */
+export function canCollectGarbage(): boolean {
+  return typeof (globalThis as { gc?: unknown }).gc === 'function';
+}
+
+/** Time one call, in ms. */
+export async function timeOnce(fn: () => Promise<unknown> | unknown): Promise<number> {
+  const start = now();
+  await fn();
+  return now() - start;
+}
+
+async function timeBatch(batch: Batch, n: number): Promise<number> {
+  const start = now();
+  await batch(n);
+  return now() - start;
+}
+
+/**
+ * A batch size that takes about a millisecond: long enough that reading the
+ * timer once per chunk is noise, short enough to stop a round on time. Takes
+ * the best of three tries at each size, so that one GC pause or preemption
+ * does not shrink the chunk; this also warms the code up.
+ */
+async function calibrateChunk(batch: Batch): Promise<number> {
+  for (let n = 1; ; n *= 2) {
+    let best = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 3; i++) best = Math.min(best, await timeBatch(batch, n));
+    if (best >= 1 || n >= 2 ** 24) return n;
+  }
+}
+
+/** Runs chunks until `ms` passed; returns operations per second. */
+async function timedRound(batch: Batch, chunk: number, ms: number): Promise<{ rate: number; ops: number }> {
+  let ops = 0;
+  const start = now();
+  let elapsed = 0;
+  do {
+    await batch(chunk);
+    ops += chunk;
+    elapsed = now() - start;
+  } while (elapsed < ms);
+  return { rate: (ops * 1000) / elapsed, ops };
+}
+
+/**
+ * Measures the throughput of several variants in interleaved rounds and
+ * returns the median rate of each. A full GC (when exposed) runs before every
+ * round so that one variant's garbage is not collected on another's time.
+ */
+export async function compareRates<K extends string>(
+  variants: Readonly<Record<K, Batch>>,
+  options: RateOptions,
+): Promise<Record<K, RateResult>> {
+  const names = Object.keys(variants) as K[];
+  const chunks = new Map<K, number>();
+  for (const name of names) {
+    const chunk = await calibrateChunk(variants[name]);
+    chunks.set(name, chunk);
+  }
+  // Full-length warm-up rounds, interleaved too: the JIT (and a peer process) has
+  // seen the steady state of every variant before timing starts.
+  for (let round = 0; round < (options.warmupRounds ?? 1); round++) {
+    for (const name of names) await timedRound(variants[name], chunks.get(name) as number, options.sampleMs);
+  }
+  const samples = new Map<K, number[]>(names.map((name) => [name, []]));
+  const ops = new Map<K, number>(names.map((name) => [name, 0]));
+  for (let round = 0; round < options.rounds; round++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(round + i) % names.length] as K;
+      if (options.gcBetweenRounds !== false) collectGarbage();
+      const result = await timedRound(variants[name], chunks.get(name) as number, options.sampleMs);
+      samples.get(name)?.push(result.rate);
+      ops.set(name, (ops.get(name) as number) + result.ops);
+    }
+  }
+  const result = {} as Record<K, RateResult>;
+  for (const name of names) {
+    const rates = samples.get(name) as number[];
+    result[name] = {
+      median: median(rates),
+      min: Math.min(...rates),
+      max: Math.max(...rates),
+      opsPerRound: Math.round((ops.get(name) as number) / options.rounds),
+      samples: rates,
+    };
+  }
+  return result;
+}
+
+/** Median duration, in ms, of `runs` calls of `fn` (each call timed alone). */
+export async function medianDuration(
+  runs: number,
+  fn: (run: number) => Promise<unknown> | unknown,
+): Promise<{ median: number; min: number; max: number; samples: number[] }> {
+  const samples: number[] = [];
+  for (let run = 0; run < runs; run++) samples.push(await timeOnce(() => fn(run)));
+  return { median: median(samples), min: Math.min(...samples), max: Math.max(...samples), samples };
+}

@@ -1,0 +1,141 @@
+/**
+ * P1, hit path: acquire + release on a warm key (fake factory) against
+ * generic-pool acquire + release of one resource and a bare Map get/set loop.
+ *
+ * @module
+ */
+
+import genericPool from 'generic-pool';
+import { compareRates } from '../harness.js';
+import type { Library } from '../library.js';
+import type { ScenarioResult } from '../report.js';
+import type { Settings } from '../settings.js';
+
+const INIT = { downstreamSessionId: 'bench-downstream-1', gatewayId: 'bench-gateway', url: 'http://127.0.0.1:1/mcp' };
+
+/** Runs P1. */
+export async function runP1(settings: Settings, lib: Library): Promise<ScenarioResult> {
+  const { SessionCreateRequest, UpstreamSessionRegistry } = lib.root;
+  const { createFakeFactory } = lib.testing;
+  const fake = createFakeFactory();
+  const registry = new UpstreamSessionRegistry({ factory: fake.factory });
+  const request = SessionCreateRequest.from(INIT);
+  (await registry.acquire(request)).release();
+
+  const pool = genericPool.createPool({ create: async () => ({ id: 1 }), destroy: async () => {} }, { min: 1, max: 1 });
+  pool.release(await pool.acquire());
+
+  const map = new Map<string, number>([[request.key, 0]]);
+  let sink = 0;
+
+  const rates = await compareRates(
+    {
+      registry: async (n) => {
+        for (let i = 0; i < n; i++) {
+          const lease = await registry.acquire(request);
+          lease.release();
+        }
+      },
+      registryInit: async (n) => {
+        for (let i = 0; i < n; i++) {
+          const lease = await registry.acquire(INIT);
+          lease.release();
+        }
+      },
+      pool: async (n) => {
+        for (let i = 0; i < n; i++) {
+          const resource = await pool.acquire();
+          // release() resolves at once; like most callers, do not wait for it.
+          void pool.release(resource);
+        }
+      },
+      asyncFloor: async (n) => {
+        for (let i = 0; i < n; i++) {
+          const value = await map.get(request.key);
+          map.set(request.key, (value as number) + 1);
+        }
+      },
+      map: (n) => {
+        for (let i = 0; i < n; i++) {
+          const value = map.get(request.key) as number;
+          map.set(request.key, value + 1);
+        }
+        sink += map.get(request.key) as number;
+      },
+    },
+    settings.rates,
+  );
+
+  const created = fake.created;
+  await registry.closeAll();
+  await pool.drain();
+  await pool.clear();
+
+  const reg = rates.registry.median;
+  return {
+    id: 'P1',
+    title: 'hit path',
+    rows: [
+      {
+        measure: 'acquire + release, warm key, prebuilt request',
+        value: reg,
+        unit: 'ops/s',
+        compare: {
+          label: 'generic-pool (1 resource)',
+          value: rates.pool.median,
+          unit: 'ops/s',
+          ratioLabel: 'registry / pool',
+          ratio: reg / rates.pool.median,
+        },
+        target: '≥ 3x generic-pool',
+        met: reg / rates.pool.median >= 3,
+      },
+      {
+        measure: 'same, absolute',
+        value: reg,
+        unit: 'ops/s',
+        compare: {
+          label: 'bare Map get/set (floor)',
+          value: rates.map.median,
+          unit: 'ops/s',
+          ratioLabel: 'registry / Map',
+          ratio: reg / rates.map.median,
+        },
+        target: '≥ 1,000,000 ops/s',
+        met: reg >= 1_000_000,
+      },
+      {
+        measure: 'same, per op',
+        value: 1e6 / reg,
+        unit: 'µs',
+        compare: {
+          label: 'await + Map get/set (async floor)',
+          value: 1e6 / rates.asyncFloor.median,
+          unit: 'µs',
+          ratioLabel: 'registry / async floor',
+          ratio: rates.asyncFloor.median / reg,
+        },
+      },
+      {
+        measure: 'acquire + release, warm key, plain init object (validated and hashed per call)',
+        value: rates.registryInit.median,
+        unit: 'ops/s',
+        compare: {
+          label: 'prebuilt request',
+          value: reg,
+          unit: 'ops/s',
+          ratioLabel: 'init / prebuilt',
+          ratio: rates.registryInit.median / reg,
+        },
+      },
+    ],
+    notes: [
+      'One registry with the fake factory from `/testing` (default options); the key is created once before timing, so every timed acquire is a hit.',
+      'The request is built once with `SessionCreateRequest.from(...)`: validation and fingerprint hashing are off the hot path. The last row passes a plain init object instead, as a proxy that builds the request per call would.',
+      'generic-pool: `createPool` with min = max = 1; each op is `await pool.acquire()` then `pool.release(resource)` (not awaited: it resolves at once).',
+      'The Map floor is a synchronous `get` + `set` on the same key; the async floor adds one `await`, the least any promise-returning acquire costs.',
+      `Interleaved rounds (${settings.rates.rounds} x ~${settings.rates.sampleMs} ms per variant), median reported; the factory ran ${created} time(s).`,
+    ],
+    details: { rates, sink },
+  };
+}
