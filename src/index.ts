@@ -54,6 +54,8 @@ export type { ErrorClass } from './classify.js';
 
 // Session bridge: serve one downstream MCP session through the registry
 export {
+  affinityLocator,
+  markTransportInitialized,
   BridgeHub,
   DEFAULT_BRIDGE_CAPABILITIES,
   DEFAULT_NAMESPACE_SEPARATOR,
@@ -70,6 +72,8 @@ export {
   toJsonRpcError,
 } from './bridge/index.js';
 export type {
+  AffinityLocatorOptions,
+  SessionLocation,
   BridgeBehaviour,
   BridgeConnectOptions,
   BridgeGateway,
