@@ -9,6 +9,7 @@
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { median, now } from '../harness.js';
 import type { Library } from '../library.js';
 import type { ScenarioResult } from '../report.js';
@@ -28,6 +29,26 @@ interface DeadRun {
   readonly retired: boolean;
 }
 
+/**
+ * A fetch that tells when the response to a `tools/call` POST has arrived. The
+ * server reports that the tool started before its response headers reach the
+ * client; killing it in between makes the fetch itself fail, which is a
+ * different (and easier) case than a call whose response stream is open.
+ */
+function watchedFetch(): { fetch: FetchLike; toolCallAnswered(): Promise<void> } {
+  const waiters: Array<() => void> = [];
+  return {
+    fetch: async (url, init) => {
+      const response = await fetch(url, init);
+      if (typeof init?.body === 'string' && init.body.includes('"tools/call"')) {
+        for (const wake of waiters.splice(0)) wake();
+      }
+      return response;
+    },
+    toolCallAnswered: () => new Promise<void>((resolve) => waiters.push(resolve)),
+  };
+}
+
 function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const code = (error as { code?: unknown }).code;
@@ -37,8 +58,9 @@ function describeError(error: unknown): string {
 async function registryRun(lib: Library, run: number): Promise<DeadRun> {
   const { SessionCreateRequest, UpstreamSessionRegistry, classifyError, mcpSessionFactory } = lib.root;
   const upstream = await startUpstream();
+  const watched = watchedFetch();
   const registry = new UpstreamSessionRegistry({
-    factory: mcpSessionFactory({ requestTimeoutMs: REQUEST_TIMEOUT_MS }),
+    factory: mcpSessionFactory({ requestTimeoutMs: REQUEST_TIMEOUT_MS, fetch: watched.fetch }),
   });
   try {
     const request = SessionCreateRequest.from({
@@ -47,7 +69,7 @@ async function registryRun(lib: Library, run: number): Promise<DeadRun> {
       url: upstream.url,
     });
     await registry.use(request, (client) => client.callTool({ name: 'increment' }));
-    const started = upstream.nextToolStart('hang');
+    const started = Promise.all([upstream.nextToolStart('hang'), watched.toolCallAnswered()]);
     const call = registry.use(request, (client) => client.callTool({ name: 'hang' }));
     const outcome = call.then(
       () => ({ ok: true as const, at: now() }),
@@ -73,10 +95,11 @@ async function registryRun(lib: Library, run: number): Promise<DeadRun> {
 async function bareClientRun(lib: Library): Promise<DeadRun> {
   const { classifyError } = lib.root;
   const upstream = await startUpstream();
+  const watched = watchedFetch();
   const client = new Client({ name: 'bench-bare', version: '1.0.0' });
   try {
-    await client.connect(new StreamableHTTPClientTransport(new URL(upstream.url)));
-    const started = upstream.nextToolStart('hang');
+    await client.connect(new StreamableHTTPClientTransport(new URL(upstream.url), { fetch: watched.fetch }));
+    const started = Promise.all([upstream.nextToolStart('hang'), watched.toolCallAnswered()]);
     const outcome = client.callTool({ name: 'hang' }, undefined, { timeout: BASELINE_TIMEOUT_MS }).then(
       () => ({ ok: true as const, at: now() }),
       (error: unknown) => ({ ok: false as const, error, at: now() }),
@@ -128,7 +151,7 @@ export async function runP6(settings: Settings, lib: Library): Promise<ScenarioR
       { measure: `same, worst of ${runs.length}`, value: worst, unit: 'ms', target: '< 1 s', met: worst < TARGET_MS },
     ],
     notes: [
-      `Each run starts a fresh upstream process, makes one call through \`registry.use\` with \`mcpSessionFactory({ requestTimeoutMs: ${REQUEST_TIMEOUT_MS} })\`, starts a \`hang\` tool call, waits until the server reports that the tool started, then kills the server with SIGKILL and times from the kill to the rejection of the call.`,
+      `Each run starts a fresh upstream process, makes one call through \`registry.use\` with \`mcpSessionFactory({ requestTimeoutMs: ${REQUEST_TIMEOUT_MS}, fetch })\` (a pass-through fetch that reports when the response to the call arrived), starts a \`hang\` tool call, waits until the server reports that the tool started and the client has the response headers (its SSE stream is open), then kills the server with SIGKILL and times from the kill to the rejection of the call.`,
       `The caller saw: ${errors.join('; ')}. Connection retired by the registry in ${runs.filter((r) => r.retired).length} of ${runs.length} runs.`,
       `Baseline: a bare SDK \`Client\` on \`StreamableHTTPClientTransport\` with a ${BASELINE_TIMEOUT_MS} ms request timeout, same kill (one run): ${baseline.error} after ${baseline.failMs.toFixed(0)} ms from the kill (its timeout runs from the call, which started a little before the kill). Without a timeout option it waits the SDK default of 60 s.`,
       `All runs (ms): ${times.map((t) => t.toFixed(1)).join(', ')}.`,
