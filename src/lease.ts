@@ -21,21 +21,20 @@ export interface SessionLease<C> {
 }
 
 /** Where a lease reports its end. */
-export interface LeaseOwner<C> {
-  endLease(lease: Lease<C>, error: unknown): void;
+export interface LeaseOwner {
+  endLease(binding: unknown, error: unknown): void;
 }
 
 /** @internal */
 export class Lease<C> implements SessionLease<C> {
   readonly client: C;
   readonly info: SessionInfo;
-  /** The binding the lease holds; typed loosely to keep this file free of registry internals. */
-  readonly binding: unknown;
-  #owner: LeaseOwner<C> | undefined;
+  #owner: LeaseOwner | undefined;
+  readonly #binding: unknown;
 
-  constructor(owner: LeaseOwner<C>, binding: unknown, client: C, info: SessionInfo) {
+  constructor(owner: LeaseOwner, binding: unknown, client: C, info: SessionInfo) {
     this.#owner = owner;
-    this.binding = binding;
+    this.#binding = binding;
     this.client = client;
     this.info = info;
   }
@@ -44,7 +43,7 @@ export class Lease<C> implements SessionLease<C> {
     const owner = this.#owner;
     if (owner === undefined) return;
     this.#owner = undefined;
-    owner.endLease(this, error);
+    owner.endLease(this.#binding, error);
   }
 
   [Symbol.asyncDispose](): Promise<void> {

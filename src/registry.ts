@@ -201,8 +201,9 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
    * rebuilding it when its configuration changed. Release the lease when done.
    *
    * Rejects with `InvalidRequestError`, `RegistryClosedError`, `CapacityError`,
-   * `CreateFailedError`, `NotOwnerError`, `SessionLostError`,
-   * `SessionRetiredError`, or the caller's `signal.reason`.
+   * `CreateFailedError`, `NotOwnerError`, `AffinityUnavailableError`,
+   * `SessionLostError`, `SessionRetiredError`, an application error from a
+   * health probe, or the caller's `signal.reason`.
    */
   async acquire(init: SessionCreateRequestInit | SessionCreateRequest, opts?: AcquireOptions): Promise<SessionLease<C>> {
     if (this.#closed) throw new RegistryClosedError();
@@ -237,6 +238,11 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
         this.#assertUsable(ds);
         const binding = this.#bindingFor(request, ds);
         const lease = await this.#leaseWhenReady(binding, signal);
+        if (lease !== undefined && ds.lost !== undefined) {
+          // Another gateway of this downstream session was lost while we waited ('fail').
+          lease.release();
+          throw new SessionLostError(ds.id, ds.lost.cause);
+        }
         if (lease !== undefined) return lease;
         const error = this.#waiterError(binding);
         if (error !== undefined) throw error;
@@ -307,7 +313,9 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     if (gw === undefined) return 0;
     const bindings = [...gw.bindings];
     if (gw.limit.activeCount + gw.limit.pendingCount === 0) this.#gateways.delete(gatewayId);
-    else gw.consecutiveFailures = 0;
+    gw.consecutiveFailures = 0;
+    gw.backoffUntil = 0;
+    gw.lastError = undefined;
     await Promise.all(bindings.map((b) => this.#retire(b, 'gateway-evicted')));
     return bindings.length;
   }
@@ -334,7 +342,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   snapshot(): RegistrySnapshot {
     const now = this.#clock.now();
     const sessions: SessionSnapshot[] = [];
-    const gateways: Record<string, GatewaySnapshot> = {};
+    const gateways: [string, GatewaySnapshot][] = [];
     let creating = 0;
     for (const b of this.#bindings.values()) {
       if (b.state === 'creating') creating++;
@@ -354,13 +362,16 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     for (const gw of this.#gateways.values()) {
       let live = 0;
       for (const b of gw.bindings) if (b.state === 'ready') live++;
-      gateways[gw.id] = {
-        live,
-        creating: gw.bindings.size - live,
-        queuedCreates: gw.limit.pendingCount,
-        consecutiveFailures: gw.consecutiveFailures,
-        backoffRemainingMs: Math.max(0, gw.backoffUntil - now),
-      };
+      gateways.push([
+        gw.id,
+        {
+          live,
+          creating: gw.bindings.size - live,
+          queuedCreates: gw.limit.pendingCount,
+          consecutiveFailures: gw.consecutiveFailures,
+          backoffRemainingMs: Math.max(0, gw.backoffUntil - now),
+        },
+      ]);
     }
     return freezeSnapshot({
       closed: this.#closed,
@@ -369,7 +380,8 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
       creating,
       retiring: this.#closing.size,
       downstreamSessions: this.#downstream.size,
-      gateways,
+      // fromEntries defines own properties, so a gateway named "__proto__" stays data.
+      gateways: Object.fromEntries(gateways),
       totals: { ...this.#totals, retired: { ...this.#totals.retired } },
       sessions,
     });
@@ -393,8 +405,9 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     await raceSignal(ds.claiming, signal);
     if (this.#closed) throw new RegistryClosedError();
     if (this.#downstream.get(ds.id) !== ds) {
-      // Evicted while the claim was in flight: give back what the claim just took.
-      void this.#releaseOwnership(ds.id);
+      // Evicted while the claim was in flight: give back what the claim just took,
+      // unless a newer acquire already holds this downstream session again.
+      if (!this.#downstream.has(ds.id)) void this.#track(this.#releaseOwnership(ds.id));
       throw new SessionRetiredError('downstream-evicted');
     }
   }
@@ -449,8 +462,9 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   }
 
   #create(request: SessionCreateRequest, ds: DownstreamState<C>): Binding<C> {
+    this.#makeRoom(this.#gateway(request.gatewayId));
+    // Making room may have retired the gateway's last session and dropped its state.
     const gw = this.#gateway(request.gatewayId);
-    this.#makeRoom(gw);
     const now = this.#clock.now();
     const binding = new Binding<C>(request, this.#nextConnectionId++, now, redactUrl(request.url));
     this.#bindings.set(request.key, binding);
@@ -516,7 +530,8 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
         `Creates for gateway ${JSON.stringify(gw.id)} are backing off after ${gw.consecutiveFailures} consecutive failures`,
         gw.lastError,
       );
-      this.#createFailed(binding, error, started);
+      // Logged once when the window opened (gateway backoff), not per caller.
+      this.#createFailed(binding, error, started, true);
       throw error;
     }
     let connection: UpstreamConnection<C>;
@@ -556,6 +571,8 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     } catch (cause) {
       if (!mayRetry || !isSessionGone(cause) || binding.state !== 'creating') throw cause;
       this.#sessionLostAtCreate(binding, cause);
+      // A session:lost listener may have evicted it meanwhile.
+      if (binding.state !== 'creating') throw cause;
       return this.#callFactory(binding, false);
     } finally {
       this.#clock.clearTimeout(timer);
@@ -610,14 +627,16 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     if (broken !== undefined) this.#onBroken(binding, broken.reason);
   }
 
-  #createFailed(binding: Binding<C>, error: Error, started: number): void {
+  #createFailed(binding: Binding<C>, error: Error, started: number, quiet = false): void {
     this.#unindex(binding);
     binding.state = 'retired';
     binding.retiredAt = this.#clock.now();
     // A factory that ignored its deadline may still deliver: close it on arrival.
     if (binding.factoryCall !== undefined) this.#track(this.#closeAfterCreate(binding));
     this.#totals.createFailures++;
-    this.#logger.warn({ ...this.#identity(binding), error: error.message }, 'upstream session create failed');
+    this.#forgetDownstreamOf(binding);
+    const log = quiet ? this.#logger.debug : this.#logger.warn;
+    log.call(this.#logger, { ...this.#identity(binding), error: error.message }, 'upstream session create failed');
     this.#events.emit('session:create-failed', {
       ...this.#identity(binding),
       error,
@@ -677,10 +696,9 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   }
 
   /** Where leases report their end; kept off the public surface. */
-  readonly #leaseOwner: LeaseOwner<C> = { endLease: (lease, error) => this.#endLease(lease, error) };
+  readonly #leaseOwner: LeaseOwner = { endLease: (binding, error) => this.#endLease(binding as Binding<C>, error) };
 
-  #endLease(lease: Lease<C>, error: unknown): void {
-    const binding = lease.binding as Binding<C>;
+  #endLease(binding: Binding<C>, error: unknown): void {
     binding.inFlight--;
     binding.lastUsedAt = this.#clock.now();
     if (error !== undefined && binding.state === 'ready' && classifyError(error) === 'transport') {
@@ -755,6 +773,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     this.#logger.debug({ ...this.#identity(binding), reason }, 'upstream session retired');
     this.#events.emit('session:retired', { ...this.#identity(binding), reason, inFlight: binding.inFlight });
     if (INVOLUNTARY.has(reason)) this.#sessionLost(binding, reason, cause);
+    this.#forgetDownstreamOf(binding);
     binding.lifetime.abort(new SessionRetiredError(reason));
     if (wasCreating) binding.createControl.abort(new SessionRetiredError(reason));
     if (wasCreating) binding.ready.reject(this.#waiterError(binding) ?? new SessionRetiredError(reason));
@@ -771,12 +790,21 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     return done;
   }
 
+  /** A gateway with no sessions, no creates and no backoff state keeps no bookkeeping (nor its p-limit). */
+  #gatewayUnused(gw: GatewayState<C>): boolean {
+    return (
+      gw.bindings.size === 0 && gw.limit.activeCount + gw.limit.pendingCount === 0 && gw.consecutiveFailures === 0
+    );
+  }
+
   #unindex(binding: Binding<C>): void {
     const { key, gatewayId, downstreamSessionId } = binding.request;
     if (this.#bindings.get(key) === binding) this.#bindings.delete(key);
     const ds = this.#downstream.get(downstreamSessionId);
     if (ds?.bindings.get(gatewayId) === binding) ds.bindings.delete(gatewayId);
-    this.#gateways.get(gatewayId)?.bindings.delete(binding);
+    const gw = this.#gateways.get(gatewayId);
+    gw?.bindings.delete(binding);
+    if (gw !== undefined && this.#gatewayUnused(gw)) this.#gateways.delete(gatewayId);
     this.#idle.delete(binding);
   }
 
@@ -865,10 +893,13 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     for (const binding of this.#idle) {
       if (binding.lastUsedAt > cutoff) break;
       void this.#retire(binding, 'idle-expired');
-      const ds = this.#downstream.get(binding.request.downstreamSessionId);
-      if (ds !== undefined) this.#forgetIfEmpty(ds);
     }
     if (this.#bindings.size > 0) this.#startSweeper();
+  }
+
+  #forgetDownstreamOf(binding: Binding<C>): void {
+    const ds = this.#downstream.get(binding.request.downstreamSessionId);
+    if (ds !== undefined) this.#forgetIfEmpty(ds);
   }
 
   /**
@@ -877,10 +908,10 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
    * do not own keeps no state: the next acquire asks the affinity again.
    */
   #forgetIfEmpty(ds: DownstreamState<C>): void {
-    if (this.#downstream.get(ds.id) !== ds) return;
+    if (this.#closed || this.#downstream.get(ds.id) !== ds) return;
     if (ds.bindings.size > 0 || ds.pending > 0 || ds.lost !== undefined) return;
     this.#downstream.delete(ds.id);
-    if (ds.owned) void this.#releaseOwnership(ds.id);
+    if (ds.owned) void this.#track(this.#releaseOwnership(ds.id));
   }
 
   // ----------------------------------------------------------------- shutdown
@@ -892,10 +923,15 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     }
     const owned = [...this.#downstream.values()].filter((ds) => ds.owned).map((ds) => ds.id);
     const retiring = [...this.#bindings.values()].map((b) => this.#retire(b, 'registry-closed'));
-    await Promise.all([...retiring, ...this.#closing]);
-    await Promise.all(owned.map((id) => this.#releaseOwnership(id)));
+    // Ownership goes back while the sessions close: release (<= closeTimeoutMs)
+    // then affinity close (<= closeTimeoutMs) fit inside the 3 x closeTimeoutMs of a retire.
+    const releasing = Promise.all(owned.map((id) => this.#releaseOwnership(id))).then(() => this.#closeAffinity());
+    await Promise.all([...retiring, releasing, ...this.#closing]);
     this.#downstream.clear();
     this.#gateways.clear();
+  }
+
+  async #closeAffinity(): Promise<void> {
     this.#unsubscribeOwnership?.();
     try {
       const closed = await waitWithin(this.#affinity.close(), this.#options.closeTimeoutMs, this.#clock);
