@@ -9,7 +9,7 @@ import type { Affinity, ClaimResult, WorkerInfo } from '../affinity.js';
 import type { ClockTimer } from '../clock.js';
 import { AffinityUnavailableError, InvalidRequestError } from '../errors.js';
 import { isValidMcpSessionId } from '../headers.js';
-import { bounded, describe, type OwnedClient, openClient } from './client.js';
+import { bounded, describe, endClient, type OwnedClient, openClient } from './client.js';
 import { RedisKeys } from './keys.js';
 import { type RedisAffinityOptions, type ResolvedRedisAffinityOptions, resolveRedisAffinityOptions } from './options.js';
 import { CLAIM, REFRESH, RELEASE, RELEASE_OWNERSHIP, runScript } from './scripts.js';
@@ -453,7 +453,7 @@ export class RedisAffinity implements Affinity {
     const opened = this.#client;
     if (opened === undefined) return;
     await this.#giveUp(opened.client, owned);
-    if (opened.created) await this.#quit(opened.client);
+    if (opened.created) await endClient(opened.client, this.#options.commandTimeoutMs);
   }
 
   async #giveUp(client: OwnedClient['client'], owned: readonly Ownership[]): Promise<void> {
@@ -470,15 +470,6 @@ export class RedisAffinity implements Affinity {
         'could not release ownership on close; keys expire after ownershipTtlMs',
       );
     }
-  }
-
-  async #quit(client: OwnedClient['client']): Promise<void> {
-    try {
-      await bounded(client.quit(), this.#options.commandTimeoutMs, 'QUIT');
-    } catch {
-      // QUIT cannot reach a dead server; drop the socket and stop reconnecting.
-    }
-    if (client.status !== 'end') client.disconnect(false);
   }
 }
 

@@ -107,6 +107,40 @@ export function bounded<T>(work: Promise<T>, timeoutMs: number, what: string): P
   });
 }
 
+/**
+ * Ends a client this library created so that nothing of it keeps running:
+ * QUIT when connected, then disconnect.
+ *
+ * ioredis' `disconnect()` ends the socket and arms a `disconnectTimeout`
+ * timer (2 s by default, ref'd: it holds the process open) that only the
+ * socket's `close` event clears. Two cases never deliver that event: a frozen
+ * server never completes the close handshake, so the socket is destroyed here;
+ * and a client waiting to reconnect to a dead server still holds the socket
+ * that closed before, so ioredis listens for an event that already happened
+ * (ioredis#1247). That socket is re-told it closed, which runs only the
+ * listener `disconnect()` just added. Resolves once the socket is closed.
+ */
+export async function endClient(client: Redis, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') {
+    try {
+      await bounded(client.quit(), timeoutMs, 'QUIT');
+    } catch {
+      // A frozen server does not answer QUIT; the socket is destroyed below.
+    }
+  }
+  if (client.status === 'end') return;
+  const stream = client.stream as Redis['stream'] | undefined;
+  client.disconnect(false);
+  if (stream === undefined) return;
+  if (stream.closed) {
+    stream.emit('close');
+    return;
+  }
+  const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+  stream.destroy();
+  await closed;
+}
+
 /** A short, secret-free description of a Redis error. */
 export function describe(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
