@@ -26,7 +26,7 @@ import { type ProbeChain, type ProbeableClient, defaultProbeChain, runProbeChain
 import { redactText, redactUrl } from './redact.js';
 import { SessionCreateRequest, type SessionCreateRequestInit } from './request.js';
 import { showValue } from './show-value.js';
-import { Binding, type SessionInfo, deferred } from './session.js';
+import { Binding, type Deferred, type SessionInfo, deferred } from './session.js';
 import { type GatewaySnapshot, type RegistrySnapshot, type SessionSnapshot, freezeSnapshot } from './snapshot.js';
 
 /** Per-call options of {@link UpstreamSessionRegistry.acquire} and {@link UpstreamSessionRegistry.use}. */
@@ -86,6 +86,15 @@ interface Totals {
   retired: Record<RetireReason, number>;
 }
 
+/** Settles the create's waiters once and drops the deferred. */
+function settleReady(binding: Binding<unknown>, ok: boolean, error?: unknown): void {
+  const ready = binding.ready;
+  binding.ready = undefined;
+  if (ready === undefined) return;
+  if (ok) ready.resolve();
+  else ready.reject(error);
+}
+
 function describe(error: unknown): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return redactText(text.length > 300 ? `${text.slice(0, 300)}…` : text);
@@ -142,6 +151,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   readonly #gateways = new Map<string, GatewayState<C>>();
   /** Ready bindings with no lease, least recently used first. */
   readonly #idle = new Set<Binding<C>>();
+  readonly #safeUrls = new Map<string, string>();
   /** Retirements still closing. */
   readonly #closing = new Set<Promise<void>>();
   #ready = 0;
@@ -466,16 +476,27 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     // Making room may have retired the gateway's last session and dropped its state.
     const gw = this.#gateway(request.gatewayId);
     const now = this.#clock.now();
-    const binding = new Binding<C>(request, this.#nextConnectionId++, now, redactUrl(request.url));
+    const binding = new Binding<C>(request, this.#nextConnectionId++, now, this.#safeUrl(request.url));
     this.#bindings.set(request.key, binding);
     ds.bindings.set(request.gatewayId, binding);
     gw.bindings.add(binding);
     this.#startSweeper();
     gw.limit(() => this.#runFactory(binding, gw)).then(
-      () => binding.ready.resolve(),
-      (error: unknown) => binding.ready.reject(error),
+      () => settleReady(binding, true),
+      (error: unknown) => settleReady(binding, false, error),
     );
     return binding;
+  }
+
+  /** Redacted URLs are shared by every session of a gateway: one string each, not one per session. */
+  #safeUrl(url: string): string {
+    let safe = this.#safeUrls.get(url);
+    if (safe === undefined) {
+      if (this.#safeUrls.size >= 1024) this.#safeUrls.clear();
+      safe = redactUrl(url);
+      this.#safeUrls.set(url, safe);
+    }
+    return safe;
   }
 
   #gateway(gatewayId: string): GatewayState<C> {
@@ -555,19 +576,19 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   async #callFactory(binding: Binding<C>, mayRetry: boolean): Promise<UpstreamConnection<C>> {
     const { request } = binding;
     const ctx: FactoryContext = {
-      signal: binding.createControl.signal,
+      signal: (binding.createControl as AbortController).signal,
       onBroken: (reason) => this.#onBroken(binding, reason),
     };
     const deadlineMs = request.connectTimeoutMs ?? this.#options.createTimeoutMs;
     const timer = this.#clock.setTimeout(() => {
-      binding.createControl.abort(new DOMException(`Create timed out after ${deadlineMs} ms`, 'TimeoutError'));
+      binding.createControl?.abort(new DOMException(`Create timed out after ${deadlineMs} ms`, 'TimeoutError'));
     }, deadlineMs);
     try {
       const call = Promise.resolve().then(() => this.#factory(request, ctx));
       binding.factoryCall = call;
       // A factory that ignores its signal must not hold the waiters: race it,
       // and close whatever it returns late (see #closeLateArrival).
-      return await raceSignal(call, binding.createControl.signal);
+      return await raceSignal(call, ctx.signal);
     } catch (cause) {
       if (!mayRetry || !isSessionGone(cause) || binding.state !== 'creating') throw cause;
       this.#sessionLostAtCreate(binding, cause);
@@ -592,7 +613,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     gw.consecutiveFailures++;
     gw.lastError = cause;
     this.#openBackoff(gw);
-    const timedOut = binding.createControl.signal.aborted;
+    const timedOut = binding.createControl?.signal.aborted === true;
     const what = timedOut ? 'timed out' : 'failed';
     return new CreateFailedError(
       gw.id,
@@ -617,6 +638,9 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     gw.lastError = undefined;
     binding.connection = connection;
     binding.state = 'ready';
+    // The create is over: its signal and promise are no longer needed (memory per session).
+    binding.createControl = undefined;
+    binding.factoryCall = undefined;
     binding.lastUsedAt = this.#clock.now();
     this.#ready++;
     this.#markIdleIfUnused(binding);
@@ -652,7 +676,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     try {
       if (binding.state === 'creating') {
         try {
-          await raceSignal(binding.ready.promise, signal);
+          await raceSignal((binding.ready as Deferred<void>).promise, signal);
         } catch (error) {
           if (signal?.aborted === true || binding.retireReason === undefined) throw error;
           return undefined;
@@ -719,10 +743,12 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   async #probe(binding: Binding<C>): Promise<void> {
     const started = this.#clock.now();
     this.#totals.probes++;
+    const control = new AbortController();
+    binding.probeControl = control;
     try {
       const result = await runProbeChain((binding.connection as UpstreamConnection<C>).client, this.#probeChain, {
         timeoutMs: this.#options.probeTimeoutMs,
-        signal: binding.lifetime.signal,
+        signal: control.signal,
         clock: this.#clock,
       });
       binding.lastUsedAt = this.#clock.now();
@@ -742,6 +768,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
       throw error;
     } finally {
       binding.probing = undefined;
+      binding.probeControl = undefined;
     }
   }
 
@@ -774,9 +801,11 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     this.#events.emit('session:retired', { ...this.#identity(binding), reason, inFlight: binding.inFlight });
     if (INVOLUNTARY.has(reason)) this.#sessionLost(binding, reason, cause);
     this.#forgetDownstreamOf(binding);
-    binding.lifetime.abort(new SessionRetiredError(reason));
-    if (wasCreating) binding.createControl.abort(new SessionRetiredError(reason));
-    if (wasCreating) binding.ready.reject(this.#waiterError(binding) ?? new SessionRetiredError(reason));
+    binding.probeControl?.abort(new SessionRetiredError(reason));
+    if (wasCreating) {
+      binding.createControl?.abort(new SessionRetiredError(reason));
+      binding.ready?.reject(this.#waiterError(binding) ?? new SessionRetiredError(reason));
+    }
     binding.retired = this.#track(wasCreating ? this.#closeAfterCreate(binding) : this.#drainAndClose(binding));
     return binding.retired;
   }

@@ -49,17 +49,21 @@ export class Binding<C> {
   readonly safeUrl: string;
   state: SessionState = 'creating';
   connection: UpstreamConnection<C> | undefined;
-  /** Settles when the create finished (resolve) or failed / was retired first (reject). */
-  readonly ready: Deferred<void> = deferred<void>();
-  /** Aborted on retirement; cancels any probe in progress. */
-  readonly lifetime = new AbortController();
+  /**
+   * Settles when the create finished (resolve) or failed / was retired first
+   * (reject); dropped once settled, since only creating bindings are waited on.
+   */
+  ready: Deferred<void> | undefined = deferred<void>();
   /**
    * The factory's `ctx.signal`: aborted when the create times out or the binding
    * is retired while creating, never after the create finished, so a factory may
    * tie cleanup to it without tearing down a connection that is still draining.
+   * Dropped once the create succeeded.
    */
-  readonly createControl = new AbortController();
-  /** The factory's own promise, once the factory was called. */
+  createControl: AbortController | undefined = new AbortController();
+  /** Aborts the probe in progress when the binding is retired. */
+  probeControl: AbortController | undefined;
+  /** The factory's own promise while the create is in progress or failed (to close a late arrival). */
   factoryCall: Promise<UpstreamConnection<C>> | undefined;
   /** A probe in progress, shared by every acquire that waits for it. */
   probing: Promise<void> | undefined;
