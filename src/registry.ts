@@ -4,7 +4,7 @@ import { raceSignal } from './abort.js';
 import { type Affinity, LocalAffinity } from './affinity.js';
 import { classifyError, isSessionGone } from './classify.js';
 import { type Clock, type ClockTimer, systemClock } from './clock.js';
-import { closeWithin, waitWithin } from './close.js';
+import { type CloseSchedule, closeWithin, perPhaseSchedule, sharedPhaseEnds, waitWithin } from './close.js';
 import { SafeEmitter } from './emitter.js';
 import {
   AffinityUnavailableError,
@@ -152,6 +152,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   /** Ready bindings with no lease, least recently used first. */
   readonly #idle = new Set<Binding<C>>();
   readonly #safeUrls = new Map<string, string>();
+  readonly #perPhase: CloseSchedule;
   /** Retirements still closing. */
   readonly #closing = new Set<Promise<void>>();
   #ready = 0;
@@ -165,6 +166,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   /** Throws `InvalidOptionsError` for an unknown or malformed option. */
   constructor(options?: RegistryOptions<C>) {
     this.#options = resolveOptions(options);
+    this.#perPhase = perPhaseSchedule(this.#options.closeTimeoutMs);
     this.#clock = options?.clock ?? systemClock;
     this.#logger = options?.logger ?? silentLogger;
     this.#factory = options?.factory ?? (mcpSessionFactory() as unknown as SessionFactory<C>);
@@ -656,7 +658,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     binding.state = 'retired';
     binding.retiredAt = this.#clock.now();
     // A factory that ignored its deadline may still deliver: close it on arrival.
-    if (binding.factoryCall !== undefined) this.#track(this.#closeAfterCreate(binding));
+    if (binding.factoryCall !== undefined) this.#track(this.#closeAfterCreate(binding, this.#perPhase));
     this.#totals.createFailures++;
     this.#forgetDownstreamOf(binding);
     const log = quiet ? this.#logger.debug : this.#logger.warn;
@@ -788,7 +790,12 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
    * Takes the binding out of service at once and closes it once its leases end
    * (or `closeTimeoutMs` passes). Resolves when it is closed or orphaned.
    */
-  #retire(binding: Binding<C>, reason: RetireReason, cause?: unknown): Promise<void> {
+  #retire(
+    binding: Binding<C>,
+    reason: RetireReason,
+    cause?: unknown,
+    schedule: CloseSchedule = this.#perPhase,
+  ): Promise<void> {
     if (binding.retired !== undefined) return binding.retired;
     const wasCreating = binding.state === 'creating';
     if (binding.state === 'ready') this.#ready--;
@@ -806,7 +813,9 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
       binding.createControl?.abort(new SessionRetiredError(reason));
       binding.ready?.reject(this.#waiterError(binding) ?? new SessionRetiredError(reason));
     }
-    binding.retired = this.#track(wasCreating ? this.#closeAfterCreate(binding) : this.#drainAndClose(binding));
+    binding.retired = this.#track(
+      wasCreating ? this.#closeAfterCreate(binding, schedule) : this.#drainAndClose(binding, schedule),
+    );
     return binding.retired;
   }
 
@@ -851,32 +860,32 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     if (ds !== undefined) ds.lost ??= { cause };
   }
 
-  async #drainAndClose(binding: Binding<C>): Promise<void> {
+  async #drainAndClose(binding: Binding<C>, schedule: CloseSchedule): Promise<void> {
     if (binding.inFlight > 0) {
       binding.drained ??= deferred<void>();
-      await waitWithin(binding.drained.promise, this.#options.closeTimeoutMs, this.#clock);
+      await waitWithin(binding.drained.promise, schedule.drain, this.#clock);
     }
-    await this.#close(binding, binding.connection as UpstreamConnection<C>);
+    await this.#close(binding, binding.connection as UpstreamConnection<C>, schedule);
   }
 
   /** A binding retired while creating: wait (bounded) for the factory, then close what it made. */
-  async #closeAfterCreate(binding: Binding<C>): Promise<void> {
+  async #closeAfterCreate(binding: Binding<C>, schedule: CloseSchedule): Promise<void> {
     const call = binding.factoryCall;
     if (call === undefined) return;
-    const settled = await waitWithin(call, this.#options.closeTimeoutMs, this.#clock);
+    const settled = await waitWithin(call, schedule.drain, this.#clock);
     if (!settled) {
       this.#orphan(binding);
       this.#closeLateArrival(binding, call);
       return;
     }
     const connection = await call.catch(() => undefined);
-    if (connection !== undefined) await this.#close(binding, connection);
+    if (connection !== undefined) await this.#close(binding, connection, schedule);
   }
 
   /** A create that finishes after the registry stopped waiting is closed on arrival. */
   #closeLateArrival(binding: Binding<C>, call: Promise<UpstreamConnection<C>>): void {
     call.then(
-      (connection) => closeWithin((ctx) => connection.close(ctx), this.#options.closeTimeoutMs, this.#clock),
+      (connection) => closeWithin((ctx) => connection.close(ctx), this.#perPhase, this.#clock),
       () => undefined,
     ).then(
       () => this.#logger.debug(this.#identity(binding), 'late upstream connection closed on arrival'),
@@ -884,9 +893,9 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     );
   }
 
-  async #close(binding: Binding<C>, connection: UpstreamConnection<C>): Promise<void> {
+  async #close(binding: Binding<C>, connection: UpstreamConnection<C>, schedule: CloseSchedule): Promise<void> {
     const detach = binding.retireReason === 'ownership-lost';
-    const result = await closeWithin((ctx) => connection.close(ctx), this.#options.closeTimeoutMs, this.#clock, detach);
+    const result = await closeWithin((ctx) => connection.close(ctx), schedule, this.#clock, detach);
     const durationMs = this.#clock.now() - binding.retiredAt;
     if (result.outcome === 'orphaned') {
       this.#orphan(binding);
@@ -951,11 +960,20 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
       this.#sweeper = undefined;
     }
     const owned = [...this.#downstream.values()].filter((ds) => ds.owned).map((ds) => ds.id);
-    const retiring = [...this.#bindings.values()].map((b) => this.#retire(b, 'registry-closed'));
+    // One set of phase ends for every session: however long retiring 100k sessions
+    // takes, none of them closes later than 3 x closeTimeoutMs after closeAll began.
+    const shared = sharedPhaseEnds(this.#options.closeTimeoutMs, this.#clock);
+    const [first, second, third] = shared.ends as [Promise<void>, Promise<void>, Promise<void>];
+    const idle: CloseSchedule = { drain: first, graceful: first, forced: second };
+    const busy: CloseSchedule = { drain: first, graceful: second, forced: third };
+    const retiring = [...this.#bindings.values()].map((b) =>
+      this.#retire(b, 'registry-closed', undefined, b.inFlight > 0 || b.state === 'creating' ? busy : idle),
+    );
     // Ownership goes back while the sessions close: release (<= closeTimeoutMs)
     // then affinity close (<= closeTimeoutMs) fit inside the 3 x closeTimeoutMs of a retire.
     const releasing = Promise.all(owned.map((id) => this.#releaseOwnership(id))).then(() => this.#closeAffinity());
     await Promise.all([...retiring, releasing, ...this.#closing]);
+    shared.cancel();
     this.#downstream.clear();
     this.#gateways.clear();
   }
