@@ -25,6 +25,7 @@ import { type RegistryOptions, type ResolvedOptions, resolveOptions } from './op
 import { type ProbeChain, type ProbeableClient, defaultProbeChain, runProbeChain } from './probe.js';
 import { redactText, redactUrl } from './redact.js';
 import { SessionCreateRequest, type SessionCreateRequestInit } from './request.js';
+import { IdleList } from './idle-list.js';
 import { showValue } from './show-value.js';
 import { Binding, type Deferred, type SessionInfo, deferred } from './session.js';
 import { type GatewaySnapshot, type RegistrySnapshot, type SessionSnapshot, freezeSnapshot } from './snapshot.js';
@@ -84,6 +85,30 @@ interface Totals {
   closed: number;
   orphaned: number;
   retired: Record<RetireReason, number>;
+}
+
+/** `ctx.signal` once the create settled: never aborts. */
+const SETTLED_CREATE_SIGNAL: AbortSignal = new AbortController().signal;
+
+/**
+ * The factory's `ctx`. Factories keep it (to call `onBroken` later), so its
+ * `signal` is a getter: once the create settled and the registry dropped the
+ * create's AbortController, a kept `ctx` keeps no AbortSignal (~760 B) alive.
+ * A class, because an object literal with a getter stays in dictionary mode
+ * (~260 B more per session).
+ */
+class CreateContext<C> implements FactoryContext {
+  readonly #binding: Binding<C>;
+  readonly onBroken: (reason: unknown) => void;
+
+  constructor(binding: Binding<C>, onBroken: (reason: unknown) => void) {
+    this.#binding = binding;
+    this.onBroken = onBroken;
+  }
+
+  get signal(): AbortSignal {
+    return this.#binding.createControl?.signal ?? SETTLED_CREATE_SIGNAL;
+  }
 }
 
 /** Settles the create's waiters once and drops the deferred. */
@@ -150,7 +175,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   readonly #downstream = new Map<string, DownstreamState<C>>();
   readonly #gateways = new Map<string, GatewayState<C>>();
   /** Ready bindings with no lease, least recently used first. */
-  readonly #idle = new Set<Binding<C>>();
+  readonly #idle = new IdleList<Binding<C>>();
   readonly #safeUrls = new Map<string, string>();
   readonly #perPhase: CloseSchedule;
   /** Retirements still closing. */
@@ -527,7 +552,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     const gatewayVictim = gatewayFull && evict ? this.#idlestOf(gw) : undefined;
     if (gatewayFull && gatewayVictim === undefined) throw new CapacityError('gateway', maxSessionsPerGateway, gw.id);
     const registryVictim =
-      registryFull && gatewayVictim === undefined && evict ? this.#idle.values().next().value : undefined;
+      registryFull && gatewayVictim === undefined && evict ? this.#idle.first() : undefined;
     if (registryFull && gatewayVictim === undefined && registryVictim === undefined) {
       throw new CapacityError('registry', maxSessions);
     }
@@ -577,10 +602,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
    */
   async #callFactory(binding: Binding<C>, mayRetry: boolean): Promise<UpstreamConnection<C>> {
     const { request } = binding;
-    const ctx: FactoryContext = {
-      signal: (binding.createControl as AbortController).signal,
-      onBroken: (reason) => this.#onBroken(binding, reason),
-    };
+    const ctx = this.#factoryContext(binding);
     const deadlineMs = request.connectTimeoutMs ?? this.#options.createTimeoutMs;
     const timer = this.#clock.setTimeout(() => {
       binding.createControl?.abort(new DOMException(`Create timed out after ${deadlineMs} ms`, 'TimeoutError'));
@@ -600,6 +622,15 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     } finally {
       this.#clock.clearTimeout(timer);
     }
+  }
+
+  /**
+   * Built in its own scope: V8 gives the closures of one function a shared
+   * context, so `onBroken` must not share one with anything that holds the
+   * create's AbortController, or a factory that keeps `ctx` keeps it alive.
+   */
+  #factoryContext(binding: Binding<C>): FactoryContext {
+    return new CreateContext(binding, (reason) => this.#onBroken(binding, reason));
   }
 
   #sessionLostAtCreate(binding: Binding<C>, cause: unknown): void {

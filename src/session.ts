@@ -1,5 +1,6 @@
 import type { RetireReason } from './events.js';
 import type { UpstreamConnection } from './factory.js';
+import type { IdleLinks } from './idle-list.js';
 import type { SessionCreateRequest, TransportType } from './request.js';
 
 /** Lifecycle state of one upstream binding. */
@@ -42,7 +43,7 @@ export function deferred<T>(): Deferred<T> {
  * connection once created, and the bookkeeping the registry needs (leases,
  * idle time, retirement). Internal; callers see {@link SessionInfo}.
  */
-export class Binding<C> {
+export class Binding<C> implements IdleLinks<Binding<C>> {
   readonly request: SessionCreateRequest;
   readonly info: SessionInfo;
   /** The URL without credentials or query, for snapshots. */
@@ -80,6 +81,10 @@ export class Binding<C> {
   inFlight = 0;
   /** Acquires waiting for this binding's create or probe. */
   waiters = 0;
+  /** Links of the registry's idle list (see {@link IdleList}); O(1) where a Set degrades under churn. */
+  idlePrev: Binding<C> | undefined = undefined;
+  idleNext: Binding<C> | undefined = undefined;
+  idleListed = false;
 
   constructor(request: SessionCreateRequest, connectionId: number, now: number, safeUrl: string) {
     this.request = request;
