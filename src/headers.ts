@@ -8,6 +8,20 @@
 import { InvalidRequestError } from './errors.js';
 
 /**
+ * Hop-by-hop headers (RFC 9110 section 7.6.1): meaningful for one connection
+ * only, so never relayed by a proxy in either direction. Names starting with
+ * `proxy-` and names listed in a `Connection` header are hop-by-hop too.
+ */
+export const HOP_BY_HOP_HEADERS: readonly string[] = Object.freeze([
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/**
  * Header names that are never forwarded upstream (compared lower-case).
  * Besides these, {@link applyHeaderPolicy} drops every name starting with
  * `proxy-` and every name listed in a `Connection` header.
@@ -26,26 +40,7 @@ export const FORBIDDEN_UPSTREAM_HEADERS: readonly string[] = Object.freeze([
   'last-event-id',
   'host',
   'content-length',
-  'connection',
-  'keep-alive',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
-
-/**
- * Hop-by-hop headers (RFC 9110 section 7.6.1): meaningful for one connection
- * only, so never relayed by a proxy in either direction. Names starting with
- * `proxy-` and names listed in a `Connection` header are hop-by-hop too.
- */
-export const HOP_BY_HOP_HEADERS: readonly string[] = Object.freeze([
-  'connection',
-  'keep-alive',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
+  ...HOP_BY_HOP_HEADERS,
 ]);
 
 const FORBIDDEN = new Set(FORBIDDEN_UPSTREAM_HEADERS);

@@ -9,6 +9,7 @@ import { InvalidRequestError } from './errors.js';
 import { sha256Hex } from './hash.js';
 import { applyHeaderPolicy, isValidMcpSessionId } from './headers.js';
 import { redactUrl } from './redact.js';
+import { showValue } from './show-value.js';
 
 /** How the upstream MCP server is reached. `'stdio'` needs the `/stdio` subpath's factory. */
 export type TransportType = 'streamable-http' | 'sse' | 'stdio';
@@ -61,22 +62,11 @@ const MAX_GATEWAY_ID = 256;
 const MAX_CONFIG_VERSION = 1024;
 // setTimeout overflows above this and fires at once.
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-const MAX_SHOWN = 64;
 
-/** A bad value as it may appear in an error message: strings truncated and quoted, other types by kind. */
-function show(value: unknown): string {
-  if (typeof value === 'string') {
-    return JSON.stringify(value.length > MAX_SHOWN ? `${value.slice(0, MAX_SHOWN)}…` : value);
-  }
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : typeof value;
-}
 
 /** A field name from user input (unknown keys, env names), made safe to embed in a message. */
 function safeKey(key: string): string {
-  return /^[\w.$-]{1,64}$/.test(key) ? key : show(key);
+  return /^[\w.$-]{1,64}$/.test(key) ? key : showValue(key);
 }
 
 function fail(field: string, message: string): never {
@@ -98,26 +88,26 @@ function hasControlChar(value: string): boolean {
 }
 
 function checkDownstreamSessionId(value: unknown): string {
-  if (typeof value !== 'string') return fail('downstreamSessionId', `must be a string, got ${show(value)}`);
+  if (typeof value !== 'string') return fail('downstreamSessionId', `must be a string, got ${showValue(value)}`);
   if (!isValidMcpSessionId(value)) {
-    return fail('downstreamSessionId', `must be 1 to 256 characters of visible ASCII (0x21-0x7E), got ${show(value)}`);
+    return fail('downstreamSessionId', `must be 1 to 256 characters of visible ASCII (0x21-0x7E), got ${showValue(value)}`);
   }
   return value;
 }
 
 function checkGatewayId(value: unknown): string {
-  if (typeof value !== 'string') return fail('gatewayId', `must be a string, got ${show(value)}`);
+  if (typeof value !== 'string') return fail('gatewayId', `must be a string, got ${showValue(value)}`);
   if (value.length === 0 || value.length > MAX_GATEWAY_ID) {
-    return fail('gatewayId', `must be 1 to ${MAX_GATEWAY_ID} characters, got ${value.length}: ${show(value)}`);
+    return fail('gatewayId', `must be 1 to ${MAX_GATEWAY_ID} characters, got ${value.length}: ${showValue(value)}`);
   }
-  if (hasControlChar(value)) return fail('gatewayId', `must not contain control characters, got ${show(value)}`);
+  if (hasControlChar(value)) return fail('gatewayId', `must not contain control characters, got ${showValue(value)}`);
   return value;
 }
 
 function checkTransport(value: unknown): TransportType {
   if (value === undefined) return 'streamable-http';
   if (typeof value !== 'string' || !TRANSPORTS.has(value)) {
-    return fail('transport', `must be 'streamable-http', 'sse' or 'stdio', got ${show(value)}`);
+    return fail('transport', `must be 'streamable-http', 'sse' or 'stdio', got ${showValue(value)}`);
   }
   return value as TransportType;
 }
@@ -139,10 +129,10 @@ function checkUrl(value: unknown, transport: TransportType): string {
       return fail('url', `is not a valid absolute URL (${value.length} characters, not shown)`);
     }
   } else {
-    return fail('url', `must be a string or URL, got ${show(value)}`);
+    return fail('url', `must be a string or URL, got ${showValue(value)}`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    return fail('url', `must use http: or https:, got ${show(parsed.protocol)}`);
+    return fail('url', `must use http: or https:, got ${showValue(parsed.protocol)}`);
   }
   return parsed.href;
 }
@@ -155,7 +145,7 @@ function headerEntries(value: unknown): Iterable<readonly [string, string]> {
     }
     if (isPlainObject(value)) return Object.entries(value) as Array<[string, string]>;
   }
-  return fail('headers', `must be a record, Headers or an iterable of [name, value] pairs, got ${show(value)}`);
+  return fail('headers', `must be a record, Headers or an iterable of [name, value] pairs, got ${showValue(value)}`);
 }
 
 function checkHeaders(value: unknown): Readonly<Record<string, string>> {
@@ -165,7 +155,7 @@ function checkHeaders(value: unknown): Readonly<Record<string, string>> {
 
 function checkConfigVersion(value: unknown): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string') return fail('configVersion', `must be a string, got ${show(value)}`);
+  if (typeof value !== 'string') return fail('configVersion', `must be a string, got ${showValue(value)}`);
   if (value.length > MAX_CONFIG_VERSION) {
     return fail('configVersion', `must be at most ${MAX_CONFIG_VERSION} characters, got ${value.length}`);
   }
@@ -175,15 +165,15 @@ function checkConfigVersion(value: unknown): string | undefined {
 function checkConnectTimeout(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    return fail('connectTimeoutMs', `must be a finite number > 0, got ${show(value)}`);
+    return fail('connectTimeoutMs', `must be a finite number > 0, got ${showValue(value)}`);
   }
-  if (value > MAX_TIMEOUT_MS) return fail('connectTimeoutMs', `must be at most ${MAX_TIMEOUT_MS}, got ${show(value)}`);
+  if (value > MAX_TIMEOUT_MS) return fail('connectTimeoutMs', `must be at most ${MAX_TIMEOUT_MS}, got ${showValue(value)}`);
   return value;
 }
 
 /** A string for the child process: arguments and env values may hold secrets, so only the field is named. */
 function checkProcessString(field: string, value: unknown, allowEmpty: boolean): string {
-  if (typeof value !== 'string') return fail(field, `must be a string, got ${show(value)}`);
+  if (typeof value !== 'string') return fail(field, `must be a string, got ${showValue(value)}`);
   if (!allowEmpty && value.length === 0) return fail(field, 'must not be empty');
   if (value.includes('\0')) return fail(field, 'must not contain NUL (value not shown)');
   return value;
@@ -191,17 +181,17 @@ function checkProcessString(field: string, value: unknown, allowEmpty: boolean):
 
 function checkArgs(value: unknown): readonly string[] | undefined {
   if (value === undefined) return undefined;
-  if (!Array.isArray(value)) return fail('stdio.args', `must be an array of strings, got ${show(value)}`);
+  if (!Array.isArray(value)) return fail('stdio.args', `must be an array of strings, got ${showValue(value)}`);
   return Object.freeze(value.map((arg, i) => checkProcessString(`stdio.args[${i}]`, arg, true)));
 }
 
 function checkEnv(value: unknown): Readonly<Record<string, string>> | undefined {
   if (value === undefined) return undefined;
-  if (!isPlainObject(value)) return fail('stdio.env', `must be a record of strings, got ${show(value)}`);
+  if (!isPlainObject(value)) return fail('stdio.env', `must be a record of strings, got ${showValue(value)}`);
   const env: Record<string, string> = Object.create(null);
   for (const [name, entry] of Object.entries(value)) {
     if (name.length === 0 || name.includes('=') || name.includes('\0')) {
-      fail('stdio.env', `invalid variable name ${show(name)} (empty, or contains '=' or NUL)`);
+      fail('stdio.env', `invalid variable name ${showValue(name)} (empty, or contains '=' or NUL)`);
     }
     env[name] = checkProcessString(`stdio.env.${safeKey(name)}`, entry, true);
   }
@@ -214,7 +204,7 @@ function checkStdio(value: unknown, transport: TransportType): StdioCommand | un
     return undefined;
   }
   if (value === undefined) return fail('stdio', "is required for transport 'stdio'");
-  if (!isPlainObject(value)) return fail('stdio', `must be an object, got ${show(value)}`);
+  if (!isPlainObject(value)) return fail('stdio', `must be an object, got ${showValue(value)}`);
   for (const key of Object.keys(value)) {
     if (!STDIO_KEYS.has(key)) fail(`stdio.${safeKey(key)}`, 'unknown field');
   }
@@ -369,7 +359,7 @@ export class SessionCreateRequest {
    */
   static from(init: SessionCreateRequestInit | SessionCreateRequest): SessionCreateRequest {
     if (init instanceof SessionCreateRequest) return init;
-    if (!isPlainObject(init)) return fail('init', `must be a plain object, got ${show(init)}`);
+    if (!isPlainObject(init)) return fail('init', `must be a plain object, got ${showValue(init)}`);
     for (const key of Object.keys(init)) {
       if (!INIT_KEYS.has(key)) fail(safeKey(key), 'unknown field');
     }

@@ -7,29 +7,19 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import {
-  type BridgeBehaviour,
   BridgeHub,
   DownstreamSessions,
   LOOPBACK_HOSTS,
   checkHostAndOrigin,
   isLoopbackHost,
 } from '../../src/bridge/index.js';
-import { type Logger, type RegistryOptions, UpstreamSessionRegistry, mcpSessionFactory } from '../../src/index.js';
+import { UpstreamSessionRegistry, mcpSessionFactory } from '../../src/index.js';
 import { joinCluster, jsonLinesLogger } from '../shared/cluster.js';
-import type { ProxyStartOptions, RunningProxy } from '../shared/main.js';
+import type { ProxyOptions, RunningProxy } from '../shared/main.js';
 import { forwardNodeRequest, listenHttp } from '../shared/node-http.js';
 
 /** Options of {@link startProxy}. */
-export interface ExpressProxyOptions extends ProxyStartOptions {
-  /** Allowed Host names; default: the loopback names when bound to a loopback address, else no check. */
-  readonly allowedHosts?: readonly string[];
-  /** Allowed Origin values; default: any origin on an allowed host. */
-  readonly allowedOrigins?: readonly string[];
-  /** Registry options (the factory is the proxy's). Default `onSessionLost: 'fail'`. */
-  readonly registry?: Omit<RegistryOptions<Client>, 'factory'>;
-  readonly bridge?: BridgeBehaviour;
-  readonly logger?: Logger;
-}
+export type ExpressProxyOptions = ProxyOptions;
 
 /** A running Express proxy. */
 export interface ExpressProxy extends RunningProxy {

@@ -10,29 +10,19 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import {
-  type BridgeBehaviour,
   BridgeHub,
   DownstreamSessions,
   LOOPBACK_HOSTS,
   checkHostAndOrigin,
   isLoopbackHost,
 } from '../../src/bridge/index.js';
-import { type Logger, type RegistryOptions, UpstreamSessionRegistry, forwardToOwner, mcpSessionFactory } from '../../src/index.js';
+import { UpstreamSessionRegistry, forwardToOwner, mcpSessionFactory } from '../../src/index.js';
 import { joinCluster, jsonLinesLogger } from '../shared/cluster.js';
-import type { ProxyStartOptions, RunningProxy } from '../shared/main.js';
+import type { ProxyOptions, RunningProxy } from '../shared/main.js';
 import { listenHttp, rebuiltRequest } from '../shared/node-http.js';
 
 /** Options of {@link startProxy}. */
-export interface HonoProxyOptions extends ProxyStartOptions {
-  /** Allowed Host names; default: the loopback names when bound to a loopback address, else no check. */
-  readonly allowedHosts?: readonly string[];
-  /** Allowed Origin values; default: any origin on an allowed host. */
-  readonly allowedOrigins?: readonly string[];
-  /** Registry options (the factory is the proxy's). Default `onSessionLost: 'fail'`. */
-  readonly registry?: Omit<RegistryOptions<Client>, 'factory'>;
-  readonly bridge?: BridgeBehaviour;
-  readonly logger?: Logger;
-}
+export type HonoProxyOptions = ProxyOptions;
 
 /** A running Hono proxy. */
 export interface HonoProxy extends RunningProxy {

@@ -3,8 +3,9 @@
  * (or start the demo counter upstream when there is none), start the proxy,
  * and shut down cleanly on SIGINT / SIGTERM.
  */
-import type { BridgeGateway } from '../../src/bridge/index.js';
-import { redactUrl } from '../../src/index.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { BridgeBehaviour, BridgeGateway } from '../../src/bridge/index.js';
+import { type Logger, type RegistryOptions, redactUrl } from '../../src/index.js';
 import { type ClusterOptions, clusterFromEnv } from './cluster.js';
 import { listenAddress, loadConfig } from './config.js';
 import { startCounterUpstream } from './counter-upstream.js';
@@ -24,6 +25,18 @@ export interface ProxyStartOptions {
   readonly port?: number;
   /** Run as one of many workers (see cluster.ts); default: a single process. */
   readonly cluster?: ClusterOptions;
+}
+
+/** Options both example proxies take. */
+export interface ProxyOptions extends ProxyStartOptions {
+  /** Allowed Host names; default: the loopback names when bound to a loopback address, else no check. */
+  readonly allowedHosts?: readonly string[];
+  /** Allowed Origin values; default: any origin on an allowed host. */
+  readonly allowedOrigins?: readonly string[];
+  /** Registry options (the factory is the proxy's). Default `onSessionLost: 'fail'`. */
+  readonly registry?: Omit<RegistryOptions<Client>, 'factory'>;
+  readonly bridge?: BridgeBehaviour;
+  readonly logger?: Logger;
 }
 
 /** Runs `startProxy` as a command-line program; a bad configuration prints its error and exits 1. */

@@ -10,6 +10,7 @@ import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/s
 import { InvalidOptionsError } from '../errors.js';
 import type { SessionCreateRequest } from '../request.js';
 import type { UpstreamSessionStore } from './session-store.js';
+import { showValue } from '../show-value.js';
 
 /**
  * Options of {@link mcpSessionFactory}. Every field is optional; unknown keys
@@ -68,7 +69,6 @@ const DEFAULT_CLIENT_INFO: Implementation = Object.freeze({ name: 'mcp-upstream-
 const DEFAULT_DEATH_PING_TIMEOUT_MS = 1000;
 // setTimeout overflows above this and fires at once.
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-const MAX_SHOWN = 64;
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'clientInfo',
@@ -81,15 +81,6 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'deathPingTimeoutMs',
 ]);
 
-function show(value: unknown): string {
-  if (typeof value === 'string') {
-    return JSON.stringify(value.length > MAX_SHOWN ? `${value.slice(0, MAX_SHOWN)}…` : value);
-  }
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : typeof value;
-}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -98,24 +89,24 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function checkTimeout(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMEOUT_MS) {
-    throw new InvalidOptionsError(name, `must be a finite number > 0 and <= ${MAX_TIMEOUT_MS}, got ${show(value)}`);
+    throw new InvalidOptionsError(name, `must be a finite number > 0 and <= ${MAX_TIMEOUT_MS}, got ${showValue(value)}`);
   }
   return value;
 }
 
 function checkFunction<T>(name: string, value: unknown): T | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'function') throw new InvalidOptionsError(name, `must be a function, got ${show(value)}`);
+  if (typeof value !== 'function') throw new InvalidOptionsError(name, `must be a function, got ${showValue(value)}`);
   return value as T;
 }
 
 function checkClientInfo(value: unknown): Implementation {
   if (value === undefined) return DEFAULT_CLIENT_INFO;
-  if (!isRecord(value)) throw new InvalidOptionsError('clientInfo', `must be an object, got ${show(value)}`);
+  if (!isRecord(value)) throw new InvalidOptionsError('clientInfo', `must be an object, got ${showValue(value)}`);
   for (const field of ['name', 'version'] as const) {
     const text = value[field];
     if (typeof text !== 'string' || text.length === 0) {
-      throw new InvalidOptionsError(`clientInfo.${field}`, `must be a non-empty string, got ${show(text)}`);
+      throw new InvalidOptionsError(`clientInfo.${field}`, `must be a non-empty string, got ${showValue(text)}`);
     }
   }
   return value as unknown as Implementation;
@@ -123,16 +114,16 @@ function checkClientInfo(value: unknown): Implementation {
 
 function checkCapabilities(value: unknown): ClientCapabilities {
   if (value === undefined) return {};
-  if (!isRecord(value)) throw new InvalidOptionsError('capabilities', `must be an object, got ${show(value)}`);
+  if (!isRecord(value)) throw new InvalidOptionsError('capabilities', `must be an object, got ${showValue(value)}`);
   return value as ClientCapabilities;
 }
 
 function checkStore(value: unknown): UpstreamSessionStore | undefined {
   if (value === undefined) return undefined;
-  if (!isRecord(value)) throw new InvalidOptionsError('sessionStore', `must be an object, got ${show(value)}`);
+  if (!isRecord(value)) throw new InvalidOptionsError('sessionStore', `must be an object, got ${showValue(value)}`);
   for (const method of ['get', 'set', 'delete'] as const) {
     if (typeof value[method] !== 'function') {
-      throw new InvalidOptionsError(`sessionStore.${method}`, `must be a function, got ${show(value[method])}`);
+      throw new InvalidOptionsError(`sessionStore.${method}`, `must be a function, got ${showValue(value[method])}`);
     }
   }
   return value as unknown as UpstreamSessionStore;
@@ -140,7 +131,7 @@ function checkStore(value: unknown): UpstreamSessionStore | undefined {
 
 function checkBoolean(name: string, value: unknown): boolean {
   if (value === undefined) return false;
-  if (typeof value !== 'boolean') throw new InvalidOptionsError(name, `must be a boolean, got ${show(value)}`);
+  if (typeof value !== 'boolean') throw new InvalidOptionsError(name, `must be a boolean, got ${showValue(value)}`);
   return value;
 }
 
@@ -151,10 +142,10 @@ function checkBoolean(name: string, value: unknown): boolean {
  */
 export function resolveMcpOptions(options: McpSessionFactoryOptions | undefined): ResolvedMcpOptions {
   if (options === undefined) options = {};
-  if (!isRecord(options)) throw new InvalidOptionsError('options', `must be an object, got ${show(options)}`);
+  if (!isRecord(options)) throw new InvalidOptionsError('options', `must be an object, got ${showValue(options)}`);
   for (const key of Object.keys(options)) {
     if (!KNOWN_KEYS.has(key)) {
-      const shown = /^[\w$]{1,64}$/.test(key) ? key : show(key);
+      const shown = /^[\w$]{1,64}$/.test(key) ? key : showValue(key);
       throw new InvalidOptionsError(shown, 'unknown option');
     }
   }
