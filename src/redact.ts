@@ -79,3 +79,12 @@ function redactCandidate(match: string): string {
 export function redactText(text: string): string {
   return text.replace(URL_IN_TEXT, redactCandidate);
 }
+
+/**
+ * An error as log text: `name: message`, cut at `maxLength` characters, with URL
+ * credentials, query strings and fragments removed (see {@link redactText}).
+ */
+export function describeError(error: unknown, maxLength = 300): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return redactText(text.length > maxLength ? `${text.slice(0, maxLength)}…` : text);
+}

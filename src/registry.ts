@@ -23,7 +23,7 @@ import { type Logger, silentLogger } from './logger.js';
 import { mcpSessionFactory } from './mcp/factory.js';
 import { type RegistryOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type ProbeChain, type ProbeableClient, defaultProbeChain, runProbeChain } from './probe.js';
-import { redactText, redactUrl } from './redact.js';
+import { describeError, redactUrl } from './redact.js';
 import { SessionCreateRequest, type SessionCreateRequestInit } from './request.js';
 import { IdleList } from './idle-list.js';
 import { showValue } from './show-value.js';
@@ -118,11 +118,6 @@ function settleReady(binding: Binding<unknown>, ok: boolean, error?: unknown): v
   if (ready === undefined) return;
   if (ok) ready.resolve();
   else ready.reject(error);
-}
-
-function describe(error: unknown): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return redactText(text.length > 300 ? `${text.slice(0, 300)}…` : text);
 }
 
 function validateAcquireOptions(opts: unknown): AbortSignal | undefined {
@@ -471,7 +466,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
       );
       if (!released) this.#logger.warn({ downstreamSessionId }, 'affinity release timed out');
     } catch (error) {
-      this.#logger.warn({ downstreamSessionId, error: describe(error) }, 'affinity release failed');
+      this.#logger.warn({ downstreamSessionId, error: describeError(error) }, 'affinity release failed');
     }
   }
 
@@ -650,7 +645,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     const what = timedOut ? 'timed out' : 'failed';
     return new CreateFailedError(
       gw.id,
-      `Creating the upstream session for gateway ${JSON.stringify(gw.id)} ${what}: ${describe(cause)}`,
+      `Creating the upstream session for gateway ${JSON.stringify(gw.id)} ${what}: ${describeError(cause)}`,
       cause,
     );
   }
@@ -813,7 +808,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
       return;
     }
     if (binding.state !== 'ready') return;
-    this.#logger.debug({ ...this.#identity(binding), reason: describe(reason) }, 'upstream connection reported broken');
+    this.#logger.debug({ ...this.#identity(binding), reason: describeError(reason) }, 'upstream connection reported broken');
     void this.#retire(binding, 'lost', reason);
   }
 
@@ -934,7 +929,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     }
     this.#totals.closed++;
     if (result.error !== undefined) {
-      this.#logger.warn({ ...this.#identity(binding), error: describe(result.error) }, 'upstream close failed');
+      this.#logger.warn({ ...this.#identity(binding), error: describeError(result.error) }, 'upstream close failed');
     }
     const event = { ...this.#identity(binding), forced: result.forced, durationMs };
     this.#events.emit('session:closed', result.error === undefined ? event : { ...event, error: result.error });
@@ -1015,7 +1010,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
       const closed = await waitWithin(this.#affinity.close(), this.#options.closeTimeoutMs, this.#clock);
       if (!closed) this.#logger.warn({}, 'affinity close timed out');
     } catch (error) {
-      this.#logger.warn({ error: describe(error) }, 'affinity close failed');
+      this.#logger.warn({ error: describeError(error) }, 'affinity close failed');
     }
   }
 

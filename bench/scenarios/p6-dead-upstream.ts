@@ -14,7 +14,7 @@ import { median, now } from '../harness.js';
 import type { Library } from '../library.js';
 import type { ScenarioResult } from '../report.js';
 import type { Settings } from '../settings.js';
-import { startUpstream } from '../upstream.js';
+import { type Upstream, startUpstream } from '../upstream.js';
 
 /** Request timeout of every client here: a death that is not noticed shows up as this. */
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -35,7 +35,12 @@ interface DeadRun {
  * client; killing it in between makes the fetch itself fail, which is a
  * different (and easier) case than a call whose response stream is open.
  */
-function watchedFetch(): { fetch: FetchLike; toolCallAnswered(): Promise<void> } {
+interface WatchedFetch {
+  readonly fetch: FetchLike;
+  toolCallAnswered(): Promise<void>;
+}
+
+function watchedFetch(): WatchedFetch {
   const waiters: Array<() => void> = [];
   return {
     fetch: async (url, init) => {
@@ -55,6 +60,29 @@ function describeError(error: unknown): string {
   return `${error.name}${code === undefined ? '' : ` ${String(code)}`}: ${error.message.slice(0, 80)}`;
 }
 
+/**
+ * Starts a hanging tool call, kills the upstream once the call is in progress
+ * (the server started the tool and its response stream is open), and times
+ * from the kill to the call's rejection.
+ */
+async function killDuringCall(
+  upstream: Upstream,
+  watched: WatchedFetch,
+  call: () => Promise<unknown>,
+): Promise<{ failMs: number; error: string; cause: unknown }> {
+  const started = Promise.all([upstream.nextToolStart('hang'), watched.toolCallAnswered()]);
+  const outcome = call().then(
+    () => ({ ok: true as const, at: now() }),
+    (error: unknown) => ({ ok: false as const, error, at: now() }),
+  );
+  await started;
+  const killedAt = now();
+  await upstream.kill();
+  const settled = await outcome;
+  if (settled.ok) throw new Error('the hanging call answered');
+  return { failMs: settled.at - killedAt, error: describeError(settled.error), cause: settled.error };
+}
+
 async function registryRun(lib: Library, run: number): Promise<DeadRun> {
   const { SessionCreateRequest, UpstreamSessionRegistry, classifyError, mcpSessionFactory } = lib.root;
   const upstream = await startUpstream();
@@ -69,23 +97,10 @@ async function registryRun(lib: Library, run: number): Promise<DeadRun> {
       url: upstream.url,
     });
     await registry.use(request, (client) => client.callTool({ name: 'increment' }));
-    const started = Promise.all([upstream.nextToolStart('hang'), watched.toolCallAnswered()]);
-    const call = registry.use(request, (client) => client.callTool({ name: 'hang' }));
-    const outcome = call.then(
-      () => ({ ok: true as const, at: now() }),
-      (error: unknown) => ({ ok: false as const, error, at: now() }),
+    const { cause, ...failed } = await killDuringCall(upstream, watched, () =>
+      registry.use(request, (client) => client.callTool({ name: 'hang' })),
     );
-    await started;
-    const killedAt = now();
-    await upstream.kill();
-    const settled = await outcome;
-    if (settled.ok) throw new Error('the hanging call answered');
-    return {
-      failMs: settled.at - killedAt,
-      error: describeError(settled.error),
-      errorClass: classifyError(settled.error),
-      retired: registry.size === 0,
-    };
+    return { ...failed, errorClass: classifyError(cause), retired: registry.size === 0 };
   } finally {
     await registry.closeAll();
     await upstream.close();
@@ -99,22 +114,10 @@ async function bareClientRun(lib: Library): Promise<DeadRun> {
   const client = new Client({ name: 'bench-bare', version: '1.0.0' });
   try {
     await client.connect(new StreamableHTTPClientTransport(new URL(upstream.url), { fetch: watched.fetch }));
-    const started = Promise.all([upstream.nextToolStart('hang'), watched.toolCallAnswered()]);
-    const outcome = client.callTool({ name: 'hang' }, undefined, { timeout: BASELINE_TIMEOUT_MS }).then(
-      () => ({ ok: true as const, at: now() }),
-      (error: unknown) => ({ ok: false as const, error, at: now() }),
+    const { cause, ...failed } = await killDuringCall(upstream, watched, () =>
+      client.callTool({ name: 'hang' }, undefined, { timeout: BASELINE_TIMEOUT_MS }),
     );
-    await started;
-    const killedAt = now();
-    await upstream.kill();
-    const settled = await outcome;
-    if (settled.ok) throw new Error('the hanging call answered');
-    return {
-      failMs: settled.at - killedAt,
-      error: describeError(settled.error),
-      errorClass: classifyError(settled.error),
-      retired: false,
-    };
+    return { ...failed, errorClass: classifyError(cause), retired: false };
   } finally {
     await client.close();
     await upstream.close();

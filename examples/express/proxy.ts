@@ -1,22 +1,16 @@
 /**
  * An MCP proxy on Express: stateful Streamable HTTP downstream sessions, each
  * bridged to its own upstream sessions by mcp-upstream-registry. With
- * `cluster`, one of many workers: see ../shared/cluster.ts.
+ * `cluster`, one of many workers: see ../shared/cluster.ts. The
+ * framework-neutral half (registry, bridge, shutdown) is ../shared/proxy-core.ts.
  */
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import {
-  BridgeHub,
-  DownstreamSessions,
-  LOOPBACK_HOSTS,
-  checkHostAndOrigin,
-  isLoopbackHost,
-} from '../../src/bridge/index.js';
-import { UpstreamSessionRegistry, mcpSessionFactory } from '../../src/index.js';
-import { joinCluster, jsonLinesLogger } from '../shared/cluster.js';
+import { type DownstreamSessions, checkHostAndOrigin } from '../../src/bridge/index.js';
+import type { UpstreamSessionRegistry } from '../../src/index.js';
 import type { ProxyOptions, RunningProxy } from '../shared/main.js';
-import { forwardNodeRequest, listenHttp } from '../shared/node-http.js';
+import { startProxyCore } from '../shared/proxy-core.js';
+import { forwardNodeRequest } from '../shared/node-http.js';
 
 /** Options of {@link startProxy}. */
 export type ExpressProxyOptions = ProxyOptions;
@@ -29,26 +23,8 @@ export interface ExpressProxy extends RunningProxy {
 
 /** Starts the proxy on `host:port` (default 127.0.0.1, any free port). */
 export async function startProxy(options: ExpressProxyOptions): Promise<ExpressProxy> {
-  const host = options.host ?? '127.0.0.1';
-  // Listen first: a worker publishes the address it listens on.
-  const { server, url } = await listenHttp(host, options.port ?? 0);
-  const worker = options.cluster && (await joinCluster(options.cluster, url, options.gateways, options.logger ?? jsonLinesLogger()));
-  const hub = new BridgeHub({ logger: options.logger });
-  const registry = new UpstreamSessionRegistry<Client>({
-    onSessionLost: 'fail',
-    ...options.registry,
-    ...(worker && { affinity: worker.affinity }),
-    factory: mcpSessionFactory({ configureClient: hub.configureClient, ...(worker && { sessionStore: worker.sessionStore }) }),
-  });
-  const sessions = new DownstreamSessions<StreamableHTTPServerTransport>({
-    hub,
-    registry,
-    gateways: options.gateways,
-    bridge: options.bridge,
-    createTransport: (transportOptions) => new StreamableHTTPServerTransport(transportOptions),
-    ...(worker && { locateSession: worker.locateSession }),
-  });
-  const allowedHosts = options.allowedHosts ?? (isLoopbackHost(host) ? LOOPBACK_HOSTS : undefined);
+  const core = await startProxyCore(options, (transportOptions) => new StreamableHTTPServerTransport(transportOptions));
+  const { server, url, worker, registry, sessions, allowedHosts } = core;
 
   const app = express();
   app.disable('x-powered-by');
@@ -86,14 +62,5 @@ export async function startProxy(options: ExpressProxyOptions): Promise<ExpressP
 
   server.on('request', app);
 
-  let closing: Promise<void> | undefined;
-  const close = async (): Promise<void> => {
-    await sessions.closeAll(); // ends downstream streams, evicts (DELETEs) upstream sessions
-    await registry.closeAll(); // also closes the affinity: gives up ownership, stops the heartbeat
-    await hub.close();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
-  };
-  return { url, registry, sessions, close: () => (closing ??= close()) };
+  return { url, registry, sessions, close: core.close };
 }

@@ -9,6 +9,9 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { RegistryError, type RegistryErrorCode } from '../errors.js';
 import { redactText } from '../redact.js';
 
+/** Log text of an error, safe to log; one implementation for the whole library. */
+export { describeError } from '../redact.js';
+
 /** A JSON-RPC error object (`error` member of an error response). */
 export interface JsonRpcErrorObject {
   readonly code: number;
@@ -121,11 +124,6 @@ export function toJsonRpcError(error: unknown, options?: HttpErrorOptions): Json
   return { code: ErrorCode.InternalError, message: redactText(text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text) };
 }
 
-/** An error as log text: message only, truncated, URL credentials and query strings removed. */
-export function describeError(error: unknown): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return redactText(text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text);
-}
 
 /** An `Error` carrying a JSON-RPC error object; the SDK's protocol layer sends its `code`, `message` and `data` as they are. */
 export class ForwardedJsonRpcError extends Error {

@@ -9,7 +9,8 @@ import type { Affinity, ClaimResult, WorkerInfo } from '../affinity.js';
 import type { ClockTimer } from '../clock.js';
 import { AffinityUnavailableError, InvalidRequestError } from '../errors.js';
 import { isValidMcpSessionId } from '../headers.js';
-import { bounded, describe, endClient, type OwnedClient, openClient } from './client.js';
+import { describeError } from '../redact.js';
+import { bounded, endClient, type OwnedClient, openClient } from './client.js';
 import { RedisKeys } from './keys.js';
 import { type RedisAffinityOptions, type ResolvedRedisAffinityOptions, resolveRedisAffinityOptions } from './options.js';
 import { CLAIM, REFRESH, RELEASE, RELEASE_OWNERSHIP, runScript } from './scripts.js';
@@ -297,7 +298,7 @@ export class RedisAffinity implements Affinity {
     const failure =
       error instanceof AffinityUnavailableError
         ? error
-        : new AffinityUnavailableError(`Redis ownership claim failed: ${describe(error)}`, error);
+        : new AffinityUnavailableError(`Redis ownership claim failed: ${describeError(error)}`, error);
     if (this.#options.onRedisError === 'fail-closed') throw failure;
     this.#options.logger.warn(
       { workerId: this.workerId, error: failure.message },
@@ -334,7 +335,7 @@ export class RedisAffinity implements Affinity {
       );
     } catch (error) {
       this.#options.logger.warn(
-        { workerId: this.workerId, error: describe(error) },
+        { workerId: this.workerId, error: describeError(error) },
         'could not release a downstream session in Redis; it expires after ownershipTtlMs',
       );
     }
@@ -424,14 +425,14 @@ export class RedisAffinity implements Affinity {
       try {
         listener(downstreamSessionId);
       } catch (error) {
-        this.#options.logger.error({ error: describe(error) }, 'an onOwnershipLost listener threw');
+        this.#options.logger.error({ error: describeError(error) }, 'an onOwnershipLost listener threw');
       }
     }
   }
 
   /** One warning per outage, the rest at debug level, so a long outage does not flood the log. */
   #logFailure(error: unknown, message: string): void {
-    const fields = { workerId: this.workerId, error: describe(error) };
+    const fields = { workerId: this.workerId, error: describeError(error) };
     if (this.#degraded) this.#options.logger.debug(fields, message);
     else this.#options.logger.warn(fields, message);
   }
@@ -466,7 +467,7 @@ export class RedisAffinity implements Affinity {
       await bounded(Promise.all(work), this.#options.commandTimeoutMs, 'the release on close');
     } catch (error) {
       this.#options.logger.warn(
-        { workerId: this.workerId, error: describe(error) },
+        { workerId: this.workerId, error: describeError(error) },
         'could not release ownership on close; keys expire after ownershipTtlMs',
       );
     }

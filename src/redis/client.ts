@@ -8,7 +8,7 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { AffinityUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { redactText } from '../redact.js';
+import { describeError } from '../redact.js';
 
 /** Sends one raw command; ioredis' `Redis#call`. */
 export interface RedisCommandClient {
@@ -68,7 +68,7 @@ export async function openClient(connection: RedisConnection, logger: Logger): P
 function watchErrors(client: Redis, logger: Logger): void {
   let outage = false;
   client.on('error', (error: unknown) => {
-    const fields = { error: describe(error) };
+    const fields = { error: describeError(error) };
     if (outage) {
       logger.debug(fields, 'Redis connection error');
       return;
@@ -100,7 +100,7 @@ export function bounded<T>(work: Promise<T>, timeoutMs: number, what: string): P
         reject(
           error instanceof AffinityUnavailableError
             ? error
-            : new AffinityUnavailableError(`Redis ${what} failed: ${describe(error)}`, error),
+            : new AffinityUnavailableError(`Redis ${what} failed: ${describeError(error)}`, error),
         );
       },
     );
@@ -141,8 +141,3 @@ export async function endClient(client: Redis, timeoutMs: number): Promise<void>
   await closed;
 }
 
-/** A short, secret-free description of a Redis error. */
-export function describe(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return redactText(text).slice(0, 200);
-}

@@ -10,7 +10,8 @@ import { AffinityUnavailableError, InvalidOptionsError, InvalidRequestError } fr
 import { isValidMcpSessionId } from '../headers.js';
 import type { UpstreamSessionRecord, UpstreamSessionStore } from '../mcp/session-store.js';
 import { RedisAffinity, type RedisAffinityInternals, redisAffinityInternals } from './affinity.js';
-import { bounded, describe } from './client.js';
+import { describeError } from '../redact.js';
+import { bounded } from './client.js';
 import { runScript, STORE_DELETE, STORE_SET } from './scripts.js';
 
 /** Options of {@link RedisSessionStore}. */
@@ -110,7 +111,7 @@ export class RedisSessionStore implements UpstreamSessionStore {
       return await bounded(attempt(), this.#internals.options.commandTimeoutMs, what);
     } catch (error) {
       if (error instanceof AffinityUnavailableError) throw error;
-      throw new AffinityUnavailableError(`Redis failed ${what}: ${describe(error)}`, error);
+      throw new AffinityUnavailableError(`Redis failed ${what}: ${describeError(error)}`, error);
     }
   }
 }

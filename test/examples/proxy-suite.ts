@@ -8,8 +8,9 @@ import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamable
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BridgeBehaviour, BridgeGateway } from '../../src/bridge/index.js';
-import type { RegistryEvents, RegistryOptions, UpstreamSessionRegistry } from '../../src/index.js';
+import type { RegistryOptions, UpstreamSessionRegistry } from '../../src/index.js';
 import { type RichServer, startRichServer } from '../fixtures/rich-server.js';
+import { nextEvent } from '../fixtures/factory-harness.js';
 import { type TestClient, type TestClientOptions, connectClient, textOf } from './helpers.js';
 
 /** What the suite needs from an example's `startProxy`. */
@@ -26,20 +27,6 @@ export type StartProxy = (options: {
   bridge?: BridgeBehaviour;
 }) => Promise<ProxyUnderTest>;
 
-function nextEvent<K extends keyof RegistryEvents>(
-  registry: UpstreamSessionRegistry,
-  type: K,
-  predicate: (event: RegistryEvents[K]) => boolean,
-): Promise<RegistryEvents[K]> {
-  return new Promise((resolve) => {
-    const handler = (event: RegistryEvents[K]): void => {
-      if (!predicate(event)) return;
-      registry.off(type, handler);
-      resolve(event);
-    };
-    registry.on(type, handler);
-  });
-}
 
 /** A raw HTTP request, so tests control headers fetch would not let them set (Host). */
 function rawRequest(

@@ -82,7 +82,7 @@ describe('mcpSessionFactory options', () => {
       transport: 'stdio',
       stdio: { command: 'node' },
     });
-    await expect(mcpSessionFactory()(request, recordingContext().ctx)).rejects.toBeInstanceOf(InvalidRequestError);
+    await expect(mcpSessionFactory()(request, recordingContext())).rejects.toBeInstanceOf(InvalidRequestError);
   });
 });
 
@@ -90,7 +90,7 @@ describe.each(TRANSPORTS)('mcpSessionFactory over %s', (transport) => {
   it('connects, keeps per-session state, and closes', async () => {
     const server = await counterServer();
     const factory = mcpSessionFactory({ clientInfo: { name: 'test-proxy', version: '9.9.9' } });
-    const connection = tracker.track(await factory(requestFor(server, transport), recordingContext().ctx));
+    const connection = tracker.track(await factory(requestFor(server, transport), recordingContext()));
     expect(await callText(connection.client, 'increment')).toBe('1');
     expect(await callText(connection.client, 'increment')).toBe('2');
     expect(await callText(connection.client, 'get')).toBe('2');
@@ -106,7 +106,7 @@ describe.each(TRANSPORTS)('mcpSessionFactory over %s', (transport) => {
     const request = requestFor(server, transport, {
       headers: { 'X-Api-Key': 'key-1', 'Mcp-Session-Id': 'downstream-session-must-not-leak', Authorization: 'Bearer t' },
     });
-    const connection = tracker.track(await mcpSessionFactory()(request, recordingContext().ctx));
+    const connection = tracker.track(await mcpSessionFactory()(request, recordingContext()));
     await callText(connection.client, 'increment');
     await connection.close({ signal: new AbortController().signal });
     await server.whenIdle();
@@ -134,7 +134,7 @@ describe.each(TRANSPORTS)('mcpSessionFactory over %s', (transport) => {
     const started = performance.now();
     const error = await mcpSessionFactory()(
       requestFor(server, transport, { connectTimeoutMs: 300 }),
-      recordingContext().ctx,
+      recordingContext(),
     ).catch((e: unknown) => e);
     const elapsed = performance.now() - started;
     expect(error).toMatchObject({ name: 'TimeoutError' });
@@ -149,7 +149,8 @@ describe.each(TRANSPORTS)('mcpSessionFactory over %s', (transport) => {
   it('stops connecting when ctx.signal aborts, rejecting with its reason', async () => {
     const server = await counterServer();
     server.faults.hangAll = true;
-    const { ctx, controller } = recordingContext();
+    const ctx = recordingContext();
+    const { controller } = ctx;
     const connecting = mcpSessionFactory()(requestFor(server, transport), ctx);
     await server.waitForRequest(() => true);
     const reason = new Error('create no longer wanted');
@@ -175,7 +176,7 @@ describe.each(TRANSPORTS)('mcpSessionFactory over %s', (transport) => {
     server.faults.badInitialize = bad;
     const error = await mcpSessionFactory()(
       requestFor(server, transport, { connectTimeoutMs: 10_000 }),
-      recordingContext().ctx,
+      recordingContext(),
     ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).name).not.toBe('TimeoutError');
@@ -192,7 +193,7 @@ describe.each(TRANSPORTS)('mcpSessionFactory over %s', (transport) => {
         seen.push({ connected: client.transport !== undefined, gatewayId: request.gatewayId });
       },
     });
-    tracker.track(await factory(requestFor(server, transport), recordingContext().ctx));
+    tracker.track(await factory(requestFor(server, transport), recordingContext()));
     expect(seen).toEqual([{ connected: false, gatewayId: 'counter' }]);
   });
 
@@ -204,14 +205,14 @@ describe.each(TRANSPORTS)('mcpSessionFactory over %s', (transport) => {
         throw boom;
       },
     });
-    await expect(factory(requestFor(server, transport), recordingContext().ctx)).rejects.toBe(boom);
+    await expect(factory(requestFor(server, transport), recordingContext())).rejects.toBe(boom);
     expect(server.requests).toHaveLength(0);
   });
 
   it('applies requestTimeoutMs as the default per-call timeout', async () => {
     const server = await counterServer();
     const connection = tracker.track(
-      await mcpSessionFactory({ requestTimeoutMs: 200 })(requestFor(server, transport), recordingContext().ctx),
+      await mcpSessionFactory({ requestTimeoutMs: 200 })(requestFor(server, transport), recordingContext()),
     );
     const error = await connection.client.callTool({ name: 'sleep', arguments: { ms: 10_000 } }).catch((e) => e);
     expect(error).toBeInstanceOf(McpError);
@@ -222,7 +223,8 @@ describe.each(TRANSPORTS)('mcpSessionFactory over %s', (transport) => {
 
   it('kills: a call in flight when the upstream dies rejects at once and onBroken fires', async () => {
     const server = await counterServer();
-    const { ctx, broken, firstBroken } = recordingContext();
+    const ctx = recordingContext();
+    const { broken, firstBroken } = ctx;
     const connection = tracker.track(await mcpSessionFactory()(requestFor(server, transport), ctx));
     const sleeping = server.waitForToolCall('sleep');
     const call = connection.client.callTool({ name: 'sleep', arguments: { ms: 60_000 } });
@@ -247,7 +249,8 @@ describe.each(TRANSPORTS)('mcpSessionFactory over %s', (transport) => {
 describe('mcpSessionFactory death detection (streamable-http)', () => {
   it('rejects an in-flight call at once with JSON responses too', async () => {
     const server = await counterServer({ jsonResponse: true });
-    const { ctx, firstBroken } = recordingContext();
+    const ctx = recordingContext();
+    const { firstBroken } = ctx;
     const connection = tracker.track(await mcpSessionFactory()(requestFor(server, 'streamable-http'), ctx));
     const sleeping = server.waitForToolCall('sleep');
     const call = connection.client.callTool({ name: 'sleep', arguments: { ms: 60_000 } }).catch((e: unknown) => e);
@@ -262,7 +265,8 @@ describe('mcpSessionFactory death detection (streamable-http)', () => {
 
   it('keeps a healthy session when its GET stream drops and the SDK reconnects it', async () => {
     const server = await counterServer();
-    const { ctx, broken } = recordingContext();
+    const ctx = recordingContext();
+    const { broken } = ctx;
     const connection = tracker.track(await mcpSessionFactory()(requestFor(server, 'streamable-http'), ctx));
     await callText(connection.client, 'increment');
     // The SDK opens the GET stream right after initialize; wait until it is there.
@@ -280,7 +284,8 @@ describe('mcpSessionFactory death detection (streamable-http)', () => {
 
   it('reports HTTP 404 from an upstream that expired the session as a lost session', async () => {
     const server = await counterServer();
-    const { ctx, firstBroken } = recordingContext();
+    const ctx = recordingContext();
+    const { firstBroken } = ctx;
     const connection = tracker.track(await mcpSessionFactory()(requestFor(server, 'streamable-http'), ctx));
     expect(await callText(connection.client, 'increment')).toBe('1');
     await server.forgetSessions();
@@ -293,7 +298,8 @@ describe('mcpSessionFactory death detection (streamable-http)', () => {
   it('reports HTTP 404 after an upstream restart as a lost session', async () => {
     // No standalone stream: nothing notices the restart until the next request.
     const server = await counterServer({ standaloneStream: false });
-    const { ctx, firstBroken, broken } = recordingContext();
+    const ctx = recordingContext();
+    const { firstBroken, broken } = ctx;
     const connection = tracker.track(await mcpSessionFactory()(requestFor(server, 'streamable-http'), ctx));
     expect(await callText(connection.client, 'increment')).toBe('1');
     await server.restart();
@@ -306,7 +312,8 @@ describe('mcpSessionFactory death detection (streamable-http)', () => {
 
   it('reports a lost legacy SSE session when its event stream breaks', async () => {
     const server = await counterServer();
-    const { ctx, firstBroken } = recordingContext();
+    const ctx = recordingContext();
+    const { firstBroken } = ctx;
     const connection = tracker.track(await mcpSessionFactory()(requestFor(server, 'sse'), ctx));
     expect(await callText(connection.client, 'increment')).toBe('1');
     expect(server.dropStreams()).toBe(1);
@@ -320,7 +327,7 @@ describe('mcpSessionFactory close', () => {
   it('sends DELETE on graceful close and frees the upstream session', async () => {
     const server = await counterServer();
     const connection = tracker.track(
-      await mcpSessionFactory()(requestFor(server, 'streamable-http'), recordingContext().ctx),
+      await mcpSessionFactory()(requestFor(server, 'streamable-http'), recordingContext()),
     );
     expect(server.openSessions).toBe(1);
     await connection.close({ signal: new AbortController().signal });
@@ -335,7 +342,7 @@ describe('mcpSessionFactory close', () => {
     const server = await counterServer();
     server.faults.hangDelete = true;
     const connection = tracker.track(
-      await mcpSessionFactory()(requestFor(server, 'streamable-http'), recordingContext().ctx),
+      await mcpSessionFactory()(requestFor(server, 'streamable-http'), recordingContext()),
     );
     const controller = new AbortController();
     const deleting = server.waitForRequest((r) => r.httpMethod === 'DELETE');
@@ -350,7 +357,7 @@ describe('mcpSessionFactory close', () => {
   it('closes at once, without DELETE, when the signal is already aborted', async () => {
     const server = await counterServer();
     const connection = tracker.track(
-      await mcpSessionFactory()(requestFor(server, 'streamable-http'), recordingContext().ctx),
+      await mcpSessionFactory()(requestFor(server, 'streamable-http'), recordingContext()),
     );
     await connection.close({ signal: AbortSignal.abort() });
     expect(server.deletes).toBe(0);
@@ -365,7 +372,7 @@ describe('mcpSessionFactory with a session store', () => {
     const factory = mcpSessionFactory({ sessionStore: store, enforceStrictCapabilities: true });
     const request = requestFor(server, 'streamable-http');
 
-    const first = await factory(request, recordingContext().ctx);
+    const first = await factory(request, recordingContext());
     for (let i = 0; i < 3; i++) await callText(first.client, 'increment');
     const record = await store.get('downstream-1', 'counter');
     expect(record).toMatchObject({ sessionId: upstreamSessionId(first), fingerprint: request.fingerprint });
@@ -374,7 +381,7 @@ describe('mcpSessionFactory with a session store', () => {
     await first.client.close();
 
     const reopened = server.waitForRequest((r) => r.httpMethod === 'GET');
-    const second = tracker.track(await factory(request, recordingContext().ctx));
+    const second = tracker.track(await factory(request, recordingContext()));
     expect(upstreamSessionId(second)).toBe(record?.sessionId);
     expect(await callText(second.client, 'get')).toBe('3');
     // The standalone GET stream (server-to-client messages) is reopened too.
@@ -393,15 +400,15 @@ describe('mcpSessionFactory with a session store', () => {
     const store = new MemoryStore();
     const factory = mcpSessionFactory({ sessionStore: store });
     const request = requestFor(server, 'streamable-http');
-    const first = await factory(request, recordingContext().ctx);
+    const first = await factory(request, recordingContext());
     await first.client.close();
     await server.restart();
 
-    const error = await factory(request, recordingContext().ctx).catch((e: unknown) => e);
+    const error = await factory(request, recordingContext()).catch((e: unknown) => e);
     expect(isSessionGone(error)).toBe(true);
     expect(store.records.size).toBe(0);
     // With the record gone, the next create initializes afresh.
-    tracker.track(await factory(request, recordingContext().ctx));
+    tracker.track(await factory(request, recordingContext()));
     expect(server.initializations).toBe(2);
   });
 
@@ -414,7 +421,7 @@ describe('mcpSessionFactory with a session store', () => {
     };
     const error = await mcpSessionFactory({ sessionStore: store })(
       requestFor(server, 'streamable-http'),
-      recordingContext().ctx,
+      recordingContext(),
     ).catch((e: unknown) => e);
     expect(error).toBe(unavailable);
     expect(server.deletes).toBe(1);
@@ -426,10 +433,10 @@ describe('mcpSessionFactory with a session store', () => {
     const server = await counterServer();
     const store = new MemoryStore();
     const factory = mcpSessionFactory({ sessionStore: store });
-    const first = await factory(requestFor(server, 'streamable-http'), recordingContext().ctx);
+    const first = await factory(requestFor(server, 'streamable-http'), recordingContext());
     await first.client.close();
     const changed = requestFor(server, 'streamable-http', { configVersion: 'v2' });
-    const second = tracker.track(await factory(changed, recordingContext().ctx));
+    const second = tracker.track(await factory(changed, recordingContext()));
     expect(upstreamSessionId(second)).not.toBe(upstreamSessionId(first));
     expect(server.initializations).toBe(2);
     expect((await store.get('downstream-1', 'counter'))?.fingerprint).toBe(changed.fingerprint);
@@ -444,7 +451,7 @@ describe('health probes against a real server without prompts or resources', () 
   async function connect(options: { enforceStrictCapabilities?: boolean } = {}) {
     const server = await counterServer();
     const connection = tracker.track(
-      await mcpSessionFactory(options)(requestFor(server, 'streamable-http'), recordingContext().ctx),
+      await mcpSessionFactory(options)(requestFor(server, 'streamable-http'), recordingContext()),
     );
     return { server, client: connection.client };
   }

@@ -159,7 +159,7 @@ describe('fault matrix: a stored upstream session the restarted upstream forgot'
     const store = new MemoryStore();
     const worker = await mcpSessionFactory({ sessionStore: store })(
       SessionCreateRequest.from(tab(server)),
-      recordingContext().ctx,
+      recordingContext(),
     );
     await worker.client.close(); // dies: no DELETE, the record stays
     await server.restart();

@@ -7,8 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { FactoryContext } from '../../src/factory.js';
 import { SessionCreateRequest } from '../../src/request.js';
 
 /** Absolute path of the stdio counter server. */
@@ -59,39 +57,7 @@ export function fixtureRequest(
   });
 }
 
-/** A factory context whose `onBroken` calls are recorded and awaitable. */
-export interface RecordingContext extends FactoryContext {
-  readonly broken: unknown[];
-  /** Resolves with the first `onBroken` reason. */
-  readonly firstBroken: Promise<unknown>;
-  readonly controller: AbortController;
-}
-
-export function recordingContext(): RecordingContext {
-  const controller = new AbortController();
-  const broken: unknown[] = [];
-  let resolveFirst!: (reason: unknown) => void;
-  const firstBroken = new Promise<unknown>((resolve) => {
-    resolveFirst = resolve;
-  });
-  return {
-    signal: controller.signal,
-    controller,
-    broken,
-    firstBroken,
-    onBroken(reason) {
-      broken.push(reason);
-      resolveFirst(reason);
-    },
-  };
-}
-
-/** The text of the first content block of a tool result. */
-export async function callText(client: Client, name: string): Promise<string> {
-  const result = await client.callTool({ name });
-  const [first] = result.content as Array<{ type: string; text?: string }>;
-  return first?.text ?? '';
-}
+export { callText, recordingContext } from '../fixtures/factory-harness.js';
 
 /** Process state letter from /proc (R, S, Z, ...), or undefined when the pid is gone. */
 export function processState(pid: number): string | undefined {

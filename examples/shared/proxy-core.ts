@@ -1,0 +1,79 @@
+/**
+ * What both example proxies share: listen, join the cluster (when configured),
+ * build the bridge hub, the registry and the downstream session table, and
+ * shut all of it down in order. The framework-specific part is the HTTP app.
+ */
+import type { Server } from 'node:http';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import {
+  BridgeHub,
+  DownstreamSessions,
+  type DownstreamTransport,
+  LOOPBACK_HOSTS,
+  type SessionTransportOptions,
+  isLoopbackHost,
+} from '../../src/bridge/index.js';
+import { UpstreamSessionRegistry, mcpSessionFactory } from '../../src/index.js';
+import { type ClusterMember, joinCluster, jsonLinesLogger } from './cluster.js';
+import type { ProxyOptions } from './main.js';
+import { listenHttp } from './node-http.js';
+
+/** The framework-neutral half of a running example proxy. */
+export interface ProxyCore<T extends DownstreamTransport> {
+  readonly server: Server;
+  readonly url: string;
+  /** Set when running as one of many workers. */
+  readonly worker: ClusterMember | undefined;
+  readonly registry: UpstreamSessionRegistry;
+  readonly sessions: DownstreamSessions<T>;
+  /** Host names to accept; undefined: no Host/Origin check (not bound to loopback). */
+  readonly allowedHosts: readonly string[] | undefined;
+  /** Ends downstream sessions, then upstream sessions (DELETE), then the server. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Starts the shared half of a proxy on `host:port` (default 127.0.0.1, any free port). */
+export async function startProxyCore<T extends DownstreamTransport>(
+  options: ProxyOptions,
+  createTransport: (transportOptions: SessionTransportOptions) => T,
+): Promise<ProxyCore<T>> {
+  const host = options.host ?? '127.0.0.1';
+  // Listen first: a worker publishes the address it listens on.
+  const { server, url } = await listenHttp(host, options.port ?? 0);
+  const worker = options.cluster && (await joinCluster(options.cluster, url, options.gateways, options.logger ?? jsonLinesLogger()));
+  const hub = new BridgeHub({ logger: options.logger });
+  const registry = new UpstreamSessionRegistry<Client>({
+    onSessionLost: 'fail',
+    ...options.registry,
+    ...(worker && { affinity: worker.affinity }),
+    factory: mcpSessionFactory({ configureClient: hub.configureClient, ...(worker && { sessionStore: worker.sessionStore }) }),
+  });
+  const sessions = new DownstreamSessions<T>({
+    hub,
+    registry,
+    gateways: options.gateways,
+    bridge: options.bridge,
+    createTransport,
+    ...(worker && { locateSession: worker.locateSession }),
+  });
+  const allowedHosts = options.allowedHosts ?? (isLoopbackHost(host) ? LOOPBACK_HOSTS : undefined);
+
+  let closing: Promise<void> | undefined;
+  const shutdown = async (): Promise<void> => {
+    await sessions.closeAll(); // ends downstream streams, evicts (DELETEs) upstream sessions
+    await registry.closeAll(); // also closes the affinity: gives up ownership, stops the heartbeat
+    await hub.close();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+  };
+  return {
+    server,
+    url,
+    worker: worker || undefined,
+    registry,
+    sessions,
+    allowedHosts,
+    close: () => (closing ??= shutdown()),
+  };
+}
