@@ -14,6 +14,7 @@ import type { UpstreamConnection } from '../../src/factory.js';
 import { mcpSessionFactory } from '../../src/mcp/factory.js';
 import type { UpstreamSessionRecord, UpstreamSessionStore } from '../../src/mcp/session-store.js';
 import { SessionCreateRequest, type SessionCreateRequestInit, type TransportType } from '../../src/request.js';
+import { ManualClock } from '../../src/testing/manual-clock.js';
 import { type BadAnswer, type CounterServer, startCounterServer } from '../fixtures/counter-server.js';
 import { ConnectionTracker, callText, recordingContext } from '../fixtures/factory-harness.js';
 
@@ -217,8 +218,11 @@ describe.each(TRANSPORTS)('mcpSessionFactory over %s', (transport) => {
     const error = await connection.client.callTool({ name: 'sleep', arguments: { ms: 10_000 } }).catch((e) => e);
     expect(error).toBeInstanceOf(McpError);
     expect((error as McpError).code).toBe(ErrorCode.RequestTimeout);
-    // An explicit per-call timeout still wins.
-    expect(await callText(connection.client, 'get')).toBe('0');
+    // An explicit per-call timeout still wins: a call longer than the 200 ms default answers.
+    const slept = await connection.client.callTool({ name: 'sleep', arguments: { ms: 400 } }, undefined, {
+      timeout: 60_000,
+    });
+    expect(slept.content).toEqual([{ type: 'text', text: 'slept' }]);
   });
 
   it('kills: a call in flight when the upstream dies rejects at once and onBroken fires', async () => {
@@ -469,9 +473,14 @@ describe('health probes against a real server without prompts or resources', () 
   it('advances past a probe that times out', async () => {
     const { server, client } = await connect();
     server.faults.hangMethods.add('ping');
-    const result = await runProbeChain(client, defaultProbeChain, { timeoutMs: 200 });
-    expect(result).toEqual({ healthy: true, step: 'tools/list' });
-    expect(server.requests.some((r) => r.rpcMethod === 'ping')).toBe(true);
+    // The step deadline runs on a ManualClock: ping times out when the test says so, and
+    // tools/list has a generous real timeout, so load cannot fail the step that answers.
+    const clock = new ManualClock();
+    const pinged = server.waitForRequest((r) => r.rpcMethod === 'ping');
+    const probing = runProbeChain(client, defaultProbeChain, { timeoutMs: 60_000, clock });
+    await pinged;
+    await clock.advance(60_000);
+    expect(await probing).toEqual({ healthy: true, step: 'tools/list' });
   });
 
   it('advances past the client-side "does not support" refusal with enforceStrictCapabilities', async () => {
@@ -487,8 +496,18 @@ describe('health probes against a real server without prompts or resources', () 
 
   it('does not pass a hung upstream', async () => {
     const { server, client } = await connect();
-    for (const method of ['ping', 'tools/list', 'prompts/list', 'resources/list']) server.faults.hangMethods.add(method);
-    const result = await runProbeChain(client, defaultProbeChain, { timeoutMs: 100 });
+    const methods = ['ping', 'tools/list', 'prompts/list', 'resources/list'];
+    for (const method of methods) server.faults.hangMethods.add(method);
+    const clock = new ManualClock();
+    let asked = server.waitForRequest((r) => r.rpcMethod === methods[0]);
+    const probing = runProbeChain(client, defaultProbeChain, { timeoutMs: 60_000, clock });
+    // Each step times out on the clock only once its request reached the (hung) server.
+    for (const next of [...methods.slice(1), undefined]) {
+      await asked;
+      if (next !== undefined) asked = server.waitForRequest((r) => r.rpcMethod === next);
+      await clock.advance(60_000);
+    }
+    const result = await probing;
     expect(result.healthy).toBe(false);
     expect(classifyError(result.error)).toBe('timeout');
   });

@@ -280,7 +280,18 @@ describe.skipIf(skipRedisSuites())('RedisAffinity on a real redis-server', () =>
     const keys = keysOf(keyPrefix);
     const logger = recordingLogger();
     const clock = new ManualClock();
-    const a = h.affinity({ keyPrefix, workerId: 'A', onRedisError: 'serve-locally', logger, clock, ...FAST });
+    // A generous command timeout: the renewal right after the resume (Redis waking up on a
+    // loaded machine) must not time out. It only costs the paused claim that long.
+    const a = h.affinity({
+      keyPrefix,
+      workerId: 'A',
+      onRedisError: 'serve-locally',
+      logger,
+      clock,
+      ...FAST,
+      commandTimeoutMs: 2_000,
+      ownershipTtlMs: 10_000,
+    });
     await a.start();
     h.server.pause();
     try {

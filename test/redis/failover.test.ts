@@ -18,7 +18,9 @@ import { type CounterServer, startCounterServer } from '../fixtures/counter-serv
 import { skipRedisSuites } from '../fixtures/redis-server.js';
 import { keysOf, useRedis } from './helpers.js';
 
-const FAST = { heartbeatIntervalMs: 50, commandTimeoutMs: 300, ownershipTtlMs: 800 } as const;
+// Long enough that no stall of a loaded machine expires a key on its own: the test
+// decides when A is dead by expiring A's heartbeat key itself.
+const TIMING = { heartbeatIntervalMs: 1_000, commandTimeoutMs: 5_000, ownershipTtlMs: 60_000 } as const;
 
 async function call(registry: UpstreamSessionRegistry, init: SessionCreateRequestInit, tool: string): Promise<string> {
   return registry.use(init, async (client: Client) => {
@@ -50,11 +52,11 @@ describe.skipIf(skipRedisSuites())('failover between workers on RedisAffinity + 
   async function ownedByAThenTakenByB(bOptions: Partial<RegistryOptions<Client>> = {}) {
     upstream = await startCounterServer();
     const keyPrefix = h.prefix();
-    // A renews only when the test says so (its clock never moves): from the last refresh on, A is dead.
+    // A renews only when the test says so (its clock never moves).
     const clockA = new ManualClock();
-    const affinityA = h.affinity({ keyPrefix, workerId: 'A', address: 'http://a.internal', clock: clockA, ...FAST });
+    const affinityA = h.affinity({ keyPrefix, workerId: 'A', address: 'http://a.internal', clock: clockA, ...TIMING });
     const a = worker(affinityA);
-    const b = worker(h.affinity({ keyPrefix, workerId: 'B', address: 'http://b.internal', ...FAST }), bOptions);
+    const b = worker(h.affinity({ keyPrefix, workerId: 'B', address: 'http://b.internal', ...TIMING }), bOptions);
     const tab: SessionCreateRequestInit = { downstreamSessionId: 'tab-A', gatewayId: 'counter', url: upstream.url };
 
     for (let i = 0; i < 5; i++) await call(a, tab, 'increment');
@@ -62,7 +64,11 @@ describe.skipIf(skipRedisSuites())('failover between workers on RedisAffinity + 
     await expect(call(b, tab, 'get')).rejects.toBeInstanceOf(NotOwnerError);
     expect(upstream.initializations).toBe(1);
 
-    await h.expired(keysOf(keyPrefix).worker('A'));
+    // A dies: its heartbeat key runs out (now, rather than after a TTL a slow machine could
+    // also reach before the NotOwnerError check above).
+    const heartbeatA = keysOf(keyPrefix).worker('A');
+    await h.admin.pexpire(heartbeatA, 1);
+    await h.expired(heartbeatA);
     return { a, affinityA, b, tab, upstream };
   }
 
