@@ -135,12 +135,18 @@ function createInstruments(meter: Meter): Instruments {
   };
 }
 
+/** `error.type` of a failed hook: from the error, else the failure outcome itself; `undefined` on success. */
+function failureType(outcome: string, error: unknown): string | undefined {
+  if (error !== undefined) return errorType(error);
+  return FAILED.has(outcome) ? outcome : undefined;
+}
+
 /** Ends `span` with `outcome`, marking it failed (with `error.type`) when the outcome is a failure. */
 function finishSpan(span: Span, outcome: string, error: unknown, extra?: Attributes): void {
   span.setAttribute(ATTR.outcome, outcome);
   if (extra !== undefined) span.setAttributes(extra);
-  if (FAILED.has(outcome) || error !== undefined) {
-    const type = error === undefined ? outcome : errorType(error);
+  const type = failureType(outcome, error);
+  if (type !== undefined) {
     span.setAttribute(ATTR.errorType, type);
     span.setStatus({ code: SpanStatusCode.ERROR, message: type });
   }
@@ -168,7 +174,8 @@ class TimedSpan<O extends string> implements TelemetrySpan<O> {
     if (this.#ended) return;
     this.#ended = true;
     const attributes: Attributes = { ...this.#attributes, ...extra, [ATTR.outcome]: outcome };
-    if (error !== undefined) attributes[ATTR.errorType] = errorType(error);
+    const type = failureType(outcome, error);
+    if (type !== undefined) attributes[ATTR.errorType] = type;
     this.#histogram.record((now() - this.#started) / 1000, attributes);
     finishSpan(this.span, outcome, error, extra);
   }
@@ -203,6 +210,8 @@ function sumCounts(sources: ReadonlySet<RegistryTelemetrySource>): Map<string, G
   return sums;
 }
 
+const ZERO: GatewaySnapshot = { live: 0, creating: 0, queuedCreates: 0, consecutiveFailures: 0, backoffRemainingMs: 0 };
+
 interface Gauges {
   readonly sessions: ObservableGauge;
   readonly queue: ObservableGauge;
@@ -216,10 +225,15 @@ function observeSources(meter: Meter, sources: ReadonlySet<RegistryTelemetrySour
     queue: meter.createObservableGauge(METRIC.createQueueDepth, { description: 'Creates waiting for a concurrency slot.', unit: '{create}' }),
     backoff: meter.createObservableGauge(METRIC.createBackoffRemaining, { description: 'Time left in the create backoff window.', unit: 's' }),
   };
+  // A gateway that disappears (evicted, registry closed) reads 0 once: an SDK keeps
+  // reporting the last value of a series it no longer sees, which would show ghosts.
+  let reported = new Set<string>();
   meter.addBatchObservableCallback(
     (result) => {
-      if (sources.size === 0) return;
-      for (const [gatewayId, c] of sumCounts(sources)) observeGateway(result, gauges, gatewayId, c);
+      const sums = sumCounts(sources);
+      for (const [gatewayId, c] of sums) observeGateway(result, gauges, gatewayId, c);
+      for (const gatewayId of reported) if (!sums.has(gatewayId)) observeGateway(result, gauges, gatewayId, ZERO);
+      reported = new Set(sums.keys());
     },
     [gauges.sessions, gauges.queue, gauges.backoff],
   );
