@@ -125,7 +125,7 @@ export type {
   AcquireOutcome,
   ClaimOutcome,
   CloseAllTelemetrySpan,
-  CloseOutcome,
+  ConnectionCloseOutcome,
   CreateOutcome,
   ForwardOutcome,
   ForwardTelemetrySpan,

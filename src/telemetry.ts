@@ -78,7 +78,7 @@ export interface ProbeTelemetrySpan {
  * after its signal aborted, `'orphaned'` when the registry stopped waiting,
  * `'error'` when `close()` rejected (the connection counts as closed anyway).
  */
-export type CloseOutcome = 'closed' | 'forced' | 'orphaned' | 'error';
+export type ConnectionCloseOutcome = 'closed' | 'forced' | 'orphaned' | 'error';
 
 /**
  * How an affinity claim ended: `'owned'`, `'not-owner'` (another live worker
@@ -154,20 +154,23 @@ export interface RegistryTelemetrySource {
  * or tracing backend; `otelTelemetry()` from `mcp-upstream-registry/otel` is
  * the OpenTelemetry one. Pass it as `RegistryOptions.telemetry`.
  *
- * Where the registry calls each hook (the wiring map):
+ * Where the registry calls each hook (the wiring map). Hold the option as
+ * `#telemetry: RegistryTelemetry | undefined` and call every hook as
+ * `this.#telemetry?.hook(...)`; keep span handles in locals (or on the
+ * binding while a create/probe is shared), never in a per-acquire object.
  *
  * | hook | concern | moment |
  * | --- | --- | --- |
- * | `attach` | facade / constructor | once, in the constructor; call the returned detach at the end of `closeAll()` |
- * | `acquireStart` | facade `acquire` | on entering the slow path (after validation, before the claim); end `'ok'` when a lease is returned, `'error'` with the rejection. Never on the warm path |
- * | `claimStart` | ownership | when `#claim` starts asking the affinity (not when `ds.owned` or a claim is already in flight); end with `'owned'`, `'not-owner'`, `'unavailable'` (deadline) or `'error'`, before `ds.claiming` is cleared |
- * | `createStart` | create | in `#runFactory` once the binding is still `'creating'`, before the backoff check; end `'backoff'` on the backoff refusal, `'ok'` in `#createSucceeded`, `'timeout'`/`'error'` in `#createFailed` (timeout when the create signal aborted), `'retired'` when the binding was retired first |
- * | `backoff` | gateways (backoff) | in `#openBackoff`, next to the `gateway:backoff` event |
- * | `probeStart` | probe | at the start of `#probe`; end with the chain result (`'healthy'`/`'unhealthy'` and `result.step`), `'error'` (application error, step `'none'`), or `'retired'` (retired while probing) |
- * | `retired` | retire | in `#retire`, next to the `session:retired` event; `lifetimeMs` = clock now − `info.createdAt` |
- * | `lost` | retire / create | next to every `session:lost` event (`#emitLost`) |
- * | `closeStart` | retire / close | when the close of a retired connection starts (`#drainAndClose`, `#closeAfterCreate`); end with the `closeWithin` outcome: `'closed'`, `'forced'`, `'orphaned'` (also in `#orphan`), `'error'` |
- * | `closeAllStart` | shutdown | first call of `closeAll()` only; end with the number of orphans when `#shutdown` resolves |
+ * | `attach` | facade | constructor: `this.#detachTelemetry = telemetry?.attach?.({ gatewayCounts })` where `gatewayCounts` yields the per-gateway counts of `snapshot().gateways` without walking sessions; call `#detachTelemetry?.()` when `#shutdown()` has resolved |
+ * | `acquireStart` | facade `acquire` | first line of the slow path (`#acquireSlow`), never before the warm-path return; end `'ok'` when it returns a lease, `'error'` with the rejection (wrap the body in try/catch; `finally` already exists) |
+ * | `claimStart` | ownership | in `#claim(ds)`, before `affinity.claim()`: only a real claim (not `ds.owned`, not joining `ds.claiming`); end `'owned'`; `'not-owner'` before throwing `NotOwnerError`; `'unavailable'` when `waitWithin` timed out; `'error'` (with the error) when the affinity threw |
+ * | `createStart` | create | in `#runFactory(binding, gw)` after the `state !== 'creating'` check, before the backoff check; the acquire's span reaches it through `#create` → the `gw.limit(() => …)` closure. End `'backoff'` on the backoff refusal; `'ok'` next to `#createSucceeded`; on a factory error `'timeout'` when `binding.createControl.signal.aborted` by the deadline, else `'error'` (with the cause); `'retired'` when `binding.state !== 'creating'` after the factory (retired or registry closed meanwhile) |
+ * | `backoff` | gateways | in `#openBackoff`, next to the `gateway:backoff` event |
+ * | `probeStart` | probe | first line of `#probe(binding)` (only the acquire that starts `binding.probing` passes its span); end `result.healthy ? 'healthy' : 'unhealthy'` with `result.step` (and `result.error`); in the catch `'retired'` (step `'none'`) when `binding.state !== 'ready'`, else `'error'` with the application error |
+ * | `retired` | retire | in `#retire`, next to the `session:retired` event: `retired(binding.info, reason, clock.now() - binding.info.createdAt)` |
+ * | `lost` | retire, create | in `#emitLost`, next to every `session:lost` event |
+ * | `closeStart` | close | first line of `#close(binding, connection, schedule)` (after the drain); end `'orphaned'` when `result.outcome === 'orphaned'`, else `'error'` when `result.error`, else `'forced'` when `result.forced`, else `'closed'`. A create that never settled (`#closeAfterCreate` gave up) has no close span: `closeAll`'s orphan count and `session:orphaned` cover it |
+ * | `closeAllStart` | shutdown | in `closeAll()` when `#closeAll` is first set (not on repeat calls); end with `totals.orphaned` after minus before, when `#shutdown()` resolves |
  *
  * Parenting: the registry passes the acquire's span handle as `parent` to the
  * `claimStart`, `createStart` and `probeStart` it causes; a create started by
@@ -194,7 +197,7 @@ export interface RegistryTelemetry {
   /** The upstream state of a session was lost (`session:lost`). */
   lost(session: SessionInfo, reason: RetireReason, policy: SessionLostPolicy): void;
   /** The close of a retired connection begins (after its leases drained). */
-  closeStart(session: SessionInfo): TelemetrySpan<CloseOutcome>;
+  closeStart(session: SessionInfo): TelemetrySpan<ConnectionCloseOutcome>;
   /** `closeAll()` began. */
   closeAllStart(): CloseAllTelemetrySpan;
 }

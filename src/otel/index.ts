@@ -18,7 +18,7 @@ export type {
   AcquireOutcome,
   ClaimOutcome,
   CloseAllTelemetrySpan,
-  CloseOutcome,
+  ConnectionCloseOutcome,
   CreateOutcome,
   ForwardOutcome,
   ForwardTelemetrySpan,

@@ -25,7 +25,7 @@ import type {
   AcquireOutcome,
   ClaimOutcome,
   CloseAllTelemetrySpan,
-  CloseOutcome,
+  ConnectionCloseOutcome,
   CreateOutcome,
   ForwardOutcome,
   ForwardTelemetrySpan,
@@ -421,7 +421,7 @@ class OtelTelemetryImpl implements OtelTelemetry {
     this.#i.losses.add(1, { [ATTR.gatewayId]: session.gatewayId, [ATTR.retireReason]: reason, [ATTR.lostPolicy]: policy });
   }
 
-  closeStart(session: SessionInfo): TelemetrySpan<CloseOutcome> {
+  closeStart(session: SessionInfo): TelemetrySpan<ConnectionCloseOutcome> {
     return this.#timed(
       SPAN.close(session.gatewayId),
       this.#i.close,
