@@ -62,6 +62,23 @@ describe('otelTelemetry: registry hooks', () => {
     expect(countOf(await harness.point(METRIC.claimDuration, { [ATTR.outcome]: 'owned' }))).toBe(1);
   });
 
+  it('single flight: two acquires waiting on one create make two acquire spans and one create, a child of the first', async () => {
+    harness = otelHarness();
+    const { telemetry } = harness;
+    const first = telemetry.acquireStart(info());
+    const second = telemetry.acquireStart(info());
+    const create = telemetry.createStart(info(), first);
+    create.end('ok');
+    first.end('ok');
+    second.end('ok');
+    const acquires = harness.spans().filter((s) => s.name === 'acquire weather');
+    expect(acquires).toHaveLength(2);
+    expect(acquires[0]?.spanContext().traceId).not.toBe(acquires[1]?.spanContext().traceId);
+    expect(parentOf(harness.span('create weather'))).toBe(acquires[0]?.spanContext().spanId);
+    expect(countOf(await harness.point(METRIC.acquireDuration, { [ATTR.outcome]: 'ok' }))).toBe(2);
+    expect(countOf(await harness.point(METRIC.createDuration, { [ATTR.outcome]: 'ok' }))).toBe(1);
+  });
+
   it('a failed create records its outcome and error.type (the RegistryError code or the JSON-RPC code) and marks the span', async () => {
     harness = otelHarness();
     const { telemetry } = harness;
