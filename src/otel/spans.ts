@@ -1,4 +1,5 @@
 import { type Attributes, type Context, type Histogram, type Span, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { redactText } from '../redact.js';
 import type * as T from '../telemetry.js';
 import { errorType } from './error-type.js';
 import type { Instruments } from './instruments.js';
@@ -73,6 +74,20 @@ export function parentContext(parent: unknown): Context {
   return parent instanceof TimedSpan ? trace.setSpan(active, parent.span) : active;
 }
 
+/** Longest span status description kept. */
+const MAX_STATUS_MESSAGE = 256;
+
+/**
+ * The span status description: the error's message (as the conventions ask for
+ * JSON-RPC errors) with URL credentials and query strings removed and cut short,
+ * else `error.type`.
+ */
+function statusMessage(error: unknown, type: string): string {
+  if (!(error instanceof Error) || error.message === '') return type;
+  const message = redactText(error.message);
+  return message.length > MAX_STATUS_MESSAGE ? `${message.slice(0, MAX_STATUS_MESSAGE)}…` : message;
+}
+
 /** The MCP client span of one forwarded operation; records `mcp.client.operation.duration` when ended. */
 export class OperationSpan implements T.McpOperationSpan {
   readonly #span: Span;
@@ -102,9 +117,9 @@ export class OperationSpan implements T.McpOperationSpan {
       attributes[ATTR.errorType] = type;
       this.#span.setAttribute(ATTR.errorType, type);
       const code = (error as { code?: unknown } | undefined)?.code;
-      if (typeof code === 'number') this.#span.setAttribute(ATTR.rpcResponseStatusCode, String(code));
-      const message = error instanceof Error ? error.message : type;
-      this.#span.setStatus({ code: SpanStatusCode.ERROR, message: type === 'tool_error' ? type : message });
+      // JSON-RPC error codes are negative; a positive `code` is an HTTP status (already in error.type).
+      if (typeof code === 'number' && code < 0) this.#span.setAttribute(ATTR.rpcResponseStatusCode, String(code));
+      this.#span.setStatus({ code: SpanStatusCode.ERROR, message: statusMessage(error, type) });
     }
     this.#histogram.record((now() - this.#started) / 1000, attributes);
     this.#span.end();

@@ -249,6 +249,16 @@ describe('otelTelemetry: forwarded MCP operations and forwards to the owner', ()
     expect(countOf(await harness.point(METRIC.operationDuration, { [ATTR.errorType]: 'tool_error' }))).toBe(1);
   });
 
+  it('the status description of a failed operation never shows URL credentials or query strings, nor an HTTP status as an RPC code', () => {
+    harness = otelHarness();
+    const op = harness.telemetry.operationStart({ method: 'tools/list', gatewayId: 'g', transport: 'streamable-http' });
+    op.end(Object.assign(new Error('Error POSTing to https://user:pw@up.example/mcp?token=s3cret (HTTP 503)'), { code: 503 }));
+    const span = harness.span('tools/list');
+    expect(span.status.message).toBe('Error POSTing to https://up.example/mcp (HTTP 503)');
+    expect(span.attributes[ATTR.errorType]).toBe('503');
+    expect(span.attributes[ATTR.rpcResponseStatusCode]).toBeUndefined();
+  });
+
   it('a forward to the owner records its outcome and HTTP status', async () => {
     harness = otelHarness();
     harness.telemetry.forwardStart().end('ok', 200);
