@@ -120,6 +120,26 @@ export type {
   SessionRetiredEvent,
 } from './events.js';
 
+// Telemetry hooks (implemented by `mcp-upstream-registry/otel`)
+export type {
+  AcquireOutcome,
+  ClaimOutcome,
+  CloseAllTelemetrySpan,
+  ConnectionCloseOutcome,
+  CreateOutcome,
+  ForwardOutcome,
+  ForwardTelemetrySpan,
+  McpOperation,
+  McpOperationSpan,
+  ProbeOutcome,
+  ProbeTelemetrySpan,
+  ProxyTelemetry,
+  RegistryTelemetry,
+  RegistryTelemetrySource,
+  TelemetrySpan,
+  TelemetrySubject,
+} from './telemetry.js';
+
 // Time and logging seams
 export { systemClock } from './clock.js';
 export type { Clock, ClockTimer } from './clock.js';
