@@ -25,6 +25,7 @@ export type StartProxy = (options: {
   gateways: readonly BridgeGateway[];
   registry?: Omit<RegistryOptions<Client>, 'factory'>;
   bridge?: BridgeBehaviour;
+  adminToken?: string;
 }) => Promise<ProxyUnderTest>;
 
 
@@ -292,7 +293,7 @@ export function proxySuite(name: string, startProxy: StartProxy): void {
 
     it('rejects a bad Host or Origin header (DNS-rebinding protection) and serves the registry snapshot', async () => {
       const up = await upstream();
-      const p = await proxy({ gateways: [{ id: 'counter', url: up.url }] });
+      const p = await proxy({ gateways: [{ id: 'counter', url: up.url }], adminToken: 'admin-secret' });
       const port = new URL(p.url).port;
       const badHost = await rawRequest(p.url, { method: 'POST', headers: { ...MCP_HEADERS, host: `evil.example:${port}` }, body: INITIALIZE });
       expect(badHost.status).toBe(403);
@@ -308,11 +309,11 @@ export function proxySuite(name: string, startProxy: StartProxy): void {
       expect(up.openSessions()).toHaveLength(0);
       const good = await rawRequest(p.url, {
         method: 'POST',
-        headers: { ...MCP_HEADERS, origin: `http://localhost:${port}` },
+        headers: { ...MCP_HEADERS, host: `localhost:${port}`, origin: `http://localhost:${port}` },
         body: INITIALIZE,
       });
       expect(good.status).toBe(200);
-      const snapshot = JSON.parse((await rawRequest(admin, { method: 'GET', headers: {} })).body);
+      const snapshot = JSON.parse((await rawRequest(admin, { method: 'GET', headers: { authorization: 'Bearer admin-secret' } })).body);
       expect(snapshot.sessions).toHaveLength(1);
     });
 
