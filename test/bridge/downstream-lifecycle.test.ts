@@ -11,15 +11,10 @@ import { BridgeHub } from '../../src/bridge/hub.js';
 import { CapacityError, InvalidOptionsError, SessionLostError } from '../../src/errors.js';
 import type { RegistryEvents } from '../../src/events.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
+import { INITIALIZE } from '../fixtures/raw-mcp.js';
 
 const ENDPOINT = 'http://127.0.0.1/mcp';
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' };
-const INITIALIZE = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-};
 const LIST = { jsonrpc: '2.0', id: 2, method: 'tools/list' };
 
 type Use = (fn: (client: never) => Promise<unknown>) => Promise<unknown>;

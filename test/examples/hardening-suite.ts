@@ -4,13 +4,13 @@
  * token and redaction, and the downstream session table's own limits. Real
  * SDK upstream and raw sockets on 127.0.0.1.
  */
-import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sessionTag } from '../../examples/shared/hardening.js';
 import type { ProxyOptions } from '../../examples/shared/main.js';
 import type { UpstreamSessionRegistry } from '../../src/index.js';
 import { nextEvent } from '../fixtures/factory-harness.js';
+import { INITIALIZE, MCP_HEADERS, rawRequest as raw } from '../fixtures/raw-mcp.js';
 import { type RichServer, startRichServer } from '../fixtures/rich-server.js';
 import { type TestClient, connectClient } from './helpers.js';
 
@@ -19,37 +19,6 @@ interface HardenedProxy {
   readonly registry: UpstreamSessionRegistry;
   readonly sessions: { readonly size: number };
   close(): Promise<void>;
-}
-
-const INITIALIZE = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-};
-const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-
-interface RawAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** A raw HTTP request; `chunks` are written one by one (chunked encoding, no Content-Length). */
-function raw(url: string, init: { method: string; headers?: Record<string, string>; body?: string; chunks?: string[] }): Promise<RawAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: init.method, headers: init.headers ?? {}, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    for (const chunk of init.chunks ?? []) req.write(chunk);
-    req.end(init.body);
-  });
 }
 
 /**
