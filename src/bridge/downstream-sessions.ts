@@ -529,9 +529,37 @@ export class DownstreamSessions<T extends DownstreamTransport> {
       await bridge.close();
       throw error;
     }
-    this.#entries.set(id, { session, lastActivity: this.#clock.now(), inflight: 0, streams: 0 });
+    const entry: Entry<T> = { session, lastActivity: this.#clock.now(), inflight: 0, streams: 0 };
+    this.#countCalls(entry);
+    this.#entries.set(id, entry);
     this.#sweeper.start();
     return session;
+  }
+
+  /**
+   * Counts JSON-RPC requests from the client until the server answers them: a
+   * response streamed after `handle` returned (a long tool call on SSE) keeps
+   * the session from idling out, whatever the HTTP framework reports.
+   */
+  #countCalls(entry: Entry<T>): void {
+    const { transport } = entry.session;
+    const pending = new Set<string | number>();
+    const receive = transport.onmessage;
+    const send = transport.send.bind(transport);
+    transport.onmessage = (message, extra) => {
+      if ('method' in message && 'id' in message && !pending.has(message.id)) {
+        pending.add(message.id);
+        entry.inflight++;
+      }
+      receive?.(message, extra);
+    };
+    transport.send = (message, options) => {
+      if (!('method' in message) && 'id' in message && message.id !== undefined && pending.delete(message.id)) {
+        entry.inflight--;
+        entry.lastActivity = this.#clock.now();
+      }
+      return send(message, options);
+    };
   }
 
   /** Keeps the upstream sessions of a session with an open stream from the registry's idle expiry. */

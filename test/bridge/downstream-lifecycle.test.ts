@@ -139,6 +139,25 @@ describe('DownstreamSessions lifecycle', () => {
     expect(touched.length).toBe(touches);
   });
 
+  it('a call still running on an SSE response after the HTTP handler returned keeps the session alive', async () => {
+    const { clock, sessions, post, open, state } = setup({
+      idleTimeoutMs: 1_000,
+      createTransport: (o) => new WebStandardStreamableHTTPServerTransport(o),
+    });
+    const id = await open();
+    let release: () => void = () => undefined;
+    state.use = () => new Promise((resolve) => (release = () => resolve({ tools: [] })));
+    const call = await post(LIST, { 'mcp-session-id': id });
+    const response = (call as { value: Response }).value;
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    await clock.advance(5_000);
+    expect(sessions.ids()).toEqual([id]);
+    release();
+    expect(await response.text()).toContain('"tools":[]');
+    await clock.advance(1_600);
+    expect(sessions.size).toBe(0);
+  });
+
   it('keepAliveWhileStreaming: false never touches, and a registry without touch() is fine', async () => {
     const off = setup({ idleTimeoutMs: 1_000, keepAliveWhileStreaming: false });
     await off.stream(await off.open());
