@@ -509,8 +509,18 @@ export class DownstreamSessions<T extends DownstreamTransport> {
       await bridge.close();
       throw error;
     }
-    if (rejection !== undefined) await bridge.close();
+    if (rejection !== undefined) {
+      this.#logRefusal(bridge.downstreamSessionId, rejection);
+      await bridge.close();
+    }
     return rejection;
+  }
+
+  /** The client gets a short fixed message; the error's details (redacted) go to the log. */
+  #logRefusal(downstreamSessionId: string, rejection: BridgeRejection): void {
+    const expected = new Set(['ERR_CAPACITY', 'ERR_REGISTRY_CLOSED', 'ERR_NOT_OWNER']).has(rejection.error.code);
+    const fields = { downstreamSessionId, status: rejection.status, code: rejection.error.code, error: describeError(rejection.error) };
+    (expected ? this.#logger.debug : this.#logger.warn).call(this.#logger, fields, 'downstream sessions: session refused');
   }
 
   /** Makes the session's transport, connects the bridge's server to it and adds the session to the table. */

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { BridgeRegistry } from '../../src/bridge/bridge-options.js';
 import { type DispatchOutcome, DownstreamSessions, type DownstreamSessionsOptions } from '../../src/bridge/downstream-sessions.js';
 import { BridgeHub } from '../../src/bridge/hub.js';
-import { CapacityError, InvalidOptionsError, SessionLostError } from '../../src/errors.js';
+import { AffinityUnavailableError, CapacityError, InvalidOptionsError, SessionLostError } from '../../src/errors.js';
 import type { RegistryEvents } from '../../src/events.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
 import { INITIALIZE } from '../fixtures/raw-mcp.js';
@@ -207,6 +207,23 @@ describe('DownstreamSessions lifecycle', () => {
     state.use = async () => undefined;
     await open();
     expect(sessions.size).toBe(1);
+  });
+
+  it('an infrastructure failure answers a short fixed message; the details go to the log only', async () => {
+    const logged: string[] = [];
+    const logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (fields: object) => void logged.push(JSON.stringify(fields)) };
+    const { post, state, sessions } = setup({ logger });
+    state.use = async () => {
+      throw new AffinityUnavailableError('Redis the ownership claim failed: MaxRetriesPerRequestError at 10.0.0.9:6379');
+    };
+    const refused = await post(INITIALIZE);
+    expect(refused).toMatchObject({ kind: 'respond', status: 503 });
+    const body = JSON.stringify((refused as { body: unknown }).body);
+    expect(body).toContain('Session ownership unavailable, retry later');
+    expect(body).toContain('ERR_AFFINITY_UNAVAILABLE');
+    expect(body).not.toMatch(/Redis|MaxRetries|10\.0\.0\.9/);
+    expect(logged.join('\n')).toContain('MaxRetriesPerRequestError');
+    expect(sessions.size).toBe(0);
   });
 
   it.each(['mcp-session-id', 'x-mcp-session-id'])('an initialize carrying a stray %s opens a new session', async (header) => {
