@@ -290,7 +290,7 @@ export class DownstreamSessions<T extends DownstreamTransport> {
     this.#sweeper = new SessionSweeper(
       this.#clock,
       {
-        entries: () => [...this.#entries].map(([id, entry]) => [id, entry] as const),
+        entries: () => this.#entries,
         expire: (id) => void this.close(id),
         keepAlive: (id) => this.#touch(id),
       },
