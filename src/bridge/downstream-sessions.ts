@@ -13,6 +13,7 @@ import { type Clock, systemClock } from '../clock.js';
 import { InvalidOptionsError, NotOwnerError, RegistryClosedError, RegistryError } from '../errors.js';
 import { downstreamSessionIdFrom } from '../headers.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { showValue } from '../show-value.js';
 import type { BridgeBehaviour, BridgeGateway, BridgeRegistry } from './bridge-options.js';
 import { validateBridgeBehaviour } from './bridge-options.js';
 import {
@@ -198,7 +199,7 @@ function mayBeStream(value: unknown): boolean {
 function checkInteger(name: string, value: unknown, min: number, max: number): void {
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionsError(name, `must be an integer in [${min}, ${max}], got ${typeof value === 'number' ? value : typeof value}`);
+    throw new InvalidOptionsError(name, `must be an integer in [${min}, ${max}], got ${showValue(value)}`);
   }
 }
 
@@ -226,7 +227,7 @@ function checkOptions<T extends DownstreamTransport>(options: DownstreamSessions
   checkInteger('idleTimeoutMs', options.idleTimeoutMs, 0, MAX_TIMER_MS);
   checkInteger('keepAliveIntervalMs', options.keepAliveIntervalMs, 1, MAX_TIMER_MS);
   if (options.keepAliveWhileStreaming !== undefined && typeof options.keepAliveWhileStreaming !== 'boolean') {
-    throw new InvalidOptionsError('keepAliveWhileStreaming', 'must be a boolean');
+    throw new InvalidOptionsError('keepAliveWhileStreaming', `must be a boolean, got ${showValue(options.keepAliveWhileStreaming)}`);
   }
   if (options.clock !== undefined && typeof options.clock?.setTimeout !== 'function') throw new InvalidOptionsError('clock', 'must be a Clock');
   if (options.logger !== undefined && typeof options.logger?.warn !== 'function') throw new InvalidOptionsError('logger', 'must be a Logger');

@@ -276,7 +276,7 @@ describe('DownstreamSessions lifecycle', () => {
     const base = { hub: new BridgeHub(), registry: stub.registry, gateways: [], createTransport: () => new WebStandardStreamableHTTPServerTransport() };
     expect(() => new DownstreamSessions({ ...base, maxSessions: 0 })).toThrow(InvalidOptionsError);
     expect(() => new DownstreamSessions({ ...base, idleTimeoutMs: -1 })).toThrow(/idleTimeoutMs/);
-    expect(() => new DownstreamSessions({ ...base, idleTimeoutMs: 1.5 })).toThrow(/idleTimeoutMs/);
+    expect(() => new DownstreamSessions({ ...base, idleTimeoutMs: 1.5 })).toThrow(/idleTimeoutMs.*got 1\.5/);
     expect(() => new DownstreamSessions({ ...base, keepAliveIntervalMs: 0 })).toThrow(/keepAliveIntervalMs/);
     expect(() => new DownstreamSessions({ ...base, keepAliveWhileStreaming: 'yes' } as never)).toThrow(/keepAliveWhileStreaming/);
     expect(() => new DownstreamSessions({ ...base, clock: {} } as never)).toThrow(/clock/);

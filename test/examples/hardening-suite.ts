@@ -80,6 +80,9 @@ export function hardeningSuite(name: string, startProxy: (options: ProxyOptions)
       expect(JSON.parse(chunked.body)).toMatchObject({ error: { code: -32600 } });
       expect(up.openSessions()).toHaveLength(0);
       expect(p.sessions.size).toBe(0);
+      const malformed = await raw(p.url, { method: 'POST', headers: MCP_HEADERS, body: '{"jsonrpc":' });
+      expect(malformed.status).toBe(400);
+      expect(JSON.parse(malformed.body)).toMatchObject({ error: { code: -32700 } });
       // Under the limit it works.
       expect((await raw(p.url, { method: 'POST', headers: MCP_HEADERS, body: JSON.stringify(INITIALIZE) })).status).toBe(200);
     });
