@@ -9,8 +9,11 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { RegistrySnapshot, SessionClosedEvent } from '../src/index.js';
 import { startProxy } from './express/proxy.js';
 import { startCounterUpstream } from './shared/counter-upstream.js';
+import { sessionTag } from './shared/hardening.js';
 
 const TIMEOUT_MS = 30_000;
+/** The admin endpoint needs a token (MCP_ADMIN_TOKEN for the command-line proxies). */
+const ADMIN_TOKEN = 'demo-admin-token';
 let failures = 0;
 
 function say(text = ''): void {
@@ -59,7 +62,7 @@ async function main(): Promise<void> {
   const upstream = await startCounterUpstream();
   say(`1. Started a stateful MCP server (the "upstream") at ${upstream.url}`);
   say('   Each session on it has its own counter, starting at 0.');
-  const proxy = await startProxy({ gateways: [{ id: 'counter', url: upstream.url }] });
+  const proxy = await startProxy({ gateways: [{ id: 'counter', url: upstream.url }], adminToken: ADMIN_TOKEN });
   say(`2. Started the Express example proxy in front of it at ${proxy.url}`);
 
   const a = await connect(proxy.url);
@@ -68,9 +71,10 @@ async function main(): Promise<void> {
   // Read now: the client forgets its session id once the session ends.
   const idA = a.transport.sessionId as string;
   const idB = b.transport.sessionId as string;
+  // The admin snapshot shows a short tag of each session id, never the id (a bearer credential).
   const names = new Map([
-    [idA, 'A'],
-    [idB, 'B'],
+    [sessionTag(idA), 'A'],
+    [sessionTag(idB), 'B'],
   ]);
   say(`3. Connected two MCP clients to the proxy: session A (${short(idA)}) and session B (${short(idB)}).`);
   say(`   The upstream now has ${upstream.openSessions().length} sessions: one per client.`);
@@ -85,7 +89,7 @@ async function main(): Promise<void> {
   say('   A proxy that pooled one upstream session for both would have shown 8 to each.');
 
   const adminUrl = proxy.url.replace(/\/mcp$/, '/admin/registry');
-  const snapshot = (await (await fetch(adminUrl)).json()) as RegistrySnapshot;
+  const snapshot = (await (await fetch(adminUrl, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as RegistrySnapshot;
   say(`5. The registry snapshot (GET ${adminUrl}):`);
   printSnapshot(snapshot, names);
   check(snapshot.sessions.length === 2, 'two upstream sessions, one per downstream session, each reused for every call');

@@ -11,6 +11,7 @@ import type { UpstreamSessionRegistry } from '../../src/index.js';
 import type { ProxyOptions, RunningProxy } from '../shared/main.js';
 import { startProxyCore } from '../shared/proxy-core.js';
 import { forwardNodeRequest } from '../shared/node-http.js';
+import { DEFAULT_MAX_BODY_BYTES, PARSE_ERROR, adminRegistryAnswer, bodyTooLarge } from '../shared/hardening.js';
 
 /** Options of {@link startProxy}. */
 export type ExpressProxyOptions = ProxyOptions;
@@ -36,9 +37,11 @@ export async function startProxy(options: ExpressProxyOptions): Promise<ExpressP
       else next();
     });
   }
-  app.use(express.json({ limit: '4mb' }));
-  app.get('/admin/registry', (_req, res) => {
-    res.json(registry.snapshot());
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  app.use(express.json({ limit: maxBodyBytes }));
+  app.get('/admin/registry', (req, res) => {
+    const answer = adminRegistryAnswer(req.headers.authorization, options.adminToken, () => registry.snapshot());
+    res.status(answer.status).set(answer.headers).json(answer.body);
   });
   app.all('/mcp', async (req: Request, res: Response) => {
     const aborted = new AbortController();
@@ -51,13 +54,10 @@ export async function startProxy(options: ExpressProxyOptions): Promise<ExpressP
     else if (outcome.kind !== 'handled') res.status(outcome.status).set(outcome.headers).json(outcome.body);
   });
   app.use((error: Error & { type?: string }, _req: Request, res: Response, _next: NextFunction) => {
-    const parse = error.type === 'entity.parse.failed';
     if (res.headersSent) return void res.end();
-    res.status(parse ? 400 : 500).json({
-      jsonrpc: '2.0',
-      id: null,
-      error: { code: parse ? -32700 : -32603, message: parse ? 'Parse error' : 'Internal error' },
-    });
+    const known = error.type === 'entity.too.large' ? bodyTooLarge(maxBodyBytes) : error.type === 'entity.parse.failed' ? PARSE_ERROR : undefined;
+    if (known) return void res.status(known.status).json(known.body);
+    res.status(500).json({ jsonrpc: '2.0', id: null, error: { code: -32603, message: 'Internal error' } });
   });
 
   server.on('request', app);

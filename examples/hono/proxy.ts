@@ -14,6 +14,7 @@ import { type UpstreamSessionRegistry, forwardToOwner } from '../../src/index.js
 import type { ProxyOptions, RunningProxy } from '../shared/main.js';
 import { startProxyCore } from '../shared/proxy-core.js';
 import { rebuiltRequest } from '../shared/node-http.js';
+import { DEFAULT_MAX_BODY_BYTES, adminRegistryAnswer, readJsonBody } from '../shared/hardening.js';
 
 /** Options of {@link startProxy}. */
 export type HonoProxyOptions = ProxyOptions;
@@ -23,8 +24,6 @@ export interface HonoProxy extends RunningProxy {
   readonly registry: UpstreamSessionRegistry;
   readonly sessions: DownstreamSessions<WebStandardStreamableHTTPServerTransport>;
 }
-
-const PARSE_ERROR = { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } };
 
 /** Starts the proxy on `host:port` (default 127.0.0.1, any free port). */
 export async function startProxy(options: HonoProxyOptions): Promise<HonoProxy> {
@@ -40,15 +39,17 @@ export async function startProxy(options: HonoProxyOptions): Promise<HonoProxy> 
       await next();
     });
   }
-  app.get('/admin/registry', (c) => c.json(registry.snapshot()));
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  app.get('/admin/registry', (c) => {
+    const answer = adminRegistryAnswer(c.req.header('authorization'), options.adminToken, () => registry.snapshot());
+    return c.json(answer.body, answer.status as ContentfulStatusCode, { ...answer.headers });
+  });
   app.all('/mcp', async (c) => {
     let body: unknown;
     if (c.req.method === 'POST') {
-      try {
-        body = await c.req.json();
-      } catch {
-        return c.json(PARSE_ERROR, 400);
-      }
+      const read = await readJsonBody(c.req.raw, maxBodyBytes);
+      if ('refused' in read) return c.json(read.refused.body, read.refused.status as ContentfulStatusCode);
+      body = read.body;
     }
     const outcome = await sessions.dispatch(
       { method: c.req.method, headers: c.req.raw.headers, body, signal: c.req.raw.signal },

@@ -4,11 +4,13 @@
  * and shut down cleanly on SIGINT / SIGTERM.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { BridgeBehaviour, BridgeGateway } from '../../src/bridge/index.js';
+import type { BridgeBehaviour, BridgeGateway, DownstreamSessionsOptions, DownstreamTransport } from '../../src/bridge/index.js';
 import { type Logger, type RegistryOptions, redactUrl } from '../../src/index.js';
 import { type ClusterOptions, clusterFromEnv } from './cluster.js';
 import { listenAddress, loadConfig } from './config.js';
 import { startCounterUpstream } from './counter-upstream.js';
+import { ADMIN_TOKEN_ENV } from './hardening.js';
+import type { HttpTimeouts } from './node-http.js';
 
 /** What both examples' `startProxy` return. */
 export interface RunningProxy {
@@ -27,12 +29,35 @@ export interface ProxyStartOptions {
   readonly cluster?: ClusterOptions;
 }
 
+/** The downstream session table's limits (see `DownstreamSessionsOptions`). */
+export type DownstreamLimits = Pick<
+  DownstreamSessionsOptions<DownstreamTransport>,
+  'maxSessions' | 'idleTimeoutMs' | 'keepAliveWhileStreaming' | 'keepAliveIntervalMs'
+>;
+
 /** Options both example proxies take. */
 export interface ProxyOptions extends ProxyStartOptions {
   /** Allowed Host names; default: the loopback names when bound to a loopback address, else no check. */
   readonly allowedHosts?: readonly string[];
-  /** Allowed Origin values; default: any origin on an allowed host. */
+  /**
+   * Allowed Origin values, exactly (scheme, host and port). Default: only the
+   * proxy's own origin (same host and port as the Host header).
+   */
   readonly allowedOrigins?: readonly string[];
+  /** Largest request body accepted; larger ones get 413 and are not forwarded. Default 4 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Request and header timeouts: a client that sends slower is cut off (408). */
+  readonly timeouts?: HttpTimeouts;
+  /**
+   * Token required (`Authorization: Bearer <token>`) by `GET /admin/registry`;
+   * without one the endpoint is off. The command line reads `MCP_ADMIN_TOKEN`.
+   */
+  readonly adminToken?: string;
+  /**
+   * Downstream session limits. The examples keep upstream sessions of
+   * sessions with an open stream alive (`keepAliveWhileStreaming: true`).
+   */
+  readonly downstream?: DownstreamLimits;
   /** Registry options (the factory is the proxy's). Default `onSessionLost: 'fail'`. */
   readonly registry?: Omit<RegistryOptions<Client>, 'factory'>;
   readonly bridge?: BridgeBehaviour;
@@ -40,14 +65,14 @@ export interface ProxyOptions extends ProxyStartOptions {
 }
 
 /** Runs `startProxy` as a command-line program; a bad configuration prints its error and exits 1. */
-export function runMain(name: string, startProxy: (options: ProxyStartOptions) => Promise<RunningProxy>): void {
+export function runMain(name: string, startProxy: (options: ProxyStartOptions & Pick<ProxyOptions, 'adminToken'>) => Promise<RunningProxy>): void {
   run(name, startProxy).catch((error: unknown) => {
     console.error(`${name} MCP proxy failed to start: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   });
 }
 
-async function run(name: string, startProxy: (options: ProxyStartOptions) => Promise<RunningProxy>): Promise<void> {
+async function run(name: string, startProxy: (options: ProxyStartOptions & Pick<ProxyOptions, 'adminToken'>) => Promise<RunningProxy>): Promise<void> {
   const config = loadConfig();
   const cluster = clusterFromEnv();
   // Every worker must serve the same upstreams; a demo upstream per worker would not be shared.
@@ -55,10 +80,12 @@ async function run(name: string, startProxy: (options: ProxyStartOptions) => Pro
   const demo = config === undefined ? await startCounterUpstream() : undefined;
   if (demo) console.log(`No MCP_PROXY_CONFIG or MCP_GATEWAYS given: started the demo counter upstream at ${demo.url}`);
   const gateways = config?.gateways ?? [{ id: 'counter', url: demo?.url as string }];
-  const proxy = await startProxy({ gateways, ...(config ?? listenAddress()), ...(cluster && { cluster }) });
+  const adminToken = process.env[ADMIN_TOKEN_ENV] || undefined;
+  const proxy = await startProxy({ gateways, ...(config ?? listenAddress()), ...(cluster && { cluster }), ...(adminToken && { adminToken }) });
   const role = cluster ? ` as worker ${cluster.workerId ?? '(random id)'} on ${redactUrl(cluster.redisUrl)}` : '';
   console.log(`${name} MCP proxy listening on ${proxy.url}${role} (gateways: ${gateways.map((g) => g.id).join(', ')})`);
-  console.log(`Registry snapshot: ${proxy.url.replace(/\/mcp$/, '/admin/registry')}`);
+  const admin = proxy.url.replace(/\/mcp$/, '/admin/registry');
+  console.log(adminToken ? `Registry snapshot: ${admin} (Authorization: Bearer $${ADMIN_TOKEN_ENV})` : `Set ${ADMIN_TOKEN_ENV} to enable ${admin}`);
 
   let stopping = false;
   const stop = (signal: string): void => {

@@ -10,9 +10,29 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { type WorkerInfo, forwardToOwner } from '../../src/index.js';
 
-/** A node:http server listening on `host:port` (0: any free port), and its MCP endpoint URL. */
-export async function listenHttp(host: string, port: number): Promise<{ server: Server; url: string }> {
-  const server = createServer();
+/** How long a client may take to send a request; a slow (trickling) client is cut off with 408. */
+export interface HttpTimeouts {
+  /** Whole request (headers and body). Default 30 000. */
+  readonly requestTimeoutMs?: number;
+  /** Request headers. Default 10 000 (at most `requestTimeoutMs`). */
+  readonly headersTimeoutMs?: number;
+}
+
+/** Node checks the timeouts this often, so a slow client is cut off at most this much after its timeout. */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+
+/**
+ * A node:http server listening on `host:port` (0: any free port), and its MCP
+ * endpoint URL. Request and header timeouts bound how long a slow client can
+ * hold a socket while sending; they do not limit responses (SSE streams stay open).
+ */
+export async function listenHttp(host: string, port: number, timeouts: HttpTimeouts = {}): Promise<{ server: Server; url: string }> {
+  const requestTimeout = timeouts.requestTimeoutMs ?? 30_000;
+  const server = createServer({
+    requestTimeout,
+    headersTimeout: Math.min(timeouts.headersTimeoutMs ?? 10_000, requestTimeout),
+    connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, requestTimeout),
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -39,7 +39,7 @@ export async function startProxyCore<T extends DownstreamTransport>(
 ): Promise<ProxyCore<T>> {
   const host = options.host ?? '127.0.0.1';
   // Listen first: a worker publishes the address it listens on.
-  const { server, url } = await listenHttp(host, options.port ?? 0);
+  const { server, url } = await listenHttp(host, options.port ?? 0, options.timeouts);
   const worker = options.cluster && (await joinCluster(options.cluster, url, options.gateways, options.logger ?? jsonLinesLogger()));
   const hub = new BridgeHub({ logger: options.logger });
   const registry = new UpstreamSessionRegistry<Client>({
@@ -54,6 +54,9 @@ export async function startProxyCore<T extends DownstreamTransport>(
     gateways: options.gateways,
     bridge: options.bridge,
     createTransport,
+    keepAliveWhileStreaming: true,
+    ...options.downstream,
+    ...(options.logger && { logger: options.logger }),
     ...(worker && { locateSession: worker.locateSession }),
   });
   const allowedHosts = options.allowedHosts ?? (isLoopbackHost(host) ? LOOPBACK_HOSTS : undefined);

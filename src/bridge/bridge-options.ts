@@ -33,6 +33,12 @@ export interface BridgeRegistry {
     opts?: { signal?: AbortSignal },
   ): Promise<T>;
   evictSession(downstreamSessionId: string): Promise<number>;
+  /**
+   * Refreshes the idle expiry of this downstream session's upstream sessions;
+   * returns how many. Optional: `DownstreamSessions` calls it for sessions
+   * whose stream is open (`keepAliveWhileStreaming`).
+   */
+  touch?(downstreamSessionId: string): number;
   on<K extends keyof RegistryEvents>(type: K, handler: (event: RegistryEvents[K]) => void): void;
   off<K extends keyof RegistryEvents>(type: K, handler: (event: RegistryEvents[K]) => void): void;
 }

@@ -9,14 +9,24 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { type ClientCapabilities, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { WorkerInfo } from '../affinity.js';
+import { type Clock, systemClock } from '../clock.js';
 import { InvalidOptionsError, NotOwnerError, RegistryClosedError, RegistryError } from '../errors.js';
 import { downstreamSessionIdFrom } from '../headers.js';
+import { type Logger, silentLogger } from '../logger.js';
+import { showValue } from '../show-value.js';
 import type { BridgeBehaviour, BridgeGateway, BridgeRegistry } from './bridge-options.js';
 import { validateBridgeBehaviour } from './bridge-options.js';
-import { type HttpErrorResponse, SESSION_NOT_FOUND_JSONRPC_CODE, httpStatusForError } from './http-errors.js';
+import {
+  type HttpErrorResponse,
+  SESSION_NOT_FOUND_JSONRPC_CODE,
+  describeError,
+  downstreamCapacityResponse,
+  httpStatusForError,
+} from './http-errors.js';
 import type { BridgeHub } from './hub.js';
 import { markTransportInitialized } from './resume-transport.js';
 import type { BridgeRejection, SessionBridge } from './session-bridge.js';
+import { type SessionActivity, SessionSweeper } from './session-sweeper.js';
 
 /** A downstream transport as the SDK's Streamable HTTP server transports are. */
 export type DownstreamTransport = Transport & { readonly sessionId?: string | undefined };
@@ -74,6 +84,35 @@ export interface DownstreamSessionsOptions<T extends DownstreamTransport> {
    * it throws (e.g. `AffinityUnavailableError`) becomes its HTTP answer (503).
    */
   locateSession?: (downstreamSessionId: string) => SessionLocation | Promise<SessionLocation>;
+  /**
+   * Most downstream sessions at once, counting sessions being opened or
+   * resumed. An `initialize` beyond it gets 503 with `Retry-After` and leaves
+   * nothing behind. Default 10 000.
+   */
+  maxSessions?: number;
+  /**
+   * A session with no request in flight and no open stream for this long is
+   * ended (its upstream sessions evicted; later requests get 404). Checked by
+   * one unref'd timer, so a session ends at most half this much later. 0 turns
+   * it off (sessions then end only on DELETE, transport close or `close`).
+   * Default 600 000 (10 minutes). A stream counts as open from its GET until
+   * the request's `signal` aborts: pass a signal that aborts when the HTTP
+   * exchange ends.
+   */
+  idleTimeoutMs?: number;
+  /**
+   * Keep the upstream sessions of a downstream session whose GET stream is
+   * open from the registry's idle expiry, by calling `registry.touch(id)`
+   * every `keepAliveIntervalMs` (a registry without `touch` is left alone).
+   * Default true.
+   */
+  keepAliveWhileStreaming?: boolean;
+  /** How often open-stream sessions are kept alive; keep it below the registry's `idleTtlMs`. Default 60 000. */
+  keepAliveIntervalMs?: number;
+  /** Time source of the idle timer. Default: the system clock; tests pass a `ManualClock`. */
+  clock?: Clock;
+  /** Where refusals caused by infrastructure (locator or affinity failures) are logged with details. Default: silent. */
+  logger?: Logger;
 }
 
 /** An incoming HTTP request on the MCP endpoint, as far as routing needs it. */
@@ -115,7 +154,23 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'bridge',
   'generateSessionId',
   'locateSession',
+  'maxSessions',
+  'idleTimeoutMs',
+  'keepAliveWhileStreaming',
+  'keepAliveIntervalMs',
+  'clock',
+  'logger',
 ]);
+
+const DEFAULT_MAX_SESSIONS = 10_000;
+const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
+const DEFAULT_KEEP_ALIVE_INTERVAL_MS = 60_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A live session with what the idle timer needs to know of it. */
+interface Entry<T extends DownstreamTransport> extends SessionActivity {
+  readonly session: DownstreamSession<T>;
+}
 
 function errorResponse(status: number, code: number, message: string): HttpErrorResponse {
   return { status, headers: {}, body: { jsonrpc: '2.0', id: null, error: { code, message } } };
@@ -133,6 +188,19 @@ function toHeaders(headers: IncomingHeaders): Headers {
 
 function hasSessionHeader(headers: IncomingHeaders): boolean {
   return headers instanceof Headers ? headers.has('mcp-session-id') : headers['mcp-session-id'] !== undefined;
+}
+
+/** False when a handler's answer shows no stream was opened (a web `Response` that is an error or not SSE). */
+function mayBeStream(value: unknown): boolean {
+  if (!(value instanceof Response)) return true;
+  return value.ok && (value.headers.get('content-type') ?? '').includes('text/event-stream');
+}
+
+function checkInteger(name: string, value: unknown, min: number, max: number): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionsError(name, `must be an integer in [${min}, ${max}], got ${showValue(value)}`);
+  }
 }
 
 function outcomeOf<R>(rejection: BridgeRejection): DispatchOutcome<R> {
@@ -155,6 +223,14 @@ function checkOptions<T extends DownstreamTransport>(options: DownstreamSessions
   for (const name of ['generateSessionId', 'locateSession'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw new InvalidOptionsError(name, 'must be a function');
   }
+  checkInteger('maxSessions', options.maxSessions, 1, Number.MAX_SAFE_INTEGER);
+  checkInteger('idleTimeoutMs', options.idleTimeoutMs, 0, MAX_TIMER_MS);
+  checkInteger('keepAliveIntervalMs', options.keepAliveIntervalMs, 1, MAX_TIMER_MS);
+  if (options.keepAliveWhileStreaming !== undefined && typeof options.keepAliveWhileStreaming !== 'boolean') {
+    throw new InvalidOptionsError('keepAliveWhileStreaming', `must be a boolean, got ${showValue(options.keepAliveWhileStreaming)}`);
+  }
+  if (options.clock !== undefined && typeof options.clock?.setTimeout !== 'function') throw new InvalidOptionsError('clock', 'must be a Clock');
+  if (options.logger !== undefined && typeof options.logger?.warn !== 'function') throw new InvalidOptionsError('logger', 'must be a Logger');
   validateBridgeBehaviour(options.bridge);
 }
 
@@ -163,9 +239,10 @@ function checkOptions<T extends DownstreamTransport>(options: DownstreamSessions
  * {@link DownstreamSessions.dispatch} finds (or, for `initialize`, creates) the
  * session, refuses it with the right HTTP status when the registry says so,
  * and otherwise hands the session's transport to your handler. A session
- * ends when its client sends DELETE, its transport closes, or
- * {@link DownstreamSessions.close} is called; its upstream sessions are then
- * evicted from the registry.
+ * ends when its client sends DELETE, its transport closes, it stays idle for
+ * `idleTimeoutMs`, or {@link DownstreamSessions.close} is called; its upstream
+ * sessions are then evicted from the registry. The table holds at most
+ * `maxSessions` sessions.
  *
  * Runtime-neutral: it works with the SDK's `StreamableHTTPServerTransport`
  * (Node, Express) and `WebStandardStreamableHTTPServerTransport` (Hono, Bun,
@@ -178,8 +255,10 @@ function checkOptions<T extends DownstreamTransport>(options: DownstreamSessions
  *   createTransport: (o) => new StreamableHTTPServerTransport(o),
  * });
  * app.all('/mcp', async (req, res) => {
+ *   const aborted = new AbortController();
+ *   res.on('close', () => aborted.abort());
  *   const outcome = await sessions.dispatch(
- *     { method: req.method, headers: req.headers, body: req.body },
+ *     { method: req.method, headers: req.headers, body: req.body, signal: aborted.signal },
  *     (transport) => transport.handleRequest(req, res, req.body),
  *   );
  *   if (outcome.kind !== 'handled') res.status(outcome.status).set(outcome.headers).json(outcome.body);
@@ -188,59 +267,83 @@ function checkOptions<T extends DownstreamTransport>(options: DownstreamSessions
  */
 export class DownstreamSessions<T extends DownstreamTransport> {
   readonly #options: DownstreamSessionsOptions<T>;
-  readonly #sessions = new Map<string, DownstreamSession<T>>();
+  readonly #entries = new Map<string, Entry<T>>();
   readonly #ending = new Set<Promise<void>>();
   /** Sessions being resumed, so concurrent requests of one session rebuild it once. */
   readonly #resuming = new Map<string, Promise<DownstreamSession<T> | DispatchOutcome<never>>>();
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #maxSessions: number;
+  readonly #keepAlive: boolean;
+  readonly #sweeper: SessionSweeper;
+  /** Sessions being opened or resumed: they count against `maxSessions` before they are in the table. */
+  #pending = 0;
   #closed = false;
 
   /** Throws `InvalidOptionsError` for an unknown or malformed option. */
   constructor(options: DownstreamSessionsOptions<T>) {
     checkOptions(options);
     this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger ?? silentLogger;
+    this.#maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    this.#keepAlive = options.keepAliveWhileStreaming ?? true;
+    this.#sweeper = new SessionSweeper(
+      this.#clock,
+      {
+        entries: () => this.#entries,
+        expire: (id) => void this.close(id),
+        keepAlive: (id) => this.#touch(id),
+      },
+      {
+        idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+        keepAliveIntervalMs: this.#keepAlive ? (options.keepAliveIntervalMs ?? DEFAULT_KEEP_ALIVE_INTERVAL_MS) : 0,
+      },
+    );
   }
 
   /** Live sessions. */
   get size(): number {
-    return this.#sessions.size;
+    return this.#entries.size;
   }
 
   /** The live session with this id, if any. */
   get(downstreamSessionId: string): DownstreamSession<T> | undefined {
-    return this.#sessions.get(downstreamSessionId);
+    return this.#entries.get(downstreamSessionId)?.session;
   }
 
   /** Ids of the live sessions. */
   ids(): string[] {
-    return [...this.#sessions.keys()];
+    return [...this.#entries.keys()];
   }
 
   /**
    * Routes one request on the MCP endpoint. `handle` runs with the session's
    * transport unless the request is refused; it is where your framework calls
-   * `transport.handleRequest(...)`. Rejects only when `handle` rejects or the
+   * `transport.handleRequest(...)`. An `initialize` always opens a new session,
+   * whatever session id headers it carries (a client re-initializing after a
+   * 404 may still send its old id). Rejects only when `handle` rejects or the
    * request's signal aborts while the upstream sessions of a new session connect.
    */
   async dispatch<R>(request: IncomingMcpRequest, handle: (transport: T) => Promise<R>): Promise<DispatchOutcome<R>> {
+    if (request.method === 'POST' && isInitializeRequest(request.body)) return this.#open(request, handle);
     const id = downstreamSessionIdFrom(request.headers);
     if (id !== undefined || hasSessionHeader(request.headers)) return this.#existing(id, request, handle);
-    if (request.method !== 'POST' || !isInitializeRequest(request.body)) {
-      return { kind: 'respond', ...errorResponse(400, -32000, 'Bad Request: No valid session ID provided') };
-    }
-    return this.#open(request, handle);
+    return { kind: 'respond', ...errorResponse(400, -32000, 'Bad Request: No valid session ID provided') };
   }
 
   /** Ends one session: closes its transport and evicts its upstream sessions. Resolves when they are closed. */
   async close(downstreamSessionId: string): Promise<void> {
-    const session = this.#sessions.get(downstreamSessionId);
-    if (session === undefined) return;
-    this.#sessions.delete(downstreamSessionId);
-    await this.#end(session);
+    const entry = this.#entries.get(downstreamSessionId);
+    if (entry === undefined) return;
+    this.#remove(entry.session);
+    await this.#end(entry.session);
   }
 
   /** Ends every session and refuses new ones (503). Call before `registry.closeAll()`. */
   async closeAll(): Promise<void> {
     this.#closed = true;
+    this.#sweeper.stop();
     await Promise.all(this.ids().map((id) => this.close(id)));
     await Promise.all([...this.#ending]);
   }
@@ -250,7 +353,7 @@ export class DownstreamSessions<T extends DownstreamTransport> {
     request: IncomingMcpRequest,
     handle: (transport: T) => Promise<R>,
   ): Promise<DispatchOutcome<R>> {
-    let session = id === undefined ? undefined : this.#sessions.get(id);
+    let session = id === undefined ? undefined : this.get(id);
     if (session === undefined) {
       const found = id === undefined ? undefined : await this.#locate(id, request);
       if (found === undefined) return { kind: 'respond', ...errorResponse(404, SESSION_NOT_FOUND_JSONRPC_CODE, 'Session not found') };
@@ -258,24 +361,72 @@ export class DownstreamSessions<T extends DownstreamTransport> {
       session = found;
     }
     const rejection = session.bridge.admission();
-    if (rejection === undefined) return { kind: 'handled', value: await handle(session.transport) };
+    if (rejection === undefined) return { kind: 'handled', value: await this.#handle(session, request, handle) };
     // A lost upstream session ends the downstream one: the client re-initializes on the 404.
     if (rejection.owner === undefined) void this.close(session.id);
     return outcomeOf(rejection);
   }
 
+  /** Runs `handle`, recording the activity the idle timer reads; a GET's stream stays open until its signal aborts. */
+  async #handle<R>(session: DownstreamSession<T>, request: IncomingMcpRequest, handle: (transport: T) => Promise<R>): Promise<R> {
+    const entry = this.#entries.get(session.id);
+    if (entry === undefined) return handle(session.transport);
+    entry.inflight++;
+    entry.lastActivity = this.#clock.now();
+    let value: R;
+    try {
+      value = await handle(session.transport);
+    } finally {
+      entry.inflight--;
+      entry.lastActivity = this.#clock.now();
+    }
+    const { signal } = request;
+    if (request.method === 'GET' && signal !== undefined && !signal.aborted && mayBeStream(value)) {
+      entry.streams++;
+      signal.addEventListener(
+        'abort',
+        () => {
+          entry.streams--;
+          entry.lastActivity = this.#clock.now();
+        },
+        { once: true },
+      );
+    }
+    return value;
+  }
+
+  /** Refuses a new session when the table is closed or full, counting sessions still being opened. */
+  #refusal(): HttpErrorResponse | undefined {
+    if (this.#closed) return httpStatusForError(new RegistryClosedError('The proxy is shutting down'), this.#retryOptions());
+    if (this.#entries.size + this.#pending < this.#maxSessions) return undefined;
+    this.#logger.warn({ maxSessions: this.#maxSessions }, 'downstream sessions: at capacity, initialize refused');
+    return downstreamCapacityResponse(this.#retryOptions());
+  }
+
+  #retryOptions(): { retryAfterSeconds?: number } {
+    const seconds = this.#options.bridge?.retryAfterSeconds;
+    return seconds === undefined ? {} : { retryAfterSeconds: seconds };
+  }
+
   async #open<R>(request: IncomingMcpRequest, handle: (transport: T) => Promise<R>): Promise<DispatchOutcome<R>> {
-    if (this.#closed) return { kind: 'respond', ...(httpStatusForError(new RegistryClosedError('The proxy is shutting down')) as HttpErrorResponse) };
+    const refused = this.#refusal();
+    if (refused !== undefined) return { kind: 'respond', ...refused };
+    this.#pending++;
+    let session: DownstreamSession<T>;
     const id = this.#options.generateSessionId?.() ?? crypto.randomUUID();
-    const bridge = await this.#createBridge(id, request);
-    const capabilities = (request.body as { params: { capabilities: ClientCapabilities } }).params.capabilities;
-    // The registry claims the session for this worker here, before the client learns its id.
-    const rejection = await this.#connect(bridge, request, capabilities);
-    if (rejection !== undefined) return outcomeOf(rejection);
-    const session = await this.#install(id, bridge, false);
+    try {
+      const bridge = await this.#createBridge(id, request);
+      const capabilities = (request.body as { params: { capabilities: ClientCapabilities } }).params.capabilities;
+      // The registry claims the session for this worker here, before the client learns its id.
+      const rejection = await this.#connect(bridge, request, capabilities);
+      if (rejection !== undefined) return outcomeOf(rejection);
+      session = await this.#install(id, bridge, false);
+    } finally {
+      this.#pending--;
+    }
     const { transport } = session;
     try {
-      return { kind: 'handled', value: await handle(transport) };
+      return { kind: 'handled', value: await this.#handle(session, request, handle) };
     } finally {
       // The transport refused the initialize (bad headers, bad body): nothing to keep.
       if (transport.sessionId === undefined) void this.close(id);
@@ -285,7 +436,7 @@ export class DownstreamSessions<T extends DownstreamTransport> {
   /**
    * A session this worker has no transport for: forward it, resume it here, or
    * `undefined` (404). Errors of the locator that are registry errors become
-   * their HTTP answer.
+   * their HTTP answer, with a fixed message; the details go to the log.
    */
   async #locate(id: string, request: IncomingMcpRequest): Promise<DownstreamSession<T> | DispatchOutcome<never> | undefined> {
     const locate = this.#options.locateSession;
@@ -294,8 +445,9 @@ export class DownstreamSessions<T extends DownstreamTransport> {
     try {
       location = await locate(id);
     } catch (error) {
-      const http = error instanceof RegistryError ? httpStatusForError(error) : undefined;
+      const http = error instanceof RegistryError ? httpStatusForError(error, this.#retryOptions()) : undefined;
       if (http === undefined) throw error;
+      this.#logger.warn({ error: describeError(error) }, 'downstream sessions: locating a session failed');
       return { kind: 'respond', ...http };
     }
     if (location === undefined) return undefined;
@@ -313,14 +465,20 @@ export class DownstreamSessions<T extends DownstreamTransport> {
    */
   #resume(id: string, request: IncomingMcpRequest): Promise<DownstreamSession<T> | DispatchOutcome<never>> {
     const work = (async (): Promise<DownstreamSession<T> | DispatchOutcome<never>> => {
-      const live = this.#sessions.get(id);
+      const live = this.get(id);
       if (live !== undefined) return live;
-      if (this.#closed) return { kind: 'respond', ...(httpStatusForError(new RegistryClosedError('The proxy is shutting down')) as HttpErrorResponse) };
-      const bridge = await this.#createBridge(id, request);
-      // Without the downstream initialize, the client's capabilities are unknown here.
-      const rejection = await this.#connect(bridge, request, undefined);
-      if (rejection !== undefined) return outcomeOf(rejection);
-      return this.#install(id, bridge, true);
+      const refused = this.#refusal();
+      if (refused !== undefined) return { kind: 'respond', ...refused };
+      this.#pending++;
+      try {
+        const bridge = await this.#createBridge(id, request);
+        // Without the downstream initialize, the client's capabilities are unknown here.
+        const rejection = await this.#connect(bridge, request, undefined);
+        if (rejection !== undefined) return outcomeOf(rejection);
+        return await this.#install(id, bridge, true);
+      } finally {
+        this.#pending--;
+      }
     })();
     this.#resuming.set(id, work);
     void work.then(
@@ -352,8 +510,18 @@ export class DownstreamSessions<T extends DownstreamTransport> {
       await bridge.close();
       throw error;
     }
-    if (rejection !== undefined) await bridge.close();
+    if (rejection !== undefined) {
+      this.#logRefusal(bridge.downstreamSessionId, rejection);
+      await bridge.close();
+    }
     return rejection;
+  }
+
+  /** The client gets a short fixed message; the error's details (redacted) go to the log. */
+  #logRefusal(downstreamSessionId: string, rejection: BridgeRejection): void {
+    const expected = new Set(['ERR_CAPACITY', 'ERR_REGISTRY_CLOSED', 'ERR_NOT_OWNER']).has(rejection.error.code);
+    const fields = { downstreamSessionId, status: rejection.status, code: rejection.error.code, error: describeError(rejection.error) };
+    (expected ? this.#logger.debug : this.#logger.warn).call(this.#logger, fields, 'downstream sessions: session refused');
   }
 
   /** Makes the session's transport, connects the bridge's server to it and adds the session to the table. */
@@ -372,13 +540,60 @@ export class DownstreamSessions<T extends DownstreamTransport> {
       await bridge.close();
       throw error;
     }
-    this.#sessions.set(id, session);
+    const entry: Entry<T> = { session, lastActivity: this.#clock.now(), inflight: 0, streams: 0 };
+    this.#countCalls(entry);
+    this.#entries.set(id, entry);
+    this.#sweeper.start();
     return session;
+  }
+
+  /**
+   * Counts JSON-RPC requests from the client until the server answers them: a
+   * response streamed after `handle` returned (a long tool call on SSE) keeps
+   * the session from idling out, whatever the HTTP framework reports.
+   */
+  #countCalls(entry: Entry<T>): void {
+    const { transport } = entry.session;
+    const pending = new Set<string | number>();
+    const receive = transport.onmessage;
+    const send = transport.send.bind(transport);
+    transport.onmessage = (message, extra) => {
+      if ('method' in message && 'id' in message && !pending.has(message.id)) {
+        pending.add(message.id);
+        entry.inflight++;
+      }
+      receive?.(message, extra);
+    };
+    transport.send = (message, options) => {
+      if (!('method' in message) && 'id' in message && message.id !== undefined && pending.delete(message.id)) {
+        entry.inflight--;
+        entry.lastActivity = this.#clock.now();
+      }
+      return send(message, options);
+    };
+  }
+
+  /** Keeps the upstream sessions of a session with an open stream from the registry's idle expiry. */
+  #touch(id: string): void {
+    const registry = this.#options.registry;
+    if (typeof registry.touch !== 'function') return;
+    try {
+      registry.touch(id);
+    } catch (error) {
+      this.#logger.warn({ error: describeError(error) }, 'downstream sessions: registry.touch failed');
+    }
+  }
+
+  /** Takes a session out of the table; the idle timer stops with the last one. */
+  #remove(session: DownstreamSession<T>): void {
+    if (this.#entries.get(session.id)?.session !== session) return;
+    this.#entries.delete(session.id);
+    if (this.#entries.size === 0) this.#sweeper.stop();
   }
 
   /** The transport closed (DELETE, shutdown, or the server closed it). */
   #ended(session: DownstreamSession<T>): void {
-    if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
+    this.#remove(session);
     void this.#end(session);
   }
 

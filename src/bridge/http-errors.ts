@@ -7,7 +7,6 @@
 
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { RegistryError, type RegistryErrorCode } from '../errors.js';
-import { redactText } from '../redact.js';
 
 /** Log text of an error, safe to log; one implementation for the whole library. */
 export { describeError } from '../redact.js';
@@ -40,26 +39,29 @@ export const REGISTRY_ERROR_JSONRPC_CODE = -32000;
 export const SESSION_NOT_FOUND_JSONRPC_CODE = -32001;
 
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
-const MAX_MESSAGE = 500;
 
 interface Mapping {
   readonly status: number;
   readonly retry: boolean;
-  readonly message?: string;
+  readonly message: string;
 }
 
+/**
+ * Client-facing messages are fixed per code: an error's own message can name
+ * infrastructure (Redis, worker addresses, upstream URLs), so it stays in the log.
+ */
 const MAPPINGS: Readonly<Record<RegistryErrorCode, Mapping>> = {
   ERR_SESSION_LOST: { status: 404, retry: false, message: 'Session not found' },
-  ERR_CAPACITY: { status: 503, retry: true },
-  ERR_REGISTRY_CLOSED: { status: 503, retry: true },
-  ERR_AFFINITY_UNAVAILABLE: { status: 503, retry: true },
-  ERR_SESSION_RETIRED: { status: 503, retry: true },
-  // The owner's address is internal: never tell the client.
+  ERR_CAPACITY: { status: 503, retry: true, message: 'Server at capacity, retry later' },
+  ERR_REGISTRY_CLOSED: { status: 503, retry: true, message: 'Server shutting down, retry later' },
+  ERR_AFFINITY_UNAVAILABLE: { status: 503, retry: true, message: 'Session ownership unavailable, retry later' },
+  ERR_SESSION_RETIRED: { status: 503, retry: true, message: 'Upstream session replaced, retry' },
   ERR_NOT_OWNER: { status: 421, retry: false, message: 'This session is served by another worker' },
-  ERR_CREATE_FAILED: { status: 502, retry: false },
-  ERR_INVALID_REQUEST: { status: 500, retry: false },
-  ERR_INVALID_OPTIONS: { status: 500, retry: false },
+  ERR_CREATE_FAILED: { status: 502, retry: false, message: 'Upstream server unavailable' },
+  ERR_INVALID_REQUEST: { status: 500, retry: false, message: 'Proxy configuration error' },
+  ERR_INVALID_OPTIONS: { status: 500, retry: false, message: 'Proxy configuration error' },
 };
+const UNKNOWN_CODE: Mapping = { status: 500, retry: false, message: 'Internal error' };
 
 function retryAfter(options: HttpErrorOptions | undefined): string {
   const seconds = options?.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
@@ -68,7 +70,7 @@ function retryAfter(options: HttpErrorOptions | undefined): string {
 
 /**
  * The HTTP answer for a registry error met before the MCP transport handled the
- * request: `SessionLostError` → 404 (the client re-initializes),
+ * request, with a short fixed message per code (log the error itself for details): `SessionLostError` → 404 (the client re-initializes),
  * `CapacityError`, `RegistryClosedError`, `AffinityUnavailableError`,
  * `SessionRetiredError` → 503 with `Retry-After`, `NotOwnerError` → 421 (when
  * the proxy does not forward to the owner), `CreateFailedError` → 502,
@@ -83,18 +85,26 @@ function retryAfter(options: HttpErrorOptions | undefined): string {
  */
 export function httpStatusForError(error: unknown, options?: HttpErrorOptions): HttpErrorResponse | undefined {
   if (!(error instanceof RegistryError)) return undefined;
-  const mapping = MAPPINGS[error.code] ?? { status: 500, retry: false };
+  return responseFor(error.code, MAPPINGS[error.code] ?? UNKNOWN_CODE, options);
+}
+
+function responseFor(code: RegistryErrorCode, mapping: Mapping, options: HttpErrorOptions | undefined): HttpErrorResponse {
   const headers: Record<string, string> = mapping.retry ? { 'retry-after': retryAfter(options) } : {};
-  const code = mapping.status === 404 ? SESSION_NOT_FOUND_JSONRPC_CODE : REGISTRY_ERROR_JSONRPC_CODE;
+  const jsonRpcCode = mapping.status === 404 ? SESSION_NOT_FOUND_JSONRPC_CODE : REGISTRY_ERROR_JSONRPC_CODE;
   return Object.freeze({
     status: mapping.status,
     headers: Object.freeze(headers),
     body: Object.freeze({
       jsonrpc: '2.0' as const,
       id: null,
-      error: Object.freeze({ code, message: mapping.message ?? error.message, data: { code: error.code } }),
+      error: Object.freeze({ code: jsonRpcCode, message: mapping.message, data: Object.freeze({ code }) }),
     }),
   });
+}
+
+/** @internal The 503 of a downstream session table at its `maxSessions` (`data.code` `ERR_CAPACITY`). */
+export function downstreamCapacityResponse(options?: HttpErrorOptions): HttpErrorResponse {
+  return responseFor('ERR_CAPACITY', MAPPINGS.ERR_CAPACITY, options);
 }
 
 /** The message an upstream sent, without the `MCP error <code>: ` prefix the SDK client adds. */
@@ -108,7 +118,9 @@ function upstreamMessage(error: McpError): string {
  * an upstream JSON-RPC error (`McpError`) keeps its code, message and data; a
  * `RegistryError` becomes code -32000 (-32001 for a lost session) with
  * `data.code` set to its stable code (and `data.retryAfterSeconds` when retrying
- * makes sense); anything else becomes an internal error with a redacted message.
+ * makes sense); anything else (a network failure, an HTTP error of the
+ * upstream) becomes a fixed internal error, `data.code` `ERR_UPSTREAM_FAILED`:
+ * its own message may name hosts or carry an upstream body, so log it instead.
  */
 export function toJsonRpcError(error: unknown, options?: HttpErrorOptions): JsonRpcErrorObject {
   if (error instanceof McpError) {
@@ -120,9 +132,15 @@ export function toJsonRpcError(error: unknown, options?: HttpErrorOptions): Json
     const data = retry === undefined ? http.body.error.data : { code: (error as RegistryError).code, retryAfterSeconds: Number(retry) };
     return { code: http.body.error.code, message: http.body.error.message, data };
   }
-  const text = error instanceof Error ? error.message : String(error);
-  return { code: ErrorCode.InternalError, message: redactText(text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text) };
+  return UPSTREAM_FAILED;
 }
+
+/** What the client sees for an error that is neither an upstream answer nor a registry error (log `describeError` of it). */
+const UPSTREAM_FAILED: JsonRpcErrorObject = Object.freeze({
+  code: ErrorCode.InternalError,
+  message: 'Upstream request failed',
+  data: Object.freeze({ code: 'ERR_UPSTREAM_FAILED' }),
+});
 
 
 /** An `Error` carrying a JSON-RPC error object; the SDK's protocol layer sends its `code`, `message` and `data` as they are. */

@@ -12,9 +12,11 @@ export interface HostOriginPolicy {
   /** Allowed host names, without port (IPv6 in brackets, e.g. `[::1]`). Compared case-insensitively. */
   readonly allowedHosts: readonly string[];
   /**
-   * Allowed `Origin` values, exactly (e.g. `http://localhost:3000`). When
-   * omitted, an origin is allowed when its host name is in `allowedHosts`.
-   * Requests without `Origin` (non-browser clients) are always allowed.
+   * Allowed `Origin` values, exactly: scheme, host and port (e.g.
+   * `http://localhost:3000`; case and a default port do not matter). When
+   * omitted, only the proxy's own origin is allowed: the `Origin` must name
+   * the same host and port as the `Host` header (a page served by the proxy
+   * itself). Requests without `Origin` (non-browser clients) are always allowed.
    */
   readonly allowedOrigins?: readonly string[];
 }
@@ -36,13 +38,36 @@ function header(headers: HeaderSource, name: string): string | undefined {
   return typeof value === 'string' ? value : value?.[0];
 }
 
-/** Host name of a `Host` header value, without port; `undefined` when malformed. */
-function hostName(host: string): string | undefined {
+/** A `Host` header value parsed (host name lower-cased); `undefined` when malformed. */
+function parseHost(host: string): URL | undefined {
   try {
-    return new URL(`http://${host}`).hostname.toLowerCase();
+    return new URL(`http://${host}`);
   } catch {
     return undefined;
   }
+}
+
+/** An http(s) `Origin` parsed; `undefined` for `null`, other schemes or garbage. */
+function parseOrigin(origin: string): URL | undefined {
+  try {
+    const url = new URL(origin);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function defaultPort(scheme: string): string {
+  return scheme === 'https:' ? '443' : '80';
+}
+
+/**
+ * Same host and port as the request's `Host`. A `Host` without port means the
+ * origin scheme's default; `URL` drops an explicit `:80`, so read it from the raw value.
+ */
+function isSameOrigin(origin: URL, host: URL, rawHost: string): boolean {
+  const hostPort = host.port || (/:\d+$/.test(rawHost) ? '80' : defaultPort(origin.protocol));
+  return origin.hostname === host.hostname && (origin.port || defaultPort(origin.protocol)) === hostPort;
 }
 
 function forbidden(message: string): HttpErrorResponse {
@@ -71,20 +96,16 @@ function forbidden(message: string): HttpErrorResponse {
  */
 export function checkHostAndOrigin(headers: HeaderSource, policy: HostOriginPolicy): HttpErrorResponse | undefined {
   const allowedHosts = new Set(policy.allowedHosts.map((h) => h.toLowerCase()));
-  const host = header(headers, 'host');
-  const name = host === undefined ? undefined : hostName(host);
-  if (name === undefined || !allowedHosts.has(name)) return forbidden('Forbidden: Host header not allowed');
-  const origin = header(headers, 'origin');
-  if (origin === undefined) return undefined;
-  if (policy.allowedOrigins !== undefined) {
-    return policy.allowedOrigins.includes(origin) ? undefined : forbidden('Forbidden: Origin not allowed');
-  }
-  let originHost: string | undefined;
-  try {
-    const url = new URL(origin);
-    originHost = url.protocol === 'http:' || url.protocol === 'https:' ? url.hostname.toLowerCase() : undefined;
-  } catch {
-    originHost = undefined;
-  }
-  return originHost !== undefined && allowedHosts.has(originHost) ? undefined : forbidden('Forbidden: Origin not allowed');
+  const hostValue = header(headers, 'host');
+  const host = hostValue === undefined ? undefined : parseHost(hostValue);
+  if (host === undefined || !allowedHosts.has(host.hostname)) return forbidden('Forbidden: Host header not allowed');
+  const originValue = header(headers, 'origin');
+  if (originValue === undefined) return undefined;
+  const origin = parseOrigin(originValue);
+  if (origin === undefined) return forbidden('Forbidden: Origin not allowed');
+  const allowed =
+    policy.allowedOrigins === undefined
+      ? isSameOrigin(origin, host, hostValue as string)
+      : policy.allowedOrigins.some((o) => parseOrigin(o)?.origin === origin.origin);
+  return allowed ? undefined : forbidden('Forbidden: Origin not allowed');
 }

@@ -275,6 +275,8 @@ export class SessionBridge {
 
   #downstreamError(error: unknown): ForwardedJsonRpcError {
     if (isTerminal(error)) this.#terminal ??= this.#rejectionFor(error, false);
+    // The client gets a fixed message for infrastructure failures; the details go here.
+    this.#link.logger.debug({ downstreamSessionId: this.downstreamSessionId, error: describeError(error) }, 'bridge: call failed');
     return new ForwardedJsonRpcError(toJsonRpcError(error, { retryAfterSeconds: this.#options.retryAfterSeconds }));
   }
 

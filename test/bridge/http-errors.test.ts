@@ -29,6 +29,23 @@ describe('httpStatusForError', () => {
     expect(answer?.body).toMatchObject({ jsonrpc: '2.0', id: null, error: { code, data: { code: error.code } } });
   });
 
+  it('answers infrastructure failures with a short fixed message, never the error\'s own (Redis, hosts, URLs)', () => {
+    const redis = new AffinityUnavailableError(
+      'Redis the ownership claim failed: MaxRetriesPerRequestError: Reached the max retries per request limit (redis://:pw@10.0.0.9:6379)',
+    );
+    const create = new CreateFailedError('g', 'connect to http://10.0.0.5:3001/mcp?token=t failed', new Error('ECONNREFUSED'));
+    for (const [error, message] of [
+      [redis, 'Session ownership unavailable, retry later'],
+      [create, 'Upstream server unavailable'],
+      [new CapacityError('gateway', 3, 'secret-gateway'), 'Server at capacity, retry later'],
+    ] as const) {
+      const answer = httpStatusForError(error);
+      expect(answer?.body.error.message).toBe(message);
+      expect(answer?.body.error.data).toEqual({ code: error.code });
+      for (const leak of ['Redis', '10.0.0', 'token', 'secret-gateway', 'MaxRetries']) expect(JSON.stringify(answer)).not.toContain(leak);
+    }
+  });
+
   it('never tells the client where the owning worker is', () => {
     const answer = httpStatusForError(new NotOwnerError('s1', { workerId: 'w2', address: 'http://10.0.0.7:3001' }));
     expect(JSON.stringify(answer)).not.toContain('10.0.0.7');
@@ -56,11 +73,13 @@ describe('toJsonRpcError', () => {
     expect(toJsonRpcError(new SessionLostError('s'))).toMatchObject({ code: -32001, data: { code: 'ERR_SESSION_LOST' } });
   });
 
-  it('turns anything else into an internal error without URL credentials', () => {
-    const error = toJsonRpcError(new Error('fetch https://user:secret@up.example/mcp?token=abc failed'));
-    expect(error.code).toBe(-32603);
-    expect(error.message).not.toContain('secret');
-    expect(error.message).not.toContain('token=abc');
+  it('turns anything else into a fixed, typed internal error: no hosts, URLs or upstream bodies', () => {
+    const error = toJsonRpcError(new Error('fetch https://user:secret@up.example/mcp?token=abc failed: 10.0.0.5'));
+    expect(error).toEqual({ code: -32603, message: 'Upstream request failed', data: { code: 'ERR_UPSTREAM_FAILED' } });
+    expect(toJsonRpcError(new AffinityUnavailableError('Redis down at 10.0.0.9'))).toMatchObject({
+      message: 'Session ownership unavailable, retry later',
+      data: { code: 'ERR_AFFINITY_UNAVAILABLE' },
+    });
   });
 
   it('ForwardedJsonRpcError carries the object unchanged for the SDK protocol layer', () => {

@@ -17,13 +17,29 @@ describe('checkHostAndOrigin', () => {
     expect(JSON.stringify(checkHostAndOrigin({ host: 'evil.example' }, loopback))).not.toContain('evil');
   });
 
-  it('allows no Origin and loopback origins, refuses others', () => {
+  it('allows no Origin and, by default, only the proxy\'s own origin (host and port), refuses others', () => {
     const host = 'localhost:3000';
     expect(checkHostAndOrigin({ host, origin: 'http://localhost:3000' }, loopback)).toBeUndefined();
-    expect(checkHostAndOrigin({ host, origin: 'https://127.0.0.1' }, loopback)).toBeUndefined();
+    expect(checkHostAndOrigin({ host, origin: 'HTTP://LOCALHOST:3000' }, loopback)).toBeUndefined();
+    expect(checkHostAndOrigin({ host: 'localhost', origin: 'http://localhost' }, loopback)).toBeUndefined();
+    expect(checkHostAndOrigin({ host: 'localhost', origin: 'https://localhost' }, loopback)).toBeUndefined();
+    expect(checkHostAndOrigin({ host, origin: 'https://127.0.0.1' }, loopback)?.status).toBe(403);
     expect(checkHostAndOrigin({ host, origin: 'http://evil.example' }, loopback)?.status).toBe(403);
     expect(checkHostAndOrigin({ host, origin: 'null' }, loopback)?.status).toBe(403);
     expect(checkHostAndOrigin({ host, origin: 'file://localhost' }, loopback)?.status).toBe(403);
+  });
+
+  it('refuses an origin on an allowed host but another port (Origin localhost:8080, Host localhost:9999)', () => {
+    expect(checkHostAndOrigin({ host: 'localhost:9999', origin: 'http://localhost:8080' }, loopback)?.status).toBe(403);
+    expect(checkHostAndOrigin({ host: 'localhost:80', origin: 'https://localhost' }, loopback)?.status).toBe(403);
+  });
+
+  it('matches allowedOrigins exactly (port included) when given', () => {
+    const policy = { allowedHosts: LOOPBACK_HOSTS, allowedOrigins: ['http://localhost:8080'] };
+    expect(checkHostAndOrigin({ host: 'localhost:9999', origin: 'http://localhost:8080' }, policy)).toBeUndefined();
+    expect(checkHostAndOrigin({ host: 'localhost:9999', origin: 'http://localhost:8081' }, policy)?.status).toBe(403);
+    expect(checkHostAndOrigin({ host: 'localhost:9999', origin: 'http://localhost:9999' }, policy)?.status).toBe(403);
+    expect(checkHostAndOrigin({ host: 'localhost:9999', origin: 'https://localhost:8080' }, policy)?.status).toBe(403);
   });
 
   it('matches allowedOrigins exactly when given, and reads fetch Headers', () => {

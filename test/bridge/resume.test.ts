@@ -113,8 +113,11 @@ describe('resuming a downstream session on another worker', () => {
     expect(second.sessions.ids()).toEqual([id]);
     expect(up.events.filter((e) => e.type === 'opened')).toHaveLength(1); // no new initialize upstream
     // The resumed transport is initialized: a second initialize on it is refused.
-    const again = await second.post(INITIALIZE, id);
-    expect((again as { value: Response }).value.status).toBe(400);
+    // (Through dispatch, an initialize opens a new session whatever id it carries.)
+    const headers = { ...HEADERS, 'mcp-session-id': id };
+    const request = new Request(ENDPOINT, { method: 'POST', headers, body: JSON.stringify(INITIALIZE) });
+    const again = await second.sessions.get(id)?.transport.handleRequest(request, { parsedBody: INITIALIZE });
+    expect(again?.status).toBe(400);
   });
 
   it('concurrent requests of one session resume it once', async () => {

@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Front, startFront } from '../../examples/cluster/front.js';
 import { type WorkerProcess, startWorker } from '../../examples/cluster/worker-process.js';
+import { sessionTag } from '../../examples/shared/hardening.js';
 import { startCounterUpstream } from '../../examples/shared/counter-upstream.js';
 import type { McpHost } from '../../examples/shared/mcp-host.js';
 import type { RegistrySnapshot } from '../../src/index.js';
@@ -21,7 +22,9 @@ import { type RedisServer, skipRedisSuites, startRedisServer } from '../fixtures
 const HEARTBEAT_MS = 200;
 const OWNERSHIP_TTL_MS = 1_000;
 const PREFIX = 'cluster-test:';
+const ADMIN_TOKEN = 'failover-test-admin-token';
 const TIMINGS = {
+  MCP_ADMIN_TOKEN: ADMIN_TOKEN,
   HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS),
   OWNERSHIP_TTL_MS: String(OWNERSHIP_TTL_MS),
   REDIS_COMMAND_TIMEOUT_MS: '500',
@@ -64,7 +67,7 @@ describe.skipIf(skipRedisSuites())('three worker processes on Redis behind a rou
 
   async function snapshots(): Promise<Map<string, RegistrySnapshot>> {
     const entries = await Promise.all(
-      live().map(async (w) => [w.workerId, (await (await fetch(`${w.origin}/admin/registry`)).json()) as RegistrySnapshot] as const),
+      live().map(async (w) => [w.workerId, (await (await fetch(`${w.origin}/admin/registry`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as RegistrySnapshot] as const),
     );
     return new Map(entries);
   }
@@ -164,8 +167,9 @@ describe.skipIf(skipRedisSuites())('three worker processes on Redis behind a rou
     // Every worker answered requests, but each session's upstream session lives on its owner only.
     for (const w of workers) expect(front.served.get(w.origin), w.workerId).toBeGreaterThan(0);
     const holders = await assertOneUpstreamPerSession();
-    expect(holders.get(a.sessionId)).toBe((await ownerOf(a)).workerId);
-    expect(holders.get(b.sessionId)).toBe((await ownerOf(b)).workerId);
+    // The admin snapshot shows session ids as tags only.
+    expect(holders.get(sessionTag(a.sessionId))).toBe((await ownerOf(a)).workerId);
+    expect(holders.get(sessionTag(b.sessionId))).toBe((await ownerOf(b)).workerId);
   });
 
   it('kill -9 of the owner of A: another worker takes A over and re-attaches; A reads 5, no new initialize', async () => {

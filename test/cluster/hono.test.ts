@@ -25,7 +25,7 @@ describe.skipIf(skipRedisSuites())('two Hono workers on Redis behind a round-rob
     upstream = await startCounterUpstream();
     const gateways = [{ id: 'counter', url: upstream.url }];
     workers = await Promise.all(
-      ['h1', 'h2'].map((workerId) => startWorker({ workerId, redisUrl: redis.url, gateways, framework: 'hono', env: { REDIS_KEY_PREFIX: 'hono-test:' } })),
+      ['h1', 'h2'].map((workerId) => startWorker({ workerId, redisUrl: redis.url, gateways, framework: 'hono', env: { REDIS_KEY_PREFIX: 'hono-test:', MCP_ADMIN_TOKEN: 'hono-test-admin-token' } })),
     );
     front = await startFront({ workers: workers.map((w) => w.origin) });
   }, 30_000);
@@ -47,7 +47,7 @@ describe.skipIf(skipRedisSuites())('two Hono workers on Redis behind a round-rob
     expect(upstream.events.filter((e) => e.type === 'opened')).toHaveLength(1);
     for (const w of workers) expect(front.served.get(w.origin), w.workerId).toBeGreaterThan(0);
     const held = await Promise.all(
-      workers.map(async (w) => ((await (await fetch(`${w.origin}/admin/registry`)).json()) as RegistrySnapshot).live),
+      workers.map(async (w) => ((await (await fetch(`${w.origin}/admin/registry`, { headers: { authorization: 'Bearer hono-test-admin-token' } })).json()) as RegistrySnapshot).live),
     );
     expect(held.sort()).toEqual([0, 1]);
   });

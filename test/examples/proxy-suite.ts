@@ -2,7 +2,6 @@
  * The end-to-end suite both example proxies must pass: a real SDK client →
  * the proxy → real SDK upstreams, all on 127.0.0.1.
  */
-import { request as httpRequest } from 'node:http';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -11,6 +10,7 @@ import type { BridgeBehaviour, BridgeGateway } from '../../src/bridge/index.js';
 import type { RegistryOptions, UpstreamSessionRegistry } from '../../src/index.js';
 import { type RichServer, startRichServer } from '../fixtures/rich-server.js';
 import { nextEvent } from '../fixtures/factory-harness.js';
+import { INITIALIZE, MCP_HEADERS, rawRequest } from '../fixtures/raw-mcp.js';
 import { type TestClient, type TestClientOptions, connectClient, textOf } from './helpers.js';
 
 /** What the suite needs from an example's `startProxy`. */
@@ -25,35 +25,9 @@ export type StartProxy = (options: {
   gateways: readonly BridgeGateway[];
   registry?: Omit<RegistryOptions<Client>, 'factory'>;
   bridge?: BridgeBehaviour;
+  adminToken?: string;
 }) => Promise<ProxyUnderTest>;
 
-
-/** A raw HTTP request, so tests control headers fetch would not let them set (Host). */
-function rawRequest(
-  url: string,
-  init: { method: string; headers: Record<string, string>; body?: unknown },
-): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: init.method, headers: init.headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end(init.body === undefined ? undefined : JSON.stringify(init.body));
-  });
-}
-
-const INITIALIZE = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-};
-const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
 export function proxySuite(name: string, startProxy: StartProxy): void {
   describe(`${name} example proxy, end to end`, () => {
@@ -292,7 +266,7 @@ export function proxySuite(name: string, startProxy: StartProxy): void {
 
     it('rejects a bad Host or Origin header (DNS-rebinding protection) and serves the registry snapshot', async () => {
       const up = await upstream();
-      const p = await proxy({ gateways: [{ id: 'counter', url: up.url }] });
+      const p = await proxy({ gateways: [{ id: 'counter', url: up.url }], adminToken: 'admin-secret' });
       const port = new URL(p.url).port;
       const badHost = await rawRequest(p.url, { method: 'POST', headers: { ...MCP_HEADERS, host: `evil.example:${port}` }, body: INITIALIZE });
       expect(badHost.status).toBe(403);
@@ -308,11 +282,11 @@ export function proxySuite(name: string, startProxy: StartProxy): void {
       expect(up.openSessions()).toHaveLength(0);
       const good = await rawRequest(p.url, {
         method: 'POST',
-        headers: { ...MCP_HEADERS, origin: `http://localhost:${port}` },
+        headers: { ...MCP_HEADERS, host: `localhost:${port}`, origin: `http://localhost:${port}` },
         body: INITIALIZE,
       });
       expect(good.status).toBe(200);
-      const snapshot = JSON.parse((await rawRequest(admin, { method: 'GET', headers: {} })).body);
+      const snapshot = JSON.parse((await rawRequest(admin, { method: 'GET', headers: { authorization: 'Bearer admin-secret' } })).body);
       expect(snapshot.sessions).toHaveLength(1);
     });
 
