@@ -28,12 +28,12 @@ export class RedisKeys {
 
   /** Ownership key of a downstream session; holds the owner's worker id. */
   owner(downstreamSessionId: string): string {
-    return `${this.prefix}owner:${hashId(downstreamSessionId)}`;
+    return `${this.prefix}owner:{${hashId(downstreamSessionId)}}`;
   }
 
   /** Hash of the upstream session records of a downstream session, one field per gateway id. */
   records(downstreamSessionId: string): string {
-    return `${this.prefix}upstream:${hashId(downstreamSessionId)}`;
+    return `${this.prefix}upstream:{${hashId(downstreamSessionId)}}`;
   }
 }
 

@@ -36,8 +36,8 @@ export interface RedisHarness {
 export function keysOf(prefix: string) {
   return {
     worker: (workerId: string) => `${prefix}worker:${workerId}`,
-    owner: (id: string) => `${prefix}owner:${hashId(id)}`,
-    records: (id: string) => `${prefix}upstream:${hashId(id)}`,
+    owner: (id: string) => `${prefix}owner:{${hashId(id)}}`,
+    records: (id: string) => `${prefix}upstream:{${hashId(id)}}`,
   };
 }
 
