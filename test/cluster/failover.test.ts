@@ -83,7 +83,7 @@ describe.skipIf(skipRedisSuites())('three worker processes on Redis behind a rou
   }
 
   async function ownerOf(tab: Tab): Promise<WorkerProcess> {
-    const id = await admin.get(`${PREFIX}owner:${hashId(tab.sessionId)}`);
+    const id = await admin.get(`${PREFIX}owner:{${hashId(tab.sessionId)}}`);
     const owner = workers.find((w) => w.workerId === id);
     if (owner === undefined) throw new Error(`no owner for ${tab.sessionId}: ${id}`);
     return owner;
