@@ -9,6 +9,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { type DownstreamSessions, checkHostAndOrigin } from '../../src/bridge/index.js';
 import type { UpstreamSessionRegistry } from '../../src/index.js';
 import type { ProxyOptions, RunningProxy } from '../shared/main.js';
+import type { ClusterMember } from '../shared/cluster.js';
 import { startProxyCore } from '../shared/proxy-core.js';
 import { forwardNodeRequest } from '../shared/node-http.js';
 
@@ -19,6 +20,8 @@ export type ExpressProxyOptions = ProxyOptions;
 export interface ExpressProxy extends RunningProxy {
   readonly registry: UpstreamSessionRegistry;
   readonly sessions: DownstreamSessions<StreamableHTTPServerTransport>;
+  /** Set when running as one of many workers. */
+  readonly worker: ClusterMember | undefined;
 }
 
 /** Starts the proxy on `host:port` (default 127.0.0.1, any free port). */
@@ -47,7 +50,7 @@ export async function startProxy(options: ExpressProxyOptions): Promise<ExpressP
       { method: req.method, headers: req.headers, body: req.body, signal: aborted.signal },
       (transport) => transport.handleRequest(req, res, req.body),
     );
-    if (outcome.kind === 'not-owner' && worker) await forwardNodeRequest(req, res, outcome.owner, req.body);
+    if (outcome.kind === 'not-owner' && worker) await forwardNodeRequest(req, res, outcome.owner, req.body, worker.forward);
     else if (outcome.kind !== 'handled') res.status(outcome.status).set(outcome.headers).json(outcome.body);
   });
   app.use((error: Error & { type?: string }, _req: Request, res: Response, _next: NextFunction) => {
@@ -62,5 +65,5 @@ export async function startProxy(options: ExpressProxyOptions): Promise<ExpressP
 
   server.on('request', app);
 
-  return { url, registry, sessions, close: core.close };
+  return { url, registry, sessions, worker, close: core.close };
 }

@@ -10,7 +10,7 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { type DownstreamSessions, checkHostAndOrigin } from '../../src/bridge/index.js';
-import { type UpstreamSessionRegistry, forwardToOwner } from '../../src/index.js';
+import type { UpstreamSessionRegistry } from '../../src/index.js';
 import type { ProxyOptions, RunningProxy } from '../shared/main.js';
 import { startProxyCore } from '../shared/proxy-core.js';
 import { rebuiltRequest } from '../shared/node-http.js';
@@ -57,7 +57,7 @@ export async function startProxy(options: HonoProxyOptions): Promise<HonoProxy> 
     if (outcome.kind === 'handled') return outcome.value;
     if (outcome.kind === 'not-owner' && worker) {
       const { url: at, method, headers, signal } = c.req.raw;
-      return forwardToOwner(rebuiltRequest(at, method, headers, body, signal), outcome.owner);
+      return worker.forward(rebuiltRequest(at, method, headers, body, signal), outcome.owner);
     }
     return c.json(outcome.body, outcome.status as ContentfulStatusCode, { ...outcome.headers });
   });

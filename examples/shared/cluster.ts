@@ -6,8 +6,8 @@
  * and resumes sessions whose owner died. See docs/multi-worker.md.
  */
 import type { BridgeGateway, SessionLocation } from '../../src/bridge/index.js';
-import { affinityLocator } from '../../src/bridge/index.js';
-import type { Logger } from '../../src/index.js';
+import { OwnerCache, affinityLocator } from '../../src/bridge/index.js';
+import { type Logger, type WorkerInfo, forwardToOwner } from '../../src/index.js';
 import { RedisAffinity, RedisSessionStore } from '../../src/redis/index.js';
 
 /** How this worker joins the cluster. */
@@ -30,6 +30,10 @@ export interface ClusterMember {
   readonly sessionStore: RedisSessionStore;
   /** `DownstreamSessions`' `locateSession`: forward, resume here, or 404. */
   readonly locateSession: (downstreamSessionId: string) => Promise<SessionLocation>;
+  /** Owners this worker forwards to, remembered so a forwarded request costs no Redis call. */
+  readonly ownerCache: OwnerCache;
+  /** `forwardToOwner`, telling the owner cache when the owner it named refused or no longer owns the session. */
+  readonly forward: (request: Request, owner: WorkerInfo) => Promise<Response>;
 }
 
 function optionalMs(env: NodeJS.ProcessEnv, name: string): number | undefined {
@@ -79,13 +83,20 @@ export async function joinCluster(
   });
   await affinity.start();
   const sessionStore = new RedisSessionStore({ affinity });
-  const locate = affinityLocator({ affinity, sessionStore, gatewayIds: gateways.map((g) => g.id) });
+  const ownerCache = new OwnerCache();
+  const locate = affinityLocator({ affinity, sessionStore, gatewayIds: gateways.map((g) => g.id), ownerCache });
   const locateSession = async (downstreamSessionId: string): Promise<SessionLocation> => {
     const location = await locate(downstreamSessionId);
     if (location === 'resume') logger?.info({ workerId: affinity.workerId, downstreamSessionId }, 'resuming a downstream session whose owner is gone');
     return location;
   };
-  return { affinity, sessionStore, locateSession };
+  const forward = async (request: Request, owner: WorkerInfo): Promise<Response> => {
+    const id = request.headers.get('mcp-session-id');
+    const response = await forwardToOwner(request, owner);
+    if (id !== null) ownerCache.noteForwardAnswer(id, response.status);
+    return response;
+  };
+  return { affinity, sessionStore, locateSession, ownerCache, forward };
 }
 
 /** One JSON object per line on stderr, with a millisecond timestamp `t`: enough to follow a failover. */

@@ -45,14 +45,20 @@ export function webHeaders(req: IncomingMessage): Headers {
   return headers;
 }
 
-/** Forwards a Node request (body already parsed) to `owner` and streams the answer (SSE included) back. */
-export async function forwardNodeRequest(req: IncomingMessage, res: ServerResponse, owner: WorkerInfo, body: unknown): Promise<void> {
+/** Forwards a Node request (body already parsed) to `owner` with `forward` and streams the answer (SSE included) back. */
+export async function forwardNodeRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  owner: WorkerInfo,
+  body: unknown,
+  forward: (request: Request, owner: WorkerInfo) => Promise<Response> = forwardToOwner,
+): Promise<void> {
   const aborted = new AbortController();
   res.on('close', () => aborted.abort());
   const url = new URL(req.url ?? '/mcp', 'http://worker.internal').href;
   let response: Response;
   try {
-    response = await forwardToOwner(rebuiltRequest(url, req.method ?? 'GET', webHeaders(req), body, aborted.signal), owner);
+    response = await forward(rebuiltRequest(url, req.method ?? 'GET', webHeaders(req), body, aborted.signal), owner);
   } catch (error) {
     if (aborted.signal.aborted) return; // the client went away
     throw error;
