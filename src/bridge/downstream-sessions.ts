@@ -17,6 +17,7 @@ import { type HttpErrorResponse, SESSION_NOT_FOUND_JSONRPC_CODE, httpStatusForEr
 import type { BridgeHub } from './hub.js';
 import { markTransportInitialized } from './resume-transport.js';
 import type { BridgeRejection, SessionBridge } from './session-bridge.js';
+import type { SessionRetiredEvent } from '../events.js';
 
 /** A downstream transport as the SDK's Streamable HTTP server transports are. */
 export type DownstreamTransport = Transport & { readonly sessionId?: string | undefined };
@@ -192,12 +193,18 @@ export class DownstreamSessions<T extends DownstreamTransport> {
   readonly #ending = new Set<Promise<void>>();
   /** Sessions being resumed, so concurrent requests of one session rebuild it once. */
   readonly #resuming = new Map<string, Promise<DownstreamSession<T> | DispatchOutcome<never>>>();
+  /** Sessions whose ownership the registry lost (multi-worker): claimed again before their next request runs. */
+  readonly #unowned = new Set<string>();
+  readonly #onRetired = (event: SessionRetiredEvent): void => {
+    if (event.reason === 'ownership-lost' && this.#sessions.has(event.downstreamSessionId)) this.#unowned.add(event.downstreamSessionId);
+  };
   #closed = false;
 
   /** Throws `InvalidOptionsError` for an unknown or malformed option. */
   constructor(options: DownstreamSessionsOptions<T>) {
     checkOptions(options);
     this.#options = options;
+    options.registry.on('session:retired', this.#onRetired);
   }
 
   /** Live sessions. */
@@ -235,12 +242,14 @@ export class DownstreamSessions<T extends DownstreamTransport> {
     const session = this.#sessions.get(downstreamSessionId);
     if (session === undefined) return;
     this.#sessions.delete(downstreamSessionId);
+    this.#unowned.delete(downstreamSessionId);
     await this.#end(session);
   }
 
   /** Ends every session and refuses new ones (503). Call before `registry.closeAll()`. */
   async closeAll(): Promise<void> {
     this.#closed = true;
+    this.#options.registry.off('session:retired', this.#onRetired);
     await Promise.all(this.ids().map((id) => this.close(id)));
     await Promise.all([...this.#ending]);
   }
@@ -258,10 +267,30 @@ export class DownstreamSessions<T extends DownstreamTransport> {
       session = found;
     }
     const rejection = session.bridge.admission();
-    if (rejection === undefined) return { kind: 'handled', value: await handle(session.transport) };
+    if (rejection === undefined) {
+      const refused = await this.#reclaim(session, request);
+      if (refused !== undefined) return outcomeOf(refused);
+      return { kind: 'handled', value: await handle(session.transport) };
+    }
     // A lost upstream session ends the downstream one: the client re-initializes on the 404.
     if (rejection.owner === undefined) void this.close(session.id);
     return outcomeOf(rejection);
+  }
+
+  /**
+   * A session whose ownership was lost (e.g. Redis stayed away past the
+   * ownership TTL) is claimed again before the transport sees the request, so
+   * that an unreachable Redis is a 503 with Retry-After and a new owner a
+   * `not-owner` answer, never a JSON-RPC error inside an HTTP 200.
+   */
+  async #reclaim(session: DownstreamSession<T>, request: IncomingMcpRequest): Promise<BridgeRejection | undefined> {
+    if (!this.#unowned.has(session.id)) return undefined;
+    const rejection = await session.bridge.connect({ signal: request.signal });
+    if (rejection === undefined) this.#unowned.delete(session.id);
+    // Another worker serves it now (drop this copy: later requests locate the owner afresh), or it is lost (404).
+    // A 503 (Redis away) keeps it: the next request claims again.
+    else if (rejection.owner !== undefined || rejection.status === 404) void this.close(session.id);
+    return rejection;
   }
 
   async #open<R>(request: IncomingMcpRequest, handle: (transport: T) => Promise<R>): Promise<DispatchOutcome<R>> {
@@ -379,6 +408,7 @@ export class DownstreamSessions<T extends DownstreamTransport> {
   /** The transport closed (DELETE, shutdown, or the server closed it). */
   #ended(session: DownstreamSession<T>): void {
     if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
+    this.#unowned.delete(session.id);
     void this.#end(session);
   }
 
