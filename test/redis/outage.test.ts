@@ -6,10 +6,12 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ExpressProxy, startProxy } from '../../examples/express/proxy.js';
 import { startCounterUpstream } from '../../examples/shared/counter-upstream.js';
 import type { McpHost } from '../../examples/shared/mcp-host.js';
+import { hashId } from '../../src/redis/keys.js';
 import { type RedisServer, skipRedisSuites, startRedisServer } from '../fixtures/redis-server.js';
 
 const TIMINGS = { heartbeatIntervalMs: 100, ownershipTtlMs: 600, commandTimeoutMs: 200, keyPrefix: 'outage:' } as const;
@@ -19,6 +21,7 @@ describe.skipIf(skipRedisSuites())('a Redis outage past the ownership TTL (examp
   let redis: RedisServer;
   let upstream: McpHost;
   let worker: ExpressProxy;
+  let other: ExpressProxy;
   let client: Client;
   let sessionId: string;
 
@@ -30,6 +33,11 @@ describe.skipIf(skipRedisSuites())('a Redis outage past the ownership TTL (examp
       logger: silent,
       cluster: { redisUrl: redis.url, workerId: 'w1', ...TIMINGS },
     });
+    other = await startProxy({
+      gateways: [{ id: 'counter', url: upstream.url }],
+      logger: silent,
+      cluster: { redisUrl: redis.url, workerId: 'w2', ...TIMINGS },
+    });
     client = new Client({ name: 'outage-test', version: '1.0.0' });
     const transport = new StreamableHTTPClientTransport(new URL(worker.url));
     await client.connect(transport);
@@ -39,14 +47,15 @@ describe.skipIf(skipRedisSuites())('a Redis outage past the ownership TTL (examp
   afterAll(async () => {
     redis?.resume();
     await client?.close();
+    await other?.close();
     await worker?.close();
     await upstream?.close();
     await redis?.stop();
   });
 
   let nextId = 1_000;
-  async function post(method: string, params: object): Promise<{ status: number; retryAfter: string | null; text: string }> {
-    const res = await fetch(worker.url, {
+  async function post(method: string, params: object, to = worker): Promise<{ status: number; retryAfter: string | null; text: string }> {
+    const res = await fetch(to.url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -87,5 +96,31 @@ describe.skipIf(skipRedisSuites())('a Redis outage past the ownership TTL (examp
     expect(await increment()).toBe(3);
     expect(upstream.events.filter((e) => e.type === 'opened')).toHaveLength(1);
     console.log(`Redis outage: ownership lost ${lostAfter} ms after Redis froze (TTL ${TIMINGS.ownershipTtlMs} ms); requests then got 503 + Retry-After; served again at once after Redis returned`);
+  });
+
+  it('when another worker took the session over meanwhile, the old owner forwards to it instead of answering an error', async () => {
+    const lost = new Promise<void>((resolve) => {
+      worker.registry.on('session:retired', (event) => {
+        if (event.reason === 'ownership-lost' && event.downstreamSessionId === sessionId) resolve();
+      });
+    });
+    redis.pause();
+    await lost;
+    redis.resume();
+    // Its ownership key expires in Redis about now (a frozen Redis may still hold it for a few ms): make it so.
+    const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    await admin.del(`${TIMINGS.keyPrefix}owner:{${hashId(sessionId)}}`);
+    admin.disconnect();
+    // The load balancer sends the next request to w2: it takes the session over and re-attaches.
+    const taken = await post('tools/call', { name: 'increment', arguments: {} }, other);
+    expect(taken.status, taken.text).toBe(200);
+    expect(taken.text).toMatch(/"text":"4"/);
+    // The old owner learns it is not the owner any more and forwards (the example worker does).
+    const forwarded = await post('tools/call', { name: 'get', arguments: {} });
+    expect(forwarded.status, forwarded.text).toBe(200);
+    expect(forwarded.text).toMatch(/"text":"4"/);
+    expect(worker.sessions.get(sessionId)).toBeUndefined();
+    expect(other.sessions.get(sessionId)).toBeDefined();
+    expect(upstream.events.filter((e) => e.type === 'opened')).toHaveLength(1);
   });
 });
