@@ -8,7 +8,7 @@
 import type { BridgeGateway, SessionLocation } from '../../src/bridge/index.js';
 import { OwnerCache, affinityLocator } from '../../src/bridge/index.js';
 import { type Logger, type WorkerInfo, forwardToOwner } from '../../src/index.js';
-import { RedisAffinity, RedisSessionStore } from '../../src/redis/index.js';
+import { RedisAffinity, RedisEventStore, RedisSessionStore } from '../../src/redis/index.js';
 
 /** How this worker joins the cluster. */
 export interface ClusterOptions {
@@ -30,6 +30,8 @@ export interface ClusterMember {
   readonly sessionStore: RedisSessionStore;
   /** `DownstreamSessions`' `locateSession`: forward, resume here, or 404. */
   readonly locateSession: (downstreamSessionId: string) => Promise<SessionLocation>;
+  /** SSE events in Redis, so a client can resume a dropped stream on any worker. */
+  readonly eventStore: RedisEventStore;
   /** Owners this worker forwards to, remembered so a forwarded request costs no Redis call. */
   readonly ownerCache: OwnerCache;
   /** `forwardToOwner`, telling the owner cache when the owner it named refused or no longer owns the session. */
@@ -96,7 +98,7 @@ export async function joinCluster(
     if (id !== null) ownerCache.noteForwardAnswer(id, response.status);
     return response;
   };
-  return { affinity, sessionStore, locateSession, ownerCache, forward };
+  return { affinity, sessionStore, locateSession, ownerCache, forward, eventStore: new RedisEventStore({ affinity }) };
 }
 
 /** One JSON object per line on stderr, with a millisecond timestamp `t`: enough to follow a failover. */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { EventStore } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { type ClientCapabilities, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { WorkerInfo } from '../affinity.js';
@@ -18,6 +19,7 @@ import type { BridgeHub } from './hub.js';
 import { markTransportInitialized } from './resume-transport.js';
 import type { BridgeRejection, SessionBridge } from './session-bridge.js';
 import type { SessionRetiredEvent } from '../events.js';
+import { sessionEventStore } from './session-event-store.js';
 
 /** A downstream transport as the SDK's Streamable HTTP server transports are. */
 export type DownstreamTransport = Transport & { readonly sessionId?: string | undefined };
@@ -26,6 +28,8 @@ export type DownstreamTransport = Transport & { readonly sessionId?: string | un
 export interface SessionTransportOptions {
   /** Returns the id the table chose for the new session; pass it on as the transport's `sessionIdGenerator`. */
   readonly sessionIdGenerator: () => string;
+  /** This session's view of {@link DownstreamSessionsOptions.eventStore}, when one is set. */
+  readonly eventStore?: EventStore;
 }
 
 /** Headers as HTTP frameworks hand them over. */
@@ -75,6 +79,14 @@ export interface DownstreamSessionsOptions<T extends DownstreamTransport> {
    * it throws (e.g. `AffinityUnavailableError`) becomes its HTTP answer (503).
    */
   locateSession?: (downstreamSessionId: string) => SessionLocation | Promise<SessionLocation>;
+  /**
+   * Makes streams resumable: every SSE event gets an id, kept here, and a
+   * client reconnecting with `Last-Event-ID` gets what it missed. Each
+   * session's transport gets a view scoped to that session (passed in
+   * {@link SessionTransportOptions}). E.g. `MemoryEventStore`, or the Redis
+   * store of `/redis` to resume on another worker. Must implement `getStreamIdForEventId`.
+   */
+  eventStore?: EventStore;
 }
 
 /** An incoming HTTP request on the MCP endpoint, as far as routing needs it. */
@@ -116,6 +128,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'bridge',
   'generateSessionId',
   'locateSession',
+  'eventStore',
 ]);
 
 function errorResponse(status: number, code: number, message: string): HttpErrorResponse {
@@ -155,6 +168,10 @@ function checkOptions<T extends DownstreamTransport>(options: DownstreamSessions
   }
   for (const name of ['generateSessionId', 'locateSession'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw new InvalidOptionsError(name, 'must be a function');
+  }
+  const store = options.eventStore;
+  if (store !== undefined && (typeof store?.storeEvent !== 'function' || typeof store.getStreamIdForEventId !== 'function')) {
+    throw new InvalidOptionsError('eventStore', 'must be an EventStore with getStreamIdForEventId');
   }
   validateBridgeBehaviour(options.bridge);
 }
@@ -387,7 +404,8 @@ export class DownstreamSessions<T extends DownstreamTransport> {
 
   /** Makes the session's transport, connects the bridge's server to it and adds the session to the table. */
   async #install(id: string, bridge: SessionBridge, resumed: boolean): Promise<DownstreamSession<T>> {
-    const transport = this.#options.createTransport({ sessionIdGenerator: () => id });
+    const store = this.#options.eventStore;
+    const transport = this.#options.createTransport({ sessionIdGenerator: () => id, ...(store && { eventStore: sessionEventStore(store, id) }) });
     const session: DownstreamSession<T> = { id, transport, bridge };
     try {
       if (resumed) markTransportInitialized(transport, id);

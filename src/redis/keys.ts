@@ -31,6 +31,11 @@ export class RedisKeys {
     return `${this.prefix}owner:{${hashId(downstreamSessionId)}}`;
   }
 
+  /** Hash of one SSE stream's events (`RedisEventStore`); `token` is the stream's hashed id. */
+  events(token: string): string {
+    return `${this.prefix}events:{${token}}`;
+  }
+
   /** Hash of the upstream session records of a downstream session, one field per gateway id. */
   records(downstreamSessionId: string): string {
     return `${this.prefix}upstream:{${hashId(downstreamSessionId)}}`;

@@ -197,6 +197,26 @@ return redis.call('HDEL', KEYS[2], ARGV[2])
 `,
 );
 
+/**
+ * Append one SSE event to its stream's hash, dropping the event `maxEvents`
+ * back, and renew the stream's TTL.
+ *
+ * KEYS[1] the stream's hash. ARGV[1] stream id, ARGV[2] event JSON,
+ * ARGV[3] events kept per stream, ARGV[4] TTL (ms). Returns the event's sequence number.
+ */
+export const STORE_EVENT = script(
+  'store-event',
+  `local n = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('HSET', KEYS[1], 'stream', ARGV[1], 'e:' .. n, ARGV[2])
+local old = n - tonumber(ARGV[3])
+if old > 0 then
+  redis.call('HDEL', KEYS[1], 'e:' .. old)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return n
+`,
+);
+
 /** Runs `script` with EVALSHA, falling back to EVAL when the server lacks it. */
 export async function runScript(
   client: RedisCommandClient,
