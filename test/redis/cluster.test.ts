@@ -9,6 +9,7 @@
 import { Cluster } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisAffinity } from '../../src/redis/affinity.js';
+import { RedisEventStore } from '../../src/redis/event-store.js';
 import { RedisSessionStore } from '../../src/redis/session-store.js';
 import type { RedisAffinityOptions } from '../../src/redis/options.js';
 import { type RedisClusterFixture, startRedisCluster } from '../fixtures/redis-cluster.js';
@@ -133,5 +134,17 @@ describe.skipIf(skipRedisSuites())('Redis Cluster (three masters)', () => {
     dead.onOwnershipLost((id) => lost.push(id));
     await dead.refresh();
     expect(lost).toEqual(['s1']);
+  });
+
+  it('keeps and replays SSE events (RedisEventStore), one slot per stream', async () => {
+    const store = new RedisEventStore({ affinity: affinity({ keyPrefix: `c${++counter}:`, workerId: 'A' }) });
+    const message = (n: number) => ({ jsonrpc: '2.0' as const, method: 'notifications/message', params: { level: 'info' as const, data: n } });
+    const ids: string[] = [];
+    for (let stream = 0; stream < 5; stream++) {
+      for (let n = 1; n <= 3; n++) ids.push(await store.storeEvent(`stream-${stream}`, message(n)));
+    }
+    const sent: unknown[] = [];
+    expect(await store.replayEventsAfter(ids[9]!, { send: async (_id, m) => void sent.push(m) })).toBe('stream-3');
+    expect(sent).toEqual([message(2), message(3)]);
   });
 });
