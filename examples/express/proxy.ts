@@ -46,12 +46,19 @@ export async function startProxy(options: ExpressProxyOptions): Promise<ExpressP
   app.all('/mcp', async (req: Request, res: Response) => {
     const aborted = new AbortController();
     res.on('close', () => aborted.abort());
-    const outcome = await sessions.dispatch(
-      { method: req.method, headers: req.headers, body: req.body, signal: aborted.signal },
-      (transport) => transport.handleRequest(req, res, req.body),
-    );
-    if (outcome.kind === 'not-owner' && worker) await forwardNodeRequest(req, res, outcome.owner, req.body, worker.forward);
-    else if (outcome.kind !== 'handled') res.status(outcome.status).set(outcome.headers).json(outcome.body);
+    // A second round only when the owner named first did not take the request (see ClusterMember.forward).
+    for (const retry of [true, false]) {
+      const outcome = await sessions.dispatch(
+        { method: req.method, headers: req.headers, body: req.body, signal: aborted.signal },
+        (transport) => transport.handleRequest(req, res, req.body),
+      );
+      if (outcome.kind === 'not-owner' && worker) {
+        if (await forwardNodeRequest(req, res, outcome.owner, req.body, (r, o) => worker.forward(r, o, retry))) return;
+      } else {
+        if (outcome.kind !== 'handled') res.status(outcome.status).set(outcome.headers).json(outcome.body);
+        return;
+      }
+    }
   });
   app.use((error: Error & { type?: string }, _req: Request, res: Response, _next: NextFunction) => {
     const parse = error.type === 'entity.parse.failed';

@@ -50,16 +50,19 @@ export async function startProxy(options: HonoProxyOptions): Promise<HonoProxy> 
         return c.json(PARSE_ERROR, 400);
       }
     }
-    const outcome = await sessions.dispatch(
-      { method: c.req.method, headers: c.req.raw.headers, body, signal: c.req.raw.signal },
-      (transport) => transport.handleRequest(c.req.raw, { parsedBody: body }),
-    );
-    if (outcome.kind === 'handled') return outcome.value;
-    if (outcome.kind === 'not-owner' && worker) {
+    // A second round only when the owner named first did not take the request (see ClusterMember.forward).
+    for (const retry of [true, false]) {
+      const outcome = await sessions.dispatch(
+        { method: c.req.method, headers: c.req.raw.headers, body, signal: c.req.raw.signal },
+        (transport) => transport.handleRequest(c.req.raw, { parsedBody: body }),
+      );
+      if (outcome.kind === 'handled') return outcome.value;
+      if (outcome.kind !== 'not-owner' || !worker) return c.json(outcome.body, outcome.status as ContentfulStatusCode, { ...outcome.headers });
       const { url: at, method, headers, signal } = c.req.raw;
-      return worker.forward(rebuiltRequest(at, method, headers, body, signal), outcome.owner);
+      const response = await worker.forward(rebuiltRequest(at, method, headers, body, signal), outcome.owner, retry);
+      if (response !== undefined) return response;
     }
-    return c.json(outcome.body, outcome.status as ContentfulStatusCode, { ...outcome.headers });
+    throw new Error('unreachable: the last round always answers');
   });
 
   server.on('request', getRequestListener(app.fetch));
