@@ -25,6 +25,25 @@ export interface RedisAffinityInternals {
 
 let internalsOf: (affinity: RedisAffinity) => RedisAffinityInternals;
 
+/**
+ * Runs `work` on the affinity's client (starting it if needed), bounded by its
+ * `commandTimeoutMs`; any failure becomes `AffinityUnavailableError`. What the
+ * stores sharing an affinity use for each call.
+ */
+export async function runOnAffinity<T>(
+  internals: RedisAffinityInternals,
+  what: string,
+  work: (client: OwnedClient['client']) => Promise<T>,
+): Promise<T> {
+  const attempt = async (): Promise<T> => work(await internals.connect());
+  try {
+    return await bounded(attempt(), internals.options.commandTimeoutMs, what);
+  } catch (error) {
+    if (error instanceof AffinityUnavailableError) throw error;
+    throw new AffinityUnavailableError(`Redis failed ${what}: ${describeError(error)}`, error);
+  }
+}
+
 /** Internal accessor for {@link RedisSessionStore}; not exported from the package. */
 export function redisAffinityInternals(affinity: RedisAffinity): RedisAffinityInternals {
   return internalsOf(affinity);

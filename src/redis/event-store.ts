@@ -9,11 +9,9 @@
 import { createHash } from 'node:crypto';
 import type { EventId, EventStore, StreamId } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { AffinityUnavailableError, InvalidOptionsError } from '../errors.js';
-import { describeError } from '../redact.js';
+import { InvalidOptionsError } from '../errors.js';
 import { showValue } from '../show-value.js';
-import { RedisAffinity, type RedisAffinityInternals, redisAffinityInternals } from './affinity.js';
-import { bounded } from './client.js';
+import { RedisAffinity, type RedisAffinityInternals, redisAffinityInternals, runOnAffinity } from './affinity.js';
 import { runScript, STORE_EVENT } from './scripts.js';
 
 /** Options of {@link RedisEventStore}. Unknown keys are rejected. */
@@ -126,13 +124,8 @@ export class RedisEventStore implements EventStore {
     return stream;
   }
 
-  async #run<T>(what: string, work: (client: Awaited<ReturnType<RedisAffinityInternals['connect']>>) => Promise<T>): Promise<T> {
-    const attempt = async (): Promise<T> => work(await this.#internals.connect());
-    try {
-      return await bounded(attempt(), this.#internals.options.commandTimeoutMs, what);
-    } catch (error) {
-      if (error instanceof AffinityUnavailableError) throw error;
-      throw new AffinityUnavailableError(`Redis failed ${what}: ${describeError(error)}`, error);
-    }
+  #run<T>(what: string, work: (client: Awaited<ReturnType<RedisAffinityInternals['connect']>>) => Promise<T>): Promise<T> {
+    return runOnAffinity(this.#internals, what, work);
   }
+
 }

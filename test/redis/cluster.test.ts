@@ -14,7 +14,7 @@ import { RedisSessionStore } from '../../src/redis/session-store.js';
 import type { RedisAffinityOptions } from '../../src/redis/options.js';
 import { type RedisClusterFixture, startRedisCluster } from '../fixtures/redis-cluster.js';
 import { skipRedisSuites } from '../fixtures/redis-server.js';
-import { keysOf } from './helpers.js';
+import { keysOf, raceToClaim } from './helpers.js';
 
 const RECORD = { sessionId: 'up-1', protocolVersion: '2025-06-18', fingerprint: 'fp-1' } as const;
 // Long heartbeats: no timer fires during a test unless the test renews on purpose.
@@ -97,11 +97,7 @@ describe.skipIf(skipRedisSuites())('Redis Cluster (three masters)', () => {
     await Promise.all(workers.map((w) => w.start()));
     for (let round = 0; round < 10; round++) {
       const id = `race-${round}`;
-      const answers = await Promise.all(workers.map((w) => w.claim(id)));
-      const winners = workers.filter((_, i) => answers[i]!.owned);
-      expect(winners).toHaveLength(1);
-      const winner = winners[0]!;
-      for (const answer of answers) if (!answer.owned) expect(answer.owner).toEqual(winner.info);
+      const winner = await raceToClaim(workers, id);
       expect(await admin!.get(keysOf(keyPrefix).owner(id))).toBe(winner.workerId);
     }
   });
@@ -117,11 +113,7 @@ describe.skipIf(skipRedisSuites())('Redis Cluster (three masters)', () => {
     await admin!.del(keys.worker('dead'));
     const claimers = Array.from({ length: 5 }, (_, i) => affinity({ keyPrefix, workerId: `n${i}`, address: `http://10.0.1.${i}:3000` }));
     await Promise.all(claimers.map((w) => w.start()));
-    const answers = await Promise.all(claimers.map((w) => w.claim('s1')));
-    const winners = claimers.filter((_, i) => answers[i]!.owned);
-    expect(winners).toHaveLength(1);
-    const winner = winners[0]!;
-    for (const answer of answers) if (!answer.owned) expect(answer.owner).toEqual(winner.info);
+    const winner = await raceToClaim(claimers, 's1');
     expect(await admin!.get(keys.owner('s1'))).toBe(winner.workerId);
     // The new owner re-attaches through the dead owner's record and may write it.
     const store = new RedisSessionStore({ affinity: winner });

@@ -13,10 +13,10 @@ import { type ExpressProxy, startProxy } from '../../examples/express/proxy.js';
 import { startCounterUpstream } from '../../examples/shared/counter-upstream.js';
 import type { McpHost } from '../../examples/shared/mcp-host.js';
 import { type RedisServer, skipRedisSuites, startRedisServer } from '../fixtures/redis-server.js';
+import { postToWorker, silentLogger } from './worker-requests.js';
 
 // No timer fires during the test, so every Redis command counted is one a request caused.
 const QUIET = { heartbeatIntervalMs: 60_000, ownershipTtlMs: 180_000, commandTimeoutMs: 1_000, keyPrefix: 'fwd:' } as const;
-const silent = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 describe.skipIf(skipRedisSuites())('forwarding with an owner cache (two workers, real Redis)', () => {
   let redis: RedisServer;
@@ -32,8 +32,8 @@ describe.skipIf(skipRedisSuites())('forwarding with an owner cache (two workers,
     admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
     upstream = await startCounterUpstream();
     const gateways = [{ id: 'counter', url: upstream.url }];
-    owner = await startProxy({ gateways, logger: silent, cluster: { redisUrl: redis.url, workerId: 'owner', ...QUIET } });
-    forwarder = await startProxy({ gateways, logger: silent, cluster: { redisUrl: redis.url, workerId: 'fwd', ...QUIET } });
+    owner = await startProxy({ gateways, logger: silentLogger, cluster: { redisUrl: redis.url, workerId: 'owner', ...QUIET } });
+    forwarder = await startProxy({ gateways, logger: silentLogger, cluster: { redisUrl: redis.url, workerId: 'fwd', ...QUIET } });
     client = new Client({ name: 'fwd-test', version: '1.0.0' });
     const transport = new StreamableHTTPClientTransport(new URL(owner.url));
     await client.connect(transport);
@@ -52,16 +52,7 @@ describe.skipIf(skipRedisSuites())('forwarding with an owner cache (two workers,
   let nextId = 100;
   /** One `tools/call` sent to `worker` with the session's id, as a load balancer would route it. */
   async function callVia(worker: ExpressProxy, tool: 'increment' | 'get'): Promise<{ status: number; value?: number }> {
-    const res = await fetch(worker.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-session-id': sessionId,
-        'mcp-protocol-version': '2025-06-18',
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method: 'tools/call', params: { name: tool, arguments: {} } }),
-    });
+    const res = await postToWorker(worker.url, sessionId, { jsonrpc: '2.0', id: nextId++, method: 'tools/call', params: { name: tool, arguments: {} } });
     const text = await res.text();
     const data = /^data: (.*)$/m.exec(text)?.[1] ?? text;
     const parsed = JSON.parse(data) as { result?: { content: { text: string }[] } };

@@ -13,9 +13,9 @@ import { startCounterUpstream } from '../../examples/shared/counter-upstream.js'
 import type { McpHost } from '../../examples/shared/mcp-host.js';
 import { hashId } from '../../src/redis/keys.js';
 import { type RedisServer, skipRedisSuites, startRedisServer } from '../fixtures/redis-server.js';
+import { postToWorker, silentLogger } from './worker-requests.js';
 
 const TIMINGS = { heartbeatIntervalMs: 100, ownershipTtlMs: 600, commandTimeoutMs: 200, keyPrefix: 'outage:' } as const;
-const silent = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 describe.skipIf(skipRedisSuites())('a Redis outage past the ownership TTL (example worker, fail-closed)', () => {
   let redis: RedisServer;
@@ -30,12 +30,12 @@ describe.skipIf(skipRedisSuites())('a Redis outage past the ownership TTL (examp
     upstream = await startCounterUpstream();
     worker = await startProxy({
       gateways: [{ id: 'counter', url: upstream.url }],
-      logger: silent,
+      logger: silentLogger,
       cluster: { redisUrl: redis.url, workerId: 'w1', ...TIMINGS },
     });
     other = await startProxy({
       gateways: [{ id: 'counter', url: upstream.url }],
-      logger: silent,
+      logger: silentLogger,
       cluster: { redisUrl: redis.url, workerId: 'w2', ...TIMINGS },
     });
     client = new Client({ name: 'outage-test', version: '1.0.0' });
@@ -55,16 +55,7 @@ describe.skipIf(skipRedisSuites())('a Redis outage past the ownership TTL (examp
 
   let nextId = 1_000;
   async function post(method: string, params: object, to = worker): Promise<{ status: number; retryAfter: string | null; text: string }> {
-    const res = await fetch(to.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-session-id': sessionId,
-        'mcp-protocol-version': '2025-06-18',
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
-    });
+    const res = await postToWorker(to.url, sessionId, { jsonrpc: '2.0', id: nextId++, method, params });
     return { status: res.status, retryAfter: res.headers.get('retry-after'), text: await res.text() };
   }
 
