@@ -3,7 +3,11 @@
  * load balancer: each request goes to the next worker, so one downstream
  * session's requests land on every worker. Streams both ways (SSE included),
  * never buffers. A worker that refuses the connection is skipped for that
- * request (nothing of the request was sent yet); any later failure is a 502.
+ * request (nothing of the request was sent yet): the request then tries the
+ * next workers in its own order, never the shared counter, so it reaches a
+ * live worker whatever other requests do meanwhile. A worker that fails after
+ * that ends the request at once: a 502 before its answer began, a cut answer
+ * stream after (so the client's call fails now, not at its own timeout).
  *
  * Run: `WORKERS=http://127.0.0.1:3101,http://127.0.0.1:3102 PORT=3100 npx tsx examples/cluster/front.ts`
  */
@@ -52,12 +56,12 @@ export async function startFront(options: FrontOptions): Promise<Front> {
   const agent = new Agent({ keepAlive: false });
   let next = 0;
 
-  function attempt(req: IncomingMessage, res: ServerResponse, tried: number): void {
+  function attempt(req: IncomingMessage, res: ServerResponse, first: number, tried: number): void {
     if (tried >= workers.length) {
       refuse(res, 'No worker is reachable');
       return;
     }
-    const worker = workers[next++ % workers.length] as URL;
+    const worker = workers[(first + tried) % workers.length] as URL;
     const headers = { ...endToEnd(req.headers), host: worker.host };
     const out = request(
       { protocol: worker.protocol, hostname: worker.hostname, port: worker.port, method: req.method, path: req.url, headers, agent },
@@ -65,6 +69,10 @@ export async function startFront(options: FrontOptions): Promise<Front> {
         served.set(worker.origin, (served.get(worker.origin) ?? 0) + 1);
         res.writeHead(answer.statusCode ?? 502, endToEnd(answer.headers));
         res.flushHeaders();
+        // pipe() never ends `res` when the worker dies mid-answer: cut the client's stream too.
+        answer.once('close', () => {
+          if (!answer.complete) res.destroy();
+        });
         answer.pipe(res);
       },
     );
@@ -79,14 +87,18 @@ export async function startFront(options: FrontOptions): Promise<Front> {
     });
     out.on('error', () => {
       if (sent) refuse(res, 'The worker failed');
-      else attempt(req, res, tried + 1);
+      else attempt(req, res, first, tried + 1);
     });
     res.on('close', () => {
       if (!res.writableFinished) out.destroy();
     });
   }
 
-  const server = createServer((req, res) => attempt(req, res, 0));
+  const server = createServer((req, res) => {
+    const first = next;
+    next = (next + 1) % workers.length;
+    attempt(req, res, first, 0);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());

@@ -9,6 +9,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { type DownstreamSessions, checkHostAndOrigin } from '../../src/bridge/index.js';
 import type { UpstreamSessionRegistry } from '../../src/index.js';
 import type { ProxyOptions, RunningProxy } from '../shared/main.js';
+import type { ClusterMember } from '../shared/cluster.js';
 import { startProxyCore } from '../shared/proxy-core.js';
 import { forwardNodeRequest } from '../shared/node-http.js';
 import { DEFAULT_MAX_BODY_BYTES, PARSE_ERROR, adminRegistryAnswer, bodyTooLarge } from '../shared/hardening.js';
@@ -20,6 +21,8 @@ export type ExpressProxyOptions = ProxyOptions;
 export interface ExpressProxy extends RunningProxy {
   readonly registry: UpstreamSessionRegistry;
   readonly sessions: DownstreamSessions<StreamableHTTPServerTransport>;
+  /** Set when running as one of many workers. */
+  readonly worker: ClusterMember | undefined;
 }
 
 /** Starts the proxy on `host:port` (default 127.0.0.1, any free port). */
@@ -46,12 +49,19 @@ export async function startProxy(options: ExpressProxyOptions): Promise<ExpressP
   app.all('/mcp', async (req: Request, res: Response) => {
     const aborted = new AbortController();
     res.on('close', () => aborted.abort());
-    const outcome = await sessions.dispatch(
-      { method: req.method, headers: req.headers, body: req.body, signal: aborted.signal },
-      (transport) => transport.handleRequest(req, res, req.body),
-    );
-    if (outcome.kind === 'not-owner' && worker) await forwardNodeRequest(req, res, outcome.owner, req.body);
-    else if (outcome.kind !== 'handled') res.status(outcome.status).set(outcome.headers).json(outcome.body);
+    // A second round only when the owner named first did not take the request (see ClusterMember.forward).
+    for (const retry of [true, false]) {
+      const outcome = await sessions.dispatch(
+        { method: req.method, headers: req.headers, body: req.body, signal: aborted.signal },
+        (transport) => transport.handleRequest(req, res, req.body),
+      );
+      if (outcome.kind === 'not-owner' && worker) {
+        if (await forwardNodeRequest(req, res, outcome.owner, req.body, (r, o) => worker.forward(r, o, retry))) return;
+      } else {
+        if (outcome.kind !== 'handled') res.status(outcome.status).set(outcome.headers).json(outcome.body);
+        return;
+      }
+    }
   });
   app.use((error: Error & { type?: string }, _req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) return void res.end();
@@ -62,5 +72,5 @@ export async function startProxy(options: ExpressProxyOptions): Promise<ExpressP
 
   server.on('request', app);
 
-  return { url, registry, sessions, close: core.close };
+  return { url, registry, sessions, worker, close: core.close };
 }

@@ -10,7 +10,7 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { type DownstreamSessions, checkHostAndOrigin } from '../../src/bridge/index.js';
-import { type UpstreamSessionRegistry, forwardToOwner } from '../../src/index.js';
+import type { UpstreamSessionRegistry } from '../../src/index.js';
 import type { ProxyOptions, RunningProxy } from '../shared/main.js';
 import { startProxyCore } from '../shared/proxy-core.js';
 import { rebuiltRequest } from '../shared/node-http.js';
@@ -51,16 +51,19 @@ export async function startProxy(options: HonoProxyOptions): Promise<HonoProxy> 
       if ('refused' in read) return c.json(read.refused.body, read.refused.status as ContentfulStatusCode);
       body = read.body;
     }
-    const outcome = await sessions.dispatch(
-      { method: c.req.method, headers: c.req.raw.headers, body, signal: c.req.raw.signal },
-      (transport) => transport.handleRequest(c.req.raw, { parsedBody: body }),
-    );
-    if (outcome.kind === 'handled') return outcome.value;
-    if (outcome.kind === 'not-owner' && worker) {
+    // A second round only when the owner named first did not take the request (see ClusterMember.forward).
+    for (const retry of [true, false]) {
+      const outcome = await sessions.dispatch(
+        { method: c.req.method, headers: c.req.raw.headers, body, signal: c.req.raw.signal },
+        (transport) => transport.handleRequest(c.req.raw, { parsedBody: body }),
+      );
+      if (outcome.kind === 'handled') return outcome.value;
+      if (outcome.kind !== 'not-owner' || !worker) return c.json(outcome.body, outcome.status as ContentfulStatusCode, { ...outcome.headers });
       const { url: at, method, headers, signal } = c.req.raw;
-      return forwardToOwner(rebuiltRequest(at, method, headers, body, signal), outcome.owner);
+      const response = await worker.forward(rebuiltRequest(at, method, headers, body, signal), outcome.owner, retry);
+      if (response !== undefined) return response;
     }
-    return c.json(outcome.body, outcome.status as ContentfulStatusCode, { ...outcome.headers });
+    throw new Error('unreachable: the last round always answers');
   });
 
   server.on('request', getRequestListener(app.fetch));

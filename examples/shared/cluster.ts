@@ -6,9 +6,9 @@
  * and resumes sessions whose owner died. See docs/multi-worker.md.
  */
 import type { BridgeGateway, SessionLocation } from '../../src/bridge/index.js';
-import { affinityLocator } from '../../src/bridge/index.js';
-import type { Logger } from '../../src/index.js';
-import { RedisAffinity, RedisSessionStore } from '../../src/redis/index.js';
+import { OwnerCache, affinityLocator } from '../../src/bridge/index.js';
+import { type Logger, type WorkerInfo, forwardToOwner } from '../../src/index.js';
+import { RedisAffinity, RedisEventStore, RedisSessionStore } from '../../src/redis/index.js';
 
 /** How this worker joins the cluster. */
 export interface ClusterOptions {
@@ -22,6 +22,13 @@ export interface ClusterOptions {
   readonly heartbeatIntervalMs?: number;
   readonly ownershipTtlMs?: number;
   readonly commandTimeoutMs?: number;
+  /**
+   * Keep SSE events in Redis, so a client can resume a dropped stream even
+   * after the worker that sent them died (one Redis call per SSE event).
+   * Default false: events stay in the owner's memory, which any worker
+   * reaches by forwarding while the owner lives.
+   */
+  readonly redisEventStore?: boolean;
 }
 
 /** What a proxy needs to run as a worker. */
@@ -30,6 +37,28 @@ export interface ClusterMember {
   readonly sessionStore: RedisSessionStore;
   /** `DownstreamSessions`' `locateSession`: forward, resume here, or 404. */
   readonly locateSession: (downstreamSessionId: string) => Promise<SessionLocation>;
+  /** SSE events in Redis (with `redisEventStore`), so a client can resume a dropped stream after a failover. */
+  readonly eventStore: RedisEventStore | undefined;
+  /** Owners this worker forwards to, remembered so a forwarded request costs no Redis call. */
+  readonly ownerCache: OwnerCache;
+  /**
+   * `forwardToOwner`, telling the owner cache when the owner it named refused
+   * or no longer owns the session. With `retry`, answers `undefined` instead
+   * when that owner did not take the request (connection refused, 421, 508,
+   * 404): dispatch the request again, it locates the owner afresh (e.g. takes
+   * over from a dead one). Never when the owner may have run it (a cut
+   * connection, a timeout): that would run a call twice.
+   */
+  readonly forward: (request: Request, owner: WorkerInfo, retry?: boolean) => Promise<Response | undefined>;
+}
+
+/** Answers of a worker that did not run the request: it does not own the session (421, 508) or does not know it (404). */
+const NOT_TAKEN: ReadonlySet<number> = new Set([404, 421, 508]);
+
+/** Node's fetch (undici) fails with a cause whose code says the connection was refused: nothing was sent. */
+function connectionRefused(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
+  return cause?.code === 'ECONNREFUSED';
 }
 
 function optionalMs(env: NodeJS.ProcessEnv, name: string): number | undefined {
@@ -43,7 +72,8 @@ function optionalMs(env: NodeJS.ProcessEnv, name: string): number | undefined {
 /**
  * Multi-worker mode from the environment, or `undefined` (one process, the default):
  * `REDIS_URL` (turns it on), `WORKER_ID`, `WORKER_ADDRESS`, `REDIS_KEY_PREFIX`,
- * `HEARTBEAT_INTERVAL_MS`, `OWNERSHIP_TTL_MS`, `REDIS_COMMAND_TIMEOUT_MS`.
+ * `HEARTBEAT_INTERVAL_MS`, `OWNERSHIP_TTL_MS`, `REDIS_COMMAND_TIMEOUT_MS`,
+ * `REDIS_EVENT_STORE=1` (SSE events in Redis).
  */
 export function clusterFromEnv(env: NodeJS.ProcessEnv = process.env): ClusterOptions | undefined {
   if (!env.REDIS_URL) return undefined;
@@ -56,6 +86,7 @@ export function clusterFromEnv(env: NodeJS.ProcessEnv = process.env): ClusterOpt
     ...pick('heartbeatIntervalMs', optionalMs(env, 'HEARTBEAT_INTERVAL_MS')),
     ...pick('ownershipTtlMs', optionalMs(env, 'OWNERSHIP_TTL_MS')),
     ...pick('commandTimeoutMs', optionalMs(env, 'REDIS_COMMAND_TIMEOUT_MS')),
+    ...(env.REDIS_EVENT_STORE === '1' && { redisEventStore: true }),
   };
 }
 
@@ -70,7 +101,7 @@ export async function joinCluster(
   gateways: readonly BridgeGateway[],
   logger?: Logger,
 ): Promise<ClusterMember> {
-  const { redisUrl, address, ...timings } = options;
+  const { redisUrl, address, redisEventStore: _events, ...timings } = options;
   const affinity = new RedisAffinity({
     redis: redisUrl,
     address: address ?? new URL(listeningUrl).origin,
@@ -79,13 +110,32 @@ export async function joinCluster(
   });
   await affinity.start();
   const sessionStore = new RedisSessionStore({ affinity });
-  const locate = affinityLocator({ affinity, sessionStore, gatewayIds: gateways.map((g) => g.id) });
+  const ownerCache = new OwnerCache();
+  const locate = affinityLocator({ affinity, sessionStore, gatewayIds: gateways.map((g) => g.id), ownerCache });
   const locateSession = async (downstreamSessionId: string): Promise<SessionLocation> => {
     const location = await locate(downstreamSessionId);
     if (location === 'resume') logger?.info({ workerId: affinity.workerId, downstreamSessionId }, 'resuming a downstream session whose owner is gone');
     return location;
   };
-  return { affinity, sessionStore, locateSession };
+  const forward = async (request: Request, owner: WorkerInfo, retry = false): Promise<Response | undefined> => {
+    const id = request.headers.get('mcp-session-id');
+    let refused = false;
+    const fetchOnce = async (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
+      try {
+        return await fetch(input, init);
+      } catch (error) {
+        refused = connectionRefused(error);
+        throw error;
+      }
+    };
+    const response = await forwardToOwner(request, owner, { fetch: fetchOnce });
+    const stale = id !== null && ownerCache.noteForwardAnswer(id, response.status);
+    if (!retry || !(refused || (stale && NOT_TAKEN.has(response.status)))) return response;
+    await response.body?.cancel().catch(() => undefined);
+    return undefined;
+  };
+  const eventStore = options.redisEventStore === true ? new RedisEventStore({ affinity }) : undefined;
+  return { affinity, sessionStore, locateSession, ownerCache, forward, eventStore };
 }
 
 /** One JSON object per line on stderr, with a millisecond timestamp `t`: enough to follow a failover. */

@@ -4,6 +4,7 @@
  * and shut down cleanly on SIGINT / SIGTERM.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { EventStore } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { BridgeBehaviour, BridgeGateway, DownstreamSessionsOptions, DownstreamTransport } from '../../src/bridge/index.js';
 import { type Logger, type RegistryOptions, redactUrl } from '../../src/index.js';
 import { type ClusterOptions, clusterFromEnv } from './cluster.js';
@@ -37,6 +38,8 @@ export type DownstreamLimits = Pick<
 
 /** Options both example proxies take. */
 export interface ProxyOptions extends ProxyStartOptions {
+  /** Keeps the SSE events sent so a client can resume a dropped stream (`Last-Event-ID`). Default: a `MemoryEventStore` (a Redis one on a cluster). */
+  readonly eventStore?: EventStore;
   /** Allowed Host names; default: the loopback names when bound to a loopback address, else no check. */
   readonly allowedHosts?: readonly string[];
   /**

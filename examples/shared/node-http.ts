@@ -65,25 +65,40 @@ export function webHeaders(req: IncomingMessage): Headers {
   return headers;
 }
 
-/** Forwards a Node request (body already parsed) to `owner` and streams the answer (SSE included) back. */
-export async function forwardNodeRequest(req: IncomingMessage, res: ServerResponse, owner: WorkerInfo, body: unknown): Promise<void> {
+/**
+ * Forwards a Node request (body already parsed) to `owner` with `forward` and
+ * streams the answer (SSE included) back. Resolves false, having written
+ * nothing, when `forward` answers `undefined` (dispatch the request again).
+ */
+export async function forwardNodeRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  owner: WorkerInfo,
+  body: unknown,
+  forward: (request: Request, owner: WorkerInfo) => Promise<Response | undefined> = forwardToOwner,
+): Promise<boolean> {
   const aborted = new AbortController();
   res.on('close', () => aborted.abort());
   const url = new URL(req.url ?? '/mcp', 'http://worker.internal').href;
-  let response: Response;
+  let response: Response | undefined;
   try {
-    response = await forwardToOwner(rebuiltRequest(url, req.method ?? 'GET', webHeaders(req), body, aborted.signal), owner);
+    response = await forward(rebuiltRequest(url, req.method ?? 'GET', webHeaders(req), body, aborted.signal), owner);
   } catch (error) {
-    if (aborted.signal.aborted) return; // the client went away
+    if (aborted.signal.aborted) return true; // the client went away
     throw error;
   }
+  if (response === undefined) return false;
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => {
     headers[name] = value;
   });
   res.writeHead(response.status, headers);
   res.flushHeaders();
-  if (response.body === null) return void res.end();
+  if (response.body === null) {
+    res.end();
+    return true;
+  }
   // A stream cut by either side ends here; nothing left to answer.
   await pipeline(Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>), res).catch(() => undefined);
+  return true;
 }

@@ -6,6 +6,7 @@
 import type { Server } from 'node:http';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
+  MemoryEventStore,
   BridgeHub,
   DownstreamSessions,
   type DownstreamTransport,
@@ -57,6 +58,7 @@ export async function startProxyCore<T extends DownstreamTransport>(
     keepAliveWhileStreaming: true,
     ...options.downstream,
     ...(options.logger && { logger: options.logger }),
+    eventStore: options.eventStore ?? worker?.eventStore ?? new MemoryEventStore(),
     ...(worker && { locateSession: worker.locateSession }),
   });
   const allowedHosts = options.allowedHosts ?? (isLoopbackHost(host) ? LOOPBACK_HOSTS : undefined);

@@ -9,6 +9,7 @@ import type { Affinity } from '../affinity.js';
 import { InvalidOptionsError } from '../errors.js';
 import type { UpstreamSessionStore } from '../mcp/session-store.js';
 import type { SessionLocation } from './downstream-sessions.js';
+import { OwnerCache } from './owner-cache.js';
 
 /** Options of {@link affinityLocator}. Unknown keys are rejected. */
 export interface AffinityLocatorOptions {
@@ -23,9 +24,16 @@ export interface AffinityLocatorOptions {
   sessionStore?: UpstreamSessionStore;
   /** The gateways whose records are looked up (those of every session). */
   gatewayIds: readonly string[];
+  /**
+   * Remembers the owners the affinity named, so that the next requests of a
+   * session this worker forwards make no affinity call until the entry expires
+   * or a forward tells the cache it failed (`OwnerCache.noteForwardAnswer`).
+   * Default: none (one affinity call per request).
+   */
+  ownerCache?: OwnerCache;
 }
 
-const KEYS: ReadonlySet<string> = new Set(['affinity', 'sessionStore', 'gatewayIds']);
+const KEYS: ReadonlySet<string> = new Set(['affinity', 'sessionStore', 'gatewayIds', 'ownerCache']);
 
 function checkOptions(options: AffinityLocatorOptions): void {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('options', 'must be an object');
@@ -35,6 +43,9 @@ function checkOptions(options: AffinityLocatorOptions): void {
   if (typeof options.affinity?.claim !== 'function') throw new InvalidOptionsError('affinity', 'must be an Affinity');
   if (options.sessionStore !== undefined && typeof options.sessionStore.get !== 'function') {
     throw new InvalidOptionsError('sessionStore', 'must be an UpstreamSessionStore');
+  }
+  if (options.ownerCache !== undefined && !(options.ownerCache instanceof OwnerCache)) {
+    throw new InvalidOptionsError('ownerCache', 'must be an OwnerCache');
   }
   if (!Array.isArray(options.gatewayIds) || options.gatewayIds.length === 0) {
     throw new InvalidOptionsError('gatewayIds', 'must be a non-empty array of gateway ids');
@@ -54,8 +65,8 @@ function checkOptions(options: AffinityLocatorOptions): void {
  * - owned, but no record (an id no worker created, or a session that ended)
  *   → gives the claim back and answers `undefined` (404).
  *
- * One affinity call per request of a session this worker does not hold; the
- * owner's own requests never reach it. Affinity failures reject with the
+ * One affinity call per request of a session this worker does not hold (none
+ * while `ownerCache` remembers its owner); the owner's own requests never reach it. Affinity failures reject with the
  * affinity's error (`AffinityUnavailableError` becomes 503 in `dispatch`).
  *
  * @example
@@ -68,7 +79,7 @@ function checkOptions(options: AffinityLocatorOptions): void {
  */
 export function affinityLocator(options: AffinityLocatorOptions): (downstreamSessionId: string) => Promise<SessionLocation> {
   checkOptions(options);
-  const { affinity, sessionStore } = options;
+  const { affinity, sessionStore, ownerCache } = options;
   const gatewayIds = [...options.gatewayIds];
   const recorded = async (id: string): Promise<boolean> => {
     if (sessionStore === undefined) return false;
@@ -76,8 +87,13 @@ export function affinityLocator(options: AffinityLocatorOptions): (downstreamSes
     return records.some((record) => record !== undefined);
   };
   return async (downstreamSessionId) => {
+    const cached = ownerCache?.get(downstreamSessionId);
+    if (cached !== undefined) return cached;
     const claim = await affinity.claim(downstreamSessionId);
-    if (!claim.owned) return claim.owner;
+    if (!claim.owned) {
+      ownerCache?.set(downstreamSessionId, claim.owner);
+      return claim.owner;
+    }
     let resume = false;
     try {
       resume = await recorded(downstreamSessionId);

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { EventStore } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { type ClientCapabilities, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { WorkerInfo } from '../affinity.js';
@@ -27,6 +28,8 @@ import type { BridgeHub } from './hub.js';
 import { markTransportInitialized } from './resume-transport.js';
 import type { BridgeRejection, SessionBridge } from './session-bridge.js';
 import { type SessionActivity, SessionSweeper } from './session-sweeper.js';
+import type { SessionRetiredEvent } from '../events.js';
+import { sessionEventStore } from './session-event-store.js';
 
 /** A downstream transport as the SDK's Streamable HTTP server transports are. */
 export type DownstreamTransport = Transport & { readonly sessionId?: string | undefined };
@@ -35,6 +38,8 @@ export type DownstreamTransport = Transport & { readonly sessionId?: string | un
 export interface SessionTransportOptions {
   /** Returns the id the table chose for the new session; pass it on as the transport's `sessionIdGenerator`. */
   readonly sessionIdGenerator: () => string;
+  /** This session's view of {@link DownstreamSessionsOptions.eventStore}, when one is set. */
+  readonly eventStore?: EventStore;
 }
 
 /** Headers as HTTP frameworks hand them over. */
@@ -113,6 +118,14 @@ export interface DownstreamSessionsOptions<T extends DownstreamTransport> {
   clock?: Clock;
   /** Where refusals caused by infrastructure (locator or affinity failures) are logged with details. Default: silent. */
   logger?: Logger;
+  /**
+   * Makes streams resumable: every SSE event gets an id, kept here, and a
+   * client reconnecting with `Last-Event-ID` gets what it missed. Each
+   * session's transport gets a view scoped to that session (passed in
+   * {@link SessionTransportOptions}). E.g. `MemoryEventStore`, or the Redis
+   * store of `/redis` to resume on another worker. Must implement `getStreamIdForEventId`.
+   */
+  eventStore?: EventStore;
 }
 
 /** An incoming HTTP request on the MCP endpoint, as far as routing needs it. */
@@ -160,6 +173,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'keepAliveIntervalMs',
   'clock',
   'logger',
+  'eventStore',
 ]);
 
 const DEFAULT_MAX_SESSIONS = 10_000;
@@ -231,6 +245,10 @@ function checkOptions<T extends DownstreamTransport>(options: DownstreamSessions
   }
   if (options.clock !== undefined && typeof options.clock?.setTimeout !== 'function') throw new InvalidOptionsError('clock', 'must be a Clock');
   if (options.logger !== undefined && typeof options.logger?.warn !== 'function') throw new InvalidOptionsError('logger', 'must be a Logger');
+  const store = options.eventStore;
+  if (store !== undefined && (typeof store?.storeEvent !== 'function' || typeof store.getStreamIdForEventId !== 'function')) {
+    throw new InvalidOptionsError('eventStore', 'must be an EventStore with getStreamIdForEventId');
+  }
   validateBridgeBehaviour(options.bridge);
 }
 
@@ -278,6 +296,11 @@ export class DownstreamSessions<T extends DownstreamTransport> {
   readonly #sweeper: SessionSweeper;
   /** Sessions being opened or resumed: they count against `maxSessions` before they are in the table. */
   #pending = 0;
+  /** Sessions whose ownership the registry lost (multi-worker): claimed again before their next request runs. */
+  readonly #unowned = new Set<string>();
+  readonly #onRetired = (event: SessionRetiredEvent): void => {
+    if (event.reason === 'ownership-lost' && this.#entries.has(event.downstreamSessionId)) this.#unowned.add(event.downstreamSessionId);
+  };
   #closed = false;
 
   /** Throws `InvalidOptionsError` for an unknown or malformed option. */
@@ -300,6 +323,7 @@ export class DownstreamSessions<T extends DownstreamTransport> {
         keepAliveIntervalMs: this.#keepAlive ? (options.keepAliveIntervalMs ?? DEFAULT_KEEP_ALIVE_INTERVAL_MS) : 0,
       },
     );
+    options.registry.on('session:retired', this.#onRetired);
   }
 
   /** Live sessions. */
@@ -337,6 +361,7 @@ export class DownstreamSessions<T extends DownstreamTransport> {
     const entry = this.#entries.get(downstreamSessionId);
     if (entry === undefined) return;
     this.#remove(entry.session);
+    this.#unowned.delete(downstreamSessionId);
     await this.#end(entry.session);
   }
 
@@ -344,6 +369,7 @@ export class DownstreamSessions<T extends DownstreamTransport> {
   async closeAll(): Promise<void> {
     this.#closed = true;
     this.#sweeper.stop();
+    this.#options.registry.off('session:retired', this.#onRetired);
     await Promise.all(this.ids().map((id) => this.close(id)));
     await Promise.all([...this.#ending]);
   }
@@ -361,7 +387,11 @@ export class DownstreamSessions<T extends DownstreamTransport> {
       session = found;
     }
     const rejection = session.bridge.admission();
-    if (rejection === undefined) return { kind: 'handled', value: await this.#handle(session, request, handle) };
+    if (rejection === undefined) {
+      const refused = await this.#reclaim(session, request);
+      if (refused !== undefined) return outcomeOf(refused);
+      return { kind: 'handled', value: await this.#handle(session, request, handle) };
+    }
     // A lost upstream session ends the downstream one: the client re-initializes on the 404.
     if (rejection.owner === undefined) void this.close(session.id);
     return outcomeOf(rejection);
@@ -406,6 +436,22 @@ export class DownstreamSessions<T extends DownstreamTransport> {
   #retryOptions(): { retryAfterSeconds?: number } {
     const seconds = this.#options.bridge?.retryAfterSeconds;
     return seconds === undefined ? {} : { retryAfterSeconds: seconds };
+  }
+
+  /**
+   * A session whose ownership was lost (e.g. Redis stayed away past the
+   * ownership TTL) is claimed again before the transport sees the request, so
+   * that an unreachable Redis is a 503 with Retry-After and a new owner a
+   * `not-owner` answer, never a JSON-RPC error inside an HTTP 200.
+   */
+  async #reclaim(session: DownstreamSession<T>, request: IncomingMcpRequest): Promise<BridgeRejection | undefined> {
+    if (!this.#unowned.has(session.id)) return undefined;
+    const rejection = await session.bridge.connect({ signal: request.signal });
+    if (rejection === undefined) this.#unowned.delete(session.id);
+    // Another worker serves it now (drop this copy: later requests locate the owner afresh), or it is lost (404).
+    // A 503 (Redis away) keeps it: the next request claims again.
+    else if (rejection.owner !== undefined || rejection.status === 404) void this.close(session.id);
+    return rejection;
   }
 
   async #open<R>(request: IncomingMcpRequest, handle: (transport: T) => Promise<R>): Promise<DispatchOutcome<R>> {
@@ -526,7 +572,8 @@ export class DownstreamSessions<T extends DownstreamTransport> {
 
   /** Makes the session's transport, connects the bridge's server to it and adds the session to the table. */
   async #install(id: string, bridge: SessionBridge, resumed: boolean): Promise<DownstreamSession<T>> {
-    const transport = this.#options.createTransport({ sessionIdGenerator: () => id });
+    const store = this.#options.eventStore;
+    const transport = this.#options.createTransport({ sessionIdGenerator: () => id, ...(store && { eventStore: sessionEventStore(store, id) }) });
     const session: DownstreamSession<T> = { id, transport, bridge };
     try {
       if (resumed) markTransportInitialized(transport, id);
@@ -594,6 +641,7 @@ export class DownstreamSessions<T extends DownstreamTransport> {
   /** The transport closed (DELETE, shutdown, or the server closed it). */
   #ended(session: DownstreamSession<T>): void {
     this.#remove(session);
+    this.#unowned.delete(session.id);
     void this.#end(session);
   }
 

@@ -23,6 +23,10 @@ export {
   httpStatusForError,
   toJsonRpcError,
 } from './http-errors.js';
+export type { MemoryEventStoreOptions } from './memory-event-store.js';
+export { MemoryEventStore } from './memory-event-store.js';
+export type { OwnerCacheOptions } from './owner-cache.js';
+export { OwnerCache } from './owner-cache.js';
 export type { BridgeHubOptions } from './hub.js';
 export { BridgeHub } from './hub.js';
 export { markTransportInitialized } from './resume-transport.js';

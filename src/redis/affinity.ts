@@ -10,10 +10,10 @@ import type { ClockTimer } from '../clock.js';
 import { AffinityUnavailableError, InvalidRequestError } from '../errors.js';
 import { isValidMcpSessionId } from '../headers.js';
 import { describeError } from '../redact.js';
-import { bounded, endClient, type OwnedClient, openClient } from './client.js';
+import { bounded, endClient, isClusterClient, type OwnedClient, openClient } from './client.js';
 import { RedisKeys } from './keys.js';
 import { type RedisAffinityOptions, type ResolvedRedisAffinityOptions, resolveRedisAffinityOptions } from './options.js';
-import { CLAIM, REFRESH, RELEASE, RELEASE_OWNERSHIP, runScript } from './scripts.js';
+import { CLAIM, CLAIM_SLOT, REFRESH, RELEASE, RELEASE_OWNERSHIP, runScript } from './scripts.js';
 
 /** What {@link RedisSessionStore} shares with its affinity; not public API. */
 export interface RedisAffinityInternals {
@@ -25,6 +25,25 @@ export interface RedisAffinityInternals {
 
 let internalsOf: (affinity: RedisAffinity) => RedisAffinityInternals;
 
+/**
+ * Runs `work` on the affinity's client (starting it if needed), bounded by its
+ * `commandTimeoutMs`; any failure becomes `AffinityUnavailableError`. What the
+ * stores sharing an affinity use for each call.
+ */
+export async function runOnAffinity<T>(
+  internals: RedisAffinityInternals,
+  what: string,
+  work: (client: OwnedClient['client']) => Promise<T>,
+): Promise<T> {
+  const attempt = async (): Promise<T> => work(await internals.connect());
+  try {
+    return await bounded(attempt(), internals.options.commandTimeoutMs, what);
+  } catch (error) {
+    if (error instanceof AffinityUnavailableError) throw error;
+    throw new AffinityUnavailableError(`Redis failed ${what}: ${describeError(error)}`, error);
+  }
+}
+
 /** Internal accessor for {@link RedisSessionStore}; not exported from the package. */
 export function redisAffinityInternals(affinity: RedisAffinity): RedisAffinityInternals {
   return internalsOf(affinity);
@@ -34,6 +53,9 @@ const OWNED: ClaimResult = Object.freeze({ owned: true });
 
 /** Sessions renewed per script call: bounds how long one renewal blocks Redis. */
 const RENEW_BATCH = 500;
+
+/** How often a Cluster claim re-checks a new owner that also turned out dead, before naming it without an address. */
+const CLUSTER_CLAIM_ROUNDS = 3;
 
 /** One downstream session this worker owns. Replaced, never mutated across owners. */
 interface Ownership {
@@ -64,6 +86,10 @@ interface Ownership {
  * - **Release** is a compare-and-delete: only what this worker still owns.
  * - **Bounded.** Every Redis call is bounded by `commandTimeoutMs`; what
  *   happens then is `onRedisError` (default `'fail-closed'`).
+ * - **Redis Cluster.** Pass an ioredis `Cluster` as `redis`. A session's keys
+ *   share a hash tag, so each script touches one slot; the claim then reads the
+ *   owner's heartbeat (another slot) in a second step, and renewals and
+ *   releases go one session per script call.
  *
  * Starts on the first `claim`, or explicitly with {@link RedisAffinity.start}.
  *
@@ -266,12 +292,38 @@ export class RedisAffinity implements Affinity {
   async #claimInRedis(downstreamSessionId: string): Promise<unknown> {
     await this.start();
     const client = this.#client!.client;
+    if (isClusterClient(client)) return this.#claimOnCluster(client, downstreamSessionId);
     return runScript(
       client,
       CLAIM,
       [this.#keys.owner(downstreamSessionId)],
       [this.workerId, this.#options.ownershipTtlMs, this.#keys.workerPrefix, this.#infoJson],
     );
+  }
+
+  /**
+   * {@link CLAIM_SLOT}, then the owner's heartbeat; a dead owner is taken over
+   * by a second compare-and-set naming it. This worker's heartbeat is renewed
+   * alongside, as the single-node script does in its one step.
+   */
+  async #claimOnCluster(client: OwnedClient['client'], downstreamSessionId: string): Promise<unknown> {
+    const [answer] = await Promise.all([this.#claimSlot(client, downstreamSessionId), this.#writeHeartbeat(client)]);
+    return answer;
+  }
+
+  async #claimSlot(client: OwnedClient['client'], downstreamSessionId: string): Promise<unknown> {
+    const ownerKey = this.#keys.owner(downstreamSessionId);
+    let dead = '';
+    let answer: unknown;
+    for (let round = 0; round < CLUSTER_CLAIM_ROUNDS; round++) {
+      answer = await runScript(client, CLAIM_SLOT, [ownerKey], [this.workerId, this.#options.ownershipTtlMs, dead]);
+      const [status, ownerId] = Array.isArray(answer) ? (answer as unknown[]) : [];
+      if (status !== 'other' || typeof ownerId !== 'string') return answer;
+      const info = await client.call('GET', this.#keys.worker(ownerId));
+      if (typeof info === 'string') return ['other', ownerId, info];
+      dead = ownerId;
+    }
+    return answer;
   }
 
   #applyClaim(downstreamSessionId: string, answer: unknown, sentAt: number): ClaimResult {
@@ -360,8 +412,9 @@ export class RedisAffinity implements Affinity {
     const startedAt = this.#options.clock.now();
     const entries = [...this.#owned];
     const work: Promise<boolean>[] = [this.#renewHeartbeat(client)];
-    for (let i = 0; i < entries.length; i += RENEW_BATCH) {
-      work.push(this.#renewBatch(client, entries.slice(i, i + RENEW_BATCH), startedAt));
+    const size = batchSize(client);
+    for (let i = 0; i < entries.length; i += size) {
+      work.push(this.#renewBatch(client, entries.slice(i, i + size), startedAt));
     }
     const results = await Promise.all(work);
     this.#noteHealth(results.every(Boolean));
@@ -459,8 +512,9 @@ export class RedisAffinity implements Affinity {
 
   async #giveUp(client: OwnedClient['client'], owned: readonly Ownership[]): Promise<void> {
     const work: Promise<unknown>[] = [client.call('DEL', this.#keys.worker(this.workerId))];
-    for (let i = 0; i < owned.length; i += RENEW_BATCH) {
-      const keys = owned.slice(i, i + RENEW_BATCH).map((o) => o.ownerKey);
+    const size = batchSize(client);
+    for (let i = 0; i < owned.length; i += size) {
+      const keys = owned.slice(i, i + size).map((o) => o.ownerKey);
       work.push(runScript(client, RELEASE_OWNERSHIP, keys, [this.workerId]));
     }
     try {
@@ -472,6 +526,11 @@ export class RedisAffinity implements Affinity {
       );
     }
   }
+}
+
+/** Sessions per renewal or release script: on Redis Cluster one, as each session's keys have their own slot. */
+function batchSize(client: OwnedClient['client']): number {
+  return isClusterClient(client) ? 1 : RENEW_BATCH;
 }
 
 function closedError(): AffinityUnavailableError {

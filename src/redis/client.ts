@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { AffinityUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { describeError } from '../redact.js';
@@ -15,17 +15,25 @@ export interface RedisCommandClient {
   call(command: string, ...args: (string | number)[]): Promise<unknown>;
 }
 
-/** What the `redis` option accepts: a client you made, a `redis://` URL, or ioredis options. */
-export type RedisConnection = Redis | string | RedisOptions;
+/**
+ * What the `redis` option accepts: a client you made (a single-node `Redis` or
+ * a Redis Cluster `Cluster`), a `redis://` URL, or ioredis options.
+ */
+export type RedisConnection = Redis | Cluster | string | RedisOptions;
 
 /** A client plus whether this library created it (and so may quit it). */
 export interface OwnedClient {
-  readonly client: Redis;
+  readonly client: Redis | Cluster;
   readonly created: boolean;
 }
 
+/** True for an ioredis `Cluster` client: its scripts may touch one slot only. */
+export function isClusterClient(client: RedisCommandClient): boolean {
+  return (client as { isCluster?: unknown }).isCluster === true;
+}
+
 /** True when `value` looks like an ioredis client rather than connection options. */
-export function isRedisClient(value: unknown): value is Redis {
+export function isRedisClient(value: unknown): value is Redis | Cluster {
   return (
     typeof value === 'object' &&
     value !== null &&
@@ -120,7 +128,7 @@ export function bounded<T>(work: Promise<T>, timeoutMs: number, what: string): P
  * (ioredis#1247). That socket is re-told it closed, which runs only the
  * listener `disconnect()` just added. Resolves once the socket is closed.
  */
-export async function endClient(client: Redis, timeoutMs: number): Promise<void> {
+export async function endClient(client: Redis | Cluster, timeoutMs: number): Promise<void> {
   if (client.status === 'ready') {
     try {
       await bounded(client.quit(), timeoutMs, 'QUIT');
@@ -129,7 +137,7 @@ export async function endClient(client: Redis, timeoutMs: number): Promise<void>
     }
   }
   if (client.status === 'end') return;
-  const stream = client.stream as Redis['stream'] | undefined;
+  const stream = (client as Partial<Redis>).stream as Redis['stream'] | undefined;
   client.disconnect(false);
   if (stream === undefined) return;
   if (stream.closed) {

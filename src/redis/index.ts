@@ -7,6 +7,7 @@
  */
 
 export { RedisAffinity } from './affinity.js';
+export { RedisEventStore, type RedisEventStoreOptions } from './event-store.js';
 export type { RedisConnection } from './client.js';
 export type { RedisAffinityOptions, RedisErrorPolicy } from './options.js';
 export { RedisSessionStore, type RedisSessionStoreOptions } from './session-store.js';

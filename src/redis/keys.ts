@@ -28,12 +28,17 @@ export class RedisKeys {
 
   /** Ownership key of a downstream session; holds the owner's worker id. */
   owner(downstreamSessionId: string): string {
-    return `${this.prefix}owner:${hashId(downstreamSessionId)}`;
+    return `${this.prefix}owner:{${hashId(downstreamSessionId)}}`;
+  }
+
+  /** Hash of one SSE stream's events (`RedisEventStore`); `token` is the stream's hashed id. */
+  events(token: string): string {
+    return `${this.prefix}events:{${token}}`;
   }
 
   /** Hash of the upstream session records of a downstream session, one field per gateway id. */
   records(downstreamSessionId: string): string {
-    return `${this.prefix}upstream:${hashId(downstreamSessionId)}`;
+    return `${this.prefix}upstream:{${hashId(downstreamSessionId)}}`;
   }
 }
 

@@ -34,7 +34,10 @@ export interface RedisAffinityOptions {
   workerId?: string;
   /** Internal base URL other workers forward requests to, e.g. `http://10.0.0.7:3001`. */
   address?: string;
-  /** Prefix of every key. Default `'mcp-upstream:'`. On Redis Cluster use a hash tag, e.g. `'{mcp-upstream}:'`. */
+  /**
+   * Prefix of every key. Default `'mcp-upstream:'`. Leave hash tags out of it on
+   * Redis Cluster: each session's keys carry their own, so sessions spread over every node.
+   */
   keyPrefix?: string;
   /** How often the heartbeat and the ownership TTLs are renewed, in one batch. Default 1 000 ms. */
   heartbeatIntervalMs?: number;

@@ -38,8 +38,9 @@ function script(name: string, source: string): LuaScript {
  * alive) or `{'reclaimed', deadOwnerId}` (the owner's heartbeat is gone, so
  * the session was taken over; the whole script is one atomic compare-and-set).
  *
- * The heartbeat key is built inside the script, so this needs a single Redis
- * (or Sentinel) deployment, or a hash tag in the key prefix on Redis Cluster.
+ * The heartbeat key is built inside the script, so this runs on a single Redis
+ * (or Sentinel) deployment only; on Redis Cluster, {@link CLAIM_SLOT} does the same
+ * in steps that each touch one slot.
  */
 export const CLAIM = script(
   'claim',
@@ -56,6 +57,38 @@ elseif current then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('SET', ARGV[3] .. ARGV[1], ARGV[4], 'PX', ARGV[2])
+if status == 'reclaimed' then
+  return {status, current}
+end
+return {status}
+`,
+);
+
+/**
+ * Claim a downstream session on Redis Cluster, touching only its ownership
+ * key's slot: the owner's heartbeat lives in another slot, so the caller reads
+ * it separately and, when it is gone, calls again naming that dead owner.
+ *
+ * KEYS[1] ownership key. ARGV[1] this worker's id, ARGV[2] ownership TTL (ms),
+ * ARGV[3] the owner the caller found dead (`''` for none).
+ *
+ * Returns `{'claimed'}`, `{'owned'}`, `{'reclaimed', deadOwnerId}` (the key still
+ * named the dead owner: compare-and-set, so of N racing takeovers one wins) or
+ * `{'other', ownerId}` (for the caller to check that owner's heartbeat).
+ */
+export const CLAIM_SLOT = script(
+  'claim-slot',
+  `local current = redis.call('GET', KEYS[1])
+local status = 'claimed'
+if current == ARGV[1] then
+  status = 'owned'
+elseif current then
+  if current ~= ARGV[3] then
+    return {'other', current}
+  end
+  status = 'reclaimed'
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if status == 'reclaimed' then
   return {status, current}
 end
@@ -161,6 +194,26 @@ export const STORE_DELETE = script(
   return 0
 end
 return redis.call('HDEL', KEYS[2], ARGV[2])
+`,
+);
+
+/**
+ * Append one SSE event to its stream's hash, dropping the event `maxEvents`
+ * back, and renew the stream's TTL.
+ *
+ * KEYS[1] the stream's hash. ARGV[1] stream id, ARGV[2] event JSON,
+ * ARGV[3] events kept per stream, ARGV[4] TTL (ms). Returns the event's sequence number.
+ */
+export const STORE_EVENT = script(
+  'store-event',
+  `local n = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('HSET', KEYS[1], 'stream', ARGV[1], 'e:' .. n, ARGV[2])
+local old = n - tonumber(ARGV[3])
+if old > 0 then
+  redis.call('HDEL', KEYS[1], 'e:' .. old)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return n
 `,
 );
 

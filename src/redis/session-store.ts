@@ -6,12 +6,10 @@
  * @module
  */
 
-import { AffinityUnavailableError, InvalidOptionsError, InvalidRequestError } from '../errors.js';
+import { InvalidOptionsError, InvalidRequestError } from '../errors.js';
 import { isValidMcpSessionId } from '../headers.js';
 import type { UpstreamSessionRecord, UpstreamSessionStore } from '../mcp/session-store.js';
-import { RedisAffinity, type RedisAffinityInternals, redisAffinityInternals } from './affinity.js';
-import { describeError } from '../redact.js';
-import { bounded } from './client.js';
+import { RedisAffinity, type RedisAffinityInternals, redisAffinityInternals, runOnAffinity } from './affinity.js';
 import { runScript, STORE_DELETE, STORE_SET } from './scripts.js';
 
 /** Options of {@link RedisSessionStore}. */
@@ -105,15 +103,10 @@ export class RedisSessionStore implements UpstreamSessionStore {
     );
   }
 
-  async #run<T>(what: string, work: (client: Awaited<ReturnType<RedisAffinityInternals['connect']>>) => Promise<T>): Promise<T> {
-    const attempt = async (): Promise<T> => work(await this.#internals.connect());
-    try {
-      return await bounded(attempt(), this.#internals.options.commandTimeoutMs, what);
-    } catch (error) {
-      if (error instanceof AffinityUnavailableError) throw error;
-      throw new AffinityUnavailableError(`Redis failed ${what}: ${describeError(error)}`, error);
-    }
+  #run<T>(what: string, work: (client: Awaited<ReturnType<RedisAffinityInternals['connect']>>) => Promise<T>): Promise<T> {
+    return runOnAffinity(this.#internals, what, work);
   }
+
 }
 
 function check(downstreamSessionId: string, gatewayId: string): void {

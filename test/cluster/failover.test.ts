@@ -86,7 +86,7 @@ describe.skipIf(skipRedisSuites())('three worker processes on Redis behind a rou
   }
 
   async function ownerOf(tab: Tab): Promise<WorkerProcess> {
-    const id = await admin.get(`${PREFIX}owner:${hashId(tab.sessionId)}`);
+    const id = await admin.get(`${PREFIX}owner:{${hashId(tab.sessionId)}}`);
     const owner = workers.find((w) => w.workerId === id);
     if (owner === undefined) throw new Error(`no owner for ${tab.sessionId}: ${id}`);
     return owner;
@@ -195,7 +195,7 @@ describe.skipIf(skipRedisSuites())('three worker processes on Redis behind a rou
   });
 
   it("when the upstream lost A's session too, A gets 404 (onSessionLost: 'fail') and re-initializes", async () => {
-    const record = JSON.parse((await admin.hget(`${PREFIX}upstream:${hashId(a.sessionId)}`, 'counter')) as string) as { sessionId: string };
+    const record = JSON.parse((await admin.hget(`${PREFIX}upstream:{${hashId(a.sessionId)}}`, 'counter')) as string) as { sessionId: string };
     const victim = await ownerOf(a);
     const { heartbeatGone } = await kill9(victim);
     await upstream.dropSession(record.sessionId); // as if the upstream restarted
@@ -205,7 +205,7 @@ describe.skipIf(skipRedisSuites())('three worker processes on Redis behind a rou
     expect(error).toMatchObject({ code: 404 });
     expect(initializations()).toBe(2); // 'fail' never starts a new upstream session behind the client's back
     // The session's ownership and records are gone with it.
-    expect(await admin.exists(`${PREFIX}owner:${hashId(a.sessionId)}`, `${PREFIX}upstream:${hashId(a.sessionId)}`)).toBe(0);
+    expect(await admin.exists(`${PREFIX}owner:{${hashId(a.sessionId)}}`, `${PREFIX}upstream:{${hashId(a.sessionId)}}`)).toBe(0);
 
     const again = await connect(front.url);
     tabs.push(again);

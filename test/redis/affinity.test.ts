@@ -5,7 +5,7 @@ import { RedisAffinity } from '../../src/redis/affinity.js';
 import { endClient } from '../../src/redis/client.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
 import { skipRedisSuites } from '../fixtures/redis-server.js';
-import { keysOf, recordingLogger, useRedis } from './helpers.js';
+import { keysOf, raceToClaim, recordingLogger, useRedis } from './helpers.js';
 
 // Short TTLs keep expiry tests fast; they satisfy ttl > heartbeat + command timeout.
 const FAST = { heartbeatIntervalMs: 50, commandTimeoutMs: 200, ownershipTtlMs: 400 } as const;
@@ -94,13 +94,7 @@ describe.skipIf(skipRedisSuites())('RedisAffinity on a real redis-server', () =>
     await Promise.all(workers.map((w) => w.start()));
     for (let round = 0; round < 10; round++) {
       const id = `race-${round}`;
-      const answers = await Promise.all(workers.map((w) => w.claim(id)));
-      const winners = workers.filter((_, i) => answers[i]!.owned);
-      expect(winners).toHaveLength(1);
-      const winner = winners[0]!.workerId;
-      for (const answer of answers) {
-        if (!answer.owned) expect(answer.owner.workerId).toBe(winner);
-      }
+      const winner = (await raceToClaim(workers, id)).workerId;
       expect(await h.admin.get(keysOf(keyPrefix).owner(id))).toBe(winner);
     }
   });

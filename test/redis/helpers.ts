@@ -5,7 +5,7 @@
  */
 
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import type { Logger } from '../../src/logger.js';
 import { RedisAffinity } from '../../src/redis/affinity.js';
 import { hashId } from '../../src/redis/keys.js';
@@ -36,8 +36,8 @@ export interface RedisHarness {
 export function keysOf(prefix: string) {
   return {
     worker: (workerId: string) => `${prefix}worker:${workerId}`,
-    owner: (id: string) => `${prefix}owner:${hashId(id)}`,
-    records: (id: string) => `${prefix}upstream:${hashId(id)}`,
+    owner: (id: string) => `${prefix}owner:{${hashId(id)}}`,
+    records: (id: string) => `${prefix}upstream:{${hashId(id)}}`,
   };
 }
 
@@ -154,4 +154,14 @@ export function useRedis(): RedisHarness {
     },
   };
   return harness;
+}
+
+/** Claims `id` from every worker at once; asserts exactly one won and every other answer names it. Returns the winner. */
+export async function raceToClaim(workers: readonly RedisAffinity[], id: string): Promise<RedisAffinity> {
+  const answers = await Promise.all(workers.map((w) => w.claim(id)));
+  const winners = workers.filter((_, i) => answers[i]!.owned);
+  expect(winners).toHaveLength(1);
+  const winner = winners[0]!;
+  for (const answer of answers) if (!answer.owned) expect(answer.owner).toEqual(winner.info);
+  return winner;
 }

@@ -1,0 +1,117 @@
+/**
+ * A Redis outage longer than the ownership TTL, seen by a downstream client of
+ * the example Express worker (fail-closed): its requests get one error shape,
+ * HTTP 503 with Retry-After (never a JSON-RPC error inside an HTTP 200), and
+ * once Redis answers again the session carries on with its upstream state.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ExpressProxy, startProxy } from '../../examples/express/proxy.js';
+import { startCounterUpstream } from '../../examples/shared/counter-upstream.js';
+import type { McpHost } from '../../examples/shared/mcp-host.js';
+import { hashId } from '../../src/redis/keys.js';
+import { type RedisServer, skipRedisSuites, startRedisServer } from '../fixtures/redis-server.js';
+import { postToWorker, silentLogger } from './worker-requests.js';
+
+const TIMINGS = { heartbeatIntervalMs: 100, ownershipTtlMs: 600, commandTimeoutMs: 200, keyPrefix: 'outage:' } as const;
+
+describe.skipIf(skipRedisSuites())('a Redis outage past the ownership TTL (example worker, fail-closed)', () => {
+  let redis: RedisServer;
+  let upstream: McpHost;
+  let worker: ExpressProxy;
+  let other: ExpressProxy;
+  let client: Client;
+  let sessionId: string;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    upstream = await startCounterUpstream();
+    worker = await startProxy({
+      gateways: [{ id: 'counter', url: upstream.url }],
+      logger: silentLogger,
+      cluster: { redisUrl: redis.url, workerId: 'w1', ...TIMINGS },
+    });
+    other = await startProxy({
+      gateways: [{ id: 'counter', url: upstream.url }],
+      logger: silentLogger,
+      cluster: { redisUrl: redis.url, workerId: 'w2', ...TIMINGS },
+    });
+    client = new Client({ name: 'outage-test', version: '1.0.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(worker.url));
+    await client.connect(transport);
+    sessionId = transport.sessionId as string;
+  }, 30_000);
+
+  afterAll(async () => {
+    redis?.resume();
+    await client?.close();
+    await other?.close();
+    await worker?.close();
+    await upstream?.close();
+    await redis?.stop();
+  });
+
+  let nextId = 1_000;
+  async function post(method: string, params: object, to = worker): Promise<{ status: number; retryAfter: string | null; text: string }> {
+    const res = await postToWorker(to.url, sessionId, { jsonrpc: '2.0', id: nextId++, method, params });
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), text: await res.text() };
+  }
+
+  it('answers 503 + Retry-After while Redis is away, then serves the same upstream session again', async () => {
+    const increment = async () => Number(((await client.callTool({ name: 'increment' })).content as { text: string }[])[0]?.text);
+    expect(await increment()).toBe(1);
+    expect(await increment()).toBe(2);
+
+    const lost = new Promise<void>((resolve) => {
+      worker.registry.on('session:retired', (event) => {
+        if (event.reason === 'ownership-lost' && event.downstreamSessionId === sessionId) resolve();
+      });
+    });
+    const stoppedAt = Date.now();
+    redis.pause(); // frozen: every command times out
+    await lost;
+    const lostAfter = Date.now() - stoppedAt;
+
+    for (let i = 0; i < 3; i++) {
+      const startedAt = Date.now();
+      const answer = await post('tools/call', { name: 'increment', arguments: {} });
+      expect(answer.status, answer.text).toBe(503);
+      expect(answer.retryAfter).toMatch(/^\d+$/);
+      expect(Date.now() - startedAt).toBeLessThan(5_000); // bounded by the command timeout, not a hang
+    }
+
+    redis.resume();
+    // Back: the worker claims the session again and re-attaches to the same upstream session.
+    expect(await increment()).toBe(3);
+    expect(upstream.events.filter((e) => e.type === 'opened')).toHaveLength(1);
+    console.log(`Redis outage: ownership lost ${lostAfter} ms after Redis froze (TTL ${TIMINGS.ownershipTtlMs} ms); requests then got 503 + Retry-After; served again at once after Redis returned`);
+  });
+
+  it('when another worker took the session over meanwhile, the old owner forwards to it instead of answering an error', async () => {
+    const lost = new Promise<void>((resolve) => {
+      worker.registry.on('session:retired', (event) => {
+        if (event.reason === 'ownership-lost' && event.downstreamSessionId === sessionId) resolve();
+      });
+    });
+    redis.pause();
+    await lost;
+    redis.resume();
+    // Its ownership key expires in Redis about now (a frozen Redis may still hold it for a few ms): make it so.
+    const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    await admin.del(`${TIMINGS.keyPrefix}owner:{${hashId(sessionId)}}`);
+    admin.disconnect();
+    // The load balancer sends the next request to w2: it takes the session over and re-attaches.
+    const taken = await post('tools/call', { name: 'increment', arguments: {} }, other);
+    expect(taken.status, taken.text).toBe(200);
+    expect(taken.text).toMatch(/"text":"4"/);
+    // The old owner learns it is not the owner any more and forwards (the example worker does).
+    const forwarded = await post('tools/call', { name: 'get', arguments: {} });
+    expect(forwarded.status, forwarded.text).toBe(200);
+    expect(forwarded.text).toMatch(/"text":"4"/);
+    expect(worker.sessions.get(sessionId)).toBeUndefined();
+    expect(other.sessions.get(sessionId)).toBeDefined();
+    expect(upstream.events.filter((e) => e.type === 'opened')).toHaveLength(1);
+  });
+});
