@@ -76,7 +76,10 @@ export async function connectClient(url: string, options: TestClientOptions = {}
     const roots = options.roots.map((uri) => ({ uri }));
     client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots }));
   }
-  const transport = new StreamableHTTPClientTransport(new URL(url));
+  // Events carry ids (resumable streams), so the SDK client would reconnect a
+  // stream the proxy ends on shutdown, on a timer it may lose track of
+  // (one field for several streams). These tests never resume: no reconnects.
+  const transport = new StreamableHTTPClientTransport(new URL(url), { reconnectionOptions: NO_RECONNECT });
   await client.connect(transport);
   return {
     client,
@@ -92,6 +95,14 @@ export async function connectClient(url: string, options: TestClientOptions = {}
     close: () => client.close(),
   };
 }
+
+/** The first reconnect attempt is already past the limit. */
+const NO_RECONNECT = {
+  maxRetries: 0,
+  initialReconnectionDelay: 1_000,
+  maxReconnectionDelay: 1_000,
+  reconnectionDelayGrowFactor: 1,
+} as const;
 
 /** The text of the first content block of a tool result. */
 export function textOf(result: unknown): string {
