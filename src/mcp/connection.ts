@@ -8,7 +8,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { isSessionGone } from '../classify.js';
+import { isSessionGone, markLocalTransportError } from '../classify.js';
 import type { CloseContext, FactoryContext, UpstreamConnection } from '../factory.js';
 import type { SessionCreateRequest } from '../request.js';
 import { raceSignal } from '../abort.js';
@@ -32,6 +32,7 @@ export class McpConnection implements UpstreamConnection<Client> {
   readonly #record: UpstreamSessionRecord | undefined;
   readonly #transport: HttpClientTransport;
   readonly #watch: DeathWatch;
+  #credentials: Readonly<Record<string, string>>;
   #initialized = false;
   #stored = false;
   #closing: Promise<void> | undefined;
@@ -51,6 +52,7 @@ export class McpConnection implements UpstreamConnection<Client> {
     this.#request = request;
     this.#store = store;
     this.#record = record;
+    this.#credentials = request.credentials;
     const client = createClient(options, record !== undefined);
     this.client = client;
     this.#watch = new DeathWatch({
@@ -71,6 +73,7 @@ export class McpConnection implements UpstreamConnection<Client> {
       fetch: options.fetch,
       observer: { onSessionGone: (error) => watch.onSessionGone(error) },
       armed: () => watch.open,
+      credentials: () => this.#credentials,
       ...(record === undefined ? {} : { sessionId: record.sessionId }),
     });
     if (record?.protocolVersion !== undefined) this.#transport.setProtocolVersion(record.protocolVersion);
@@ -88,6 +91,11 @@ export class McpConnection implements UpstreamConnection<Client> {
     await raceSignal(opened, signal);
     this.#watch.markOpen();
     if (this.#record !== undefined) this.#openStandaloneStream();
+  }
+
+  /** The next upstream request (and every one after it) carries `credentials`; the session and client stay. */
+  updateCredentials(credentials: Readonly<Record<string, string>>): void {
+    this.#credentials = credentials;
   }
 
   /** Undoes a failed {@link McpConnection.open}: ends the upstream session if one was made, closes the client. */
@@ -121,7 +129,7 @@ export class McpConnection implements UpstreamConnection<Client> {
     const previous = this.client.onclose;
     this.client.onclose = () => {
       previous?.();
-      this.#watch.onClosed(new McpError(ErrorCode.ConnectionClosed, 'Upstream connection closed'));
+      this.#watch.onClosed(markLocalTransportError(new McpError(ErrorCode.ConnectionClosed, 'Upstream connection closed')));
     };
   }
 

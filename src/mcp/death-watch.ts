@@ -13,7 +13,7 @@
  */
 
 import { SseError } from '@modelcontextprotocol/sdk/client/sse.js';
-import { classifyError, isSessionGone } from '../classify.js';
+import { classifyError } from '../classify.js';
 
 type Phase = 'connecting' | 'open' | 'stopped';
 
@@ -36,9 +36,12 @@ export interface DeathWatchOptions {
  *
  * While connecting, the first error fails the connect (`connectError`): the
  * SDK would otherwise wait for a response that a dropped stream never brings.
- * Once open, HTTP 404 and, on legacy SSE, a failure of the event stream (which
- * is the session) are fatal at once; any other transport error triggers one
- * ping, and only a ping that fails for a transport reason or times out is fatal.
+ * Once open, HTTP 404 to a request that carried the upstream session (reported
+ * by the fetch) and, on legacy SSE, a failure of the event stream (which is
+ * the session) are fatal at once; any other transport error (a 404 or 405 on
+ * the optional GET stream included) triggers one ping, and only a ping that
+ * fails for a transport reason or times out is fatal. An HTTP error status on
+ * the ping (429, 502, 503, ...) is an answer: the upstream is alive.
  */
 export class DeathWatch {
   readonly #options: DeathWatchOptions;
@@ -86,10 +89,9 @@ export class DeathWatch {
       return;
     }
     if (this.#phase !== 'open') return;
-    if (isSessionGone(error)) {
-      this.#die(error);
-      return;
-    }
+    // No death on a 404 here: it may be the optional GET stream's "no stream",
+    // or a request that carried no session id. The fetch reports the 404s
+    // that prove loss (onSessionGone); for the rest, a ping decides.
     // Legacy SSE binds the session to the event stream: once it breaks, the
     // server has dropped the session, and the SDK's EventSource would reconnect
     // into a fresh, uninitialized one and carry on without the state.
@@ -130,7 +132,7 @@ export class DeathWatch {
     try {
       await this.#options.ping(this.#options.pingTimeoutMs);
     } catch (error) {
-      if (this.#phase !== 'open') return;
+      if (this.#phase !== 'open' || this.#dead) return;
       const kind = classifyError(error);
       // The server answered (even with an error): it is alive.
       if (kind !== 'transport' && kind !== 'timeout') return;
