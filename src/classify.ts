@@ -39,6 +39,9 @@ const SDK_CONNECTION_CLOSED_MESSAGE = `MCP error ${MCP_CONNECTION_CLOSED}: Conne
 /** Marks errors this library made locally because a connection died (any copy of the library). */
 const LOCAL_TRANSPORT_BRAND: symbol = Symbol.for('mcp-upstream-registry.localTransportError');
 
+/** Marks 404 answers to requests without an upstream session id (see `markNotFoundWithoutSession`). */
+const NO_SESSION_BRAND: symbol = Symbol.for('mcp-upstream-registry.notFoundWithoutSession');
+
 /** HTTP 404 is the one status that says the upstream session is gone; any other status is an answer from a live server. */
 const SESSION_GONE_HTTP_STATUS = 404;
 const TIMEOUT_HTTP_STATUSES: ReadonlySet<number> = new Set([408]);
@@ -105,6 +108,7 @@ const MAX_CAUSE_DEPTH = 5;
  * | `McpError` any other code | `'application'` |
  * | SDK client `Error('Server does not support X (required for Y)')` | `'method-not-found'` |
  * | `StreamableHTTPError` / `SseError` 404 (session gone), or no HTTP status (the stream failed below HTTP) | `'transport'` |
+ * | `StreamableHTTPError` 404 to a request without a session id (the default factory marks these: stateless upstream) | `'application'` |
  * | `StreamableHTTPError` / `SseError` 408 | `'timeout'` |
  * | `StreamableHTTPError` / `SseError` other status (400, 401, 403, 429, 500, 502, 503, 504, ...) | `'application'` |
  * | `TypeError('fetch failed')`, `code`/`cause.code` `ECONNREFUSED`, `ECONNRESET`, `UND_ERR_SOCKET`, ... | `'transport'` |
@@ -147,7 +151,7 @@ export function classifyError(error: unknown): ErrorClass {
 export function isSessionGone(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; depth <= MAX_CAUSE_DEPTH && isObject(current); depth += 1) {
-    if (httpStatusOf(current) === 404) return true;
+    if (httpStatusOf(current) === 404) return !isNotFoundWithoutSession(current);
     current = current.cause;
   }
   return false;
@@ -172,6 +176,21 @@ export function isCapabilityNotAdvertised(error: unknown): boolean {
 export function markLocalTransportError<E extends object>(error: E): E {
   Object.defineProperty(error, LOCAL_TRANSPORT_BRAND, { value: true });
   return error;
+}
+
+/**
+ * Brands an HTTP 404 `error` as an answer to a request that carried no
+ * upstream session id (a stateless upstream, or a wrong path): it proves no
+ * session was lost, so {@link classifyError} calls it `'application'` and
+ * {@link isSessionGone} is false. Internal: not exported from the root.
+ */
+export function markNotFoundWithoutSession<E extends object>(error: E): E {
+  Object.defineProperty(error, NO_SESSION_BRAND, { value: true });
+  return error;
+}
+
+function isNotFoundWithoutSession(error: ErrorLike): boolean {
+  return (error as Record<symbol, unknown>)[NO_SESSION_BRAND] === true;
 }
 
 function isLocalTransportError(error: ErrorLike): boolean {
@@ -218,7 +237,7 @@ function classifyHttp(error: ErrorLike): ErrorClass | undefined {
   if (status === -1) return 'application';
   // SseError carries no status when the stream failed below HTTP (connection refused, reset).
   if (status === undefined || status <= 0) return 'transport';
-  if (status === SESSION_GONE_HTTP_STATUS) return 'transport';
+  if (status === SESSION_GONE_HTTP_STATUS) return isNotFoundWithoutSession(error) ? 'application' : 'transport';
   if (TIMEOUT_HTTP_STATUSES.has(status)) return 'timeout';
   return 'application';
 }

@@ -10,6 +10,7 @@ import {
   isCapabilityNotAdvertised,
   isSessionGone,
   markLocalTransportError,
+  markNotFoundWithoutSession,
 } from '../src/classify.js';
 import { CreateFailedError, InvalidRequestError, SessionLostError } from '../src/errors.js';
 
@@ -42,6 +43,7 @@ const table: ReadonlyArray<readonly [string, unknown, ErrorClass]> = [
   ['Client does not support (ours, not the server)', new Error('Client does not support roots capability (required for roots/list)'), 'application'],
   // Streamable HTTP
   ['StreamableHTTPError 404', new StreamableHTTPError(404, 'Error POSTing to endpoint: Session not found'), 'transport'],
+  ['StreamableHTTPError 404 to a request without a session id (stateless)', markNotFoundWithoutSession(new StreamableHTTPError(404, 'Not Found')), 'application'],
   ['StreamableHTTPError 502 (an answer: that call fails only)', new StreamableHTTPError(502, 'Bad Gateway'), 'application'],
   ['StreamableHTTPError 503 (an answer: that call fails only)', new StreamableHTTPError(503, 'Service Unavailable'), 'application'],
   ['StreamableHTTPError 504 (an answer: that call fails only)', new StreamableHTTPError(504, 'Gateway Timeout'), 'application'],
@@ -170,6 +172,7 @@ describe('isSessionGone', () => {
     ['StreamableHTTPError 400', new StreamableHTTPError(400, 'Bad Request')],
     ['StreamableHTTPError 503', new StreamableHTTPError(503, 'Unavailable')],
     ['McpError ConnectionClosed', new McpError(ErrorCode.ConnectionClosed, 'closed')],
+    ['a 404 to a request without a session id', markNotFoundWithoutSession(new StreamableHTTPError(404, 'Not Found'))],
     ['Error with code 404 but not an HTTP transport error', Object.assign(new Error('x'), { code: 404 })],
     ['fetch failed', fetchFailed('ECONNREFUSED')],
     ['undefined', undefined],

@@ -12,7 +12,7 @@ import { isSessionGone, markLocalTransportError } from '../classify.js';
 import type { CloseContext, FactoryContext, UpstreamConnection } from '../factory.js';
 import type { SessionCreateRequest } from '../request.js';
 import { raceSignal } from '../abort.js';
-import { createClient } from './client.js';
+import { createClient, markSessionlessNotFound } from './client.js';
 import { DeathWatch } from './death-watch.js';
 import type { ResolvedMcpOptions } from './options.js';
 import type { UpstreamSessionRecord, UpstreamSessionStore } from './session-store.js';
@@ -77,6 +77,9 @@ export class McpConnection implements UpstreamConnection<Client> {
       ...(record === undefined ? {} : { sessionId: record.sessionId }),
     });
     if (record?.protocolVersion !== undefined) this.#transport.setProtocolVersion(record.protocolVersion);
+    // Legacy SSE always addresses its session (the id is in the endpoint URL).
+    const transport = this.#transport;
+    if (transport instanceof StreamableHTTPClientTransport) markSessionlessNotFound(client, () => transport.sessionId !== undefined);
     // Set before connect: the SDK's Protocol chains its own handler after this one.
     this.#transport.onerror = (error) => watch.onTransportError(error);
   }

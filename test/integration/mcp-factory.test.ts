@@ -15,7 +15,10 @@ import { mcpSessionFactory } from '../../src/mcp/factory.js';
 import type { UpstreamSessionRecord, UpstreamSessionStore } from '../../src/mcp/session-store.js';
 import { SessionCreateRequest, type SessionCreateRequestInit, type TransportType } from '../../src/request.js';
 import { type BadAnswer, type CounterServer, startCounterServer } from '../fixtures/counter-server.js';
-import { ConnectionTracker, callText, recordingContext } from '../fixtures/factory-harness.js';
+import { type AnswerServer, type AnswerServerOptions, startAnswerServer } from '../fixtures/answer-server.js';
+import { ConnectionTracker, callText, collect, nextEvent, recordingContext } from '../fixtures/factory-harness.js';
+import type { RegistryEvents } from '../../src/events.js';
+import { UpstreamSessionRegistry } from '../../src/index.js';
 
 const servers: CounterServer[] = [];
 const tracker = new ConnectionTracker<Client>();
@@ -493,3 +496,141 @@ describe('health probes against a real server without prompts or resources', () 
     expect(classifyError(result.error)).toBe('timeout');
   });
 });
+
+// ---------------------------------------------------------------------------
+// Issue #10 §1 / #11 item 4: an answer is evidence the upstream is alive.
+// Each row of the table in docs/probes.md, through a registry on the default
+// factory against a real SDK server.
+
+const answerServers: AnswerServer[] = [];
+const registries: UpstreamSessionRegistry[] = [];
+
+afterEach(async () => {
+  await Promise.all(registries.splice(0).map((registry) => registry.closeAll()));
+  await Promise.all(answerServers.splice(0).map((server) => server.close()));
+});
+
+async function answerServer(options?: AnswerServerOptions): Promise<AnswerServer> {
+  const server = await startAnswerServer(options);
+  answerServers.push(server);
+  return server;
+}
+
+function evidenceRegistry(): { registry: UpstreamSessionRegistry; retired: RegistryEvents['session:retired'][] } {
+  const registry = new UpstreamSessionRegistry({ factory: mcpSessionFactory() });
+  registries.push(registry);
+  return { registry, retired: collect(registry, 'session:retired') };
+}
+
+const answerInit = (server: AnswerServer): SessionCreateRequestInit => ({
+  downstreamSessionId: 'downstream-1',
+  gatewayId: 'answers',
+  url: server.url,
+});
+
+describe('an answer is evidence the upstream is alive (answer → class → effect)', () => {
+  it.each([
+    [-32000, 'Rate limit exceeded'],
+    [-32099, 'Server busy'],
+    [-32603, 'Internal error'],
+  ])('JSON-RPC error %i answered → application → that call fails only (no retire, no DELETE, counter continues)', async (code, message) => {
+    const server = await answerServer();
+    const { registry, retired } = evidenceRegistry();
+    const init = answerInit(server);
+    for (let i = 0; i < 3; i++) await registry.use(init, (client) => callText(client, 'increment'));
+    const error = await registry
+      .use(init, (client) => client.callTool({ name: 'fail', arguments: { code, message } }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(McpError);
+    expect((error as McpError).code).toBe(code);
+    expect(classifyError(error)).toBe('application');
+    expect(await registry.use(init, (client) => callText(client, 'increment'))).toBe('4');
+    expect(retired).toEqual([]);
+    expect(server.deletes).toBe(0);
+    expect(server.initializations).toBe(1);
+  });
+
+  it.each([400, 429, 500, 502, 503, 504])(
+    'HTTP %i from a live server → application → that call fails only (no retire, no DELETE, counter continues)',
+    async (status) => {
+      const server = await answerServer();
+      const { registry, retired } = evidenceRegistry();
+      const init = answerInit(server);
+      for (let i = 0; i < 3; i++) await registry.use(init, (client) => callText(client, 'increment'));
+      server.postStatuses.push(status);
+      const error = await registry.use(init, (client) => callText(client, 'increment')).catch((e: unknown) => e);
+      expect((error as { code?: unknown }).code).toBe(status);
+      expect(classifyError(error)).toBe('application');
+      expect(isSessionGone(error)).toBe(false);
+      // The death watch's ping saw a live server: nothing is retired, even with the ping answered 503 too.
+      server.postStatuses.push(status);
+      expect(await registry.use(init, (client) => callText(client, 'increment'))).toBe('4');
+      expect(retired).toEqual([]);
+      expect(server.deletes).toBe(0);
+      expect(server.initializations).toBe(1);
+    },
+  );
+
+  it('HTTP 404 to a request that carried the upstream session id → transport, session gone → retired as lost', async () => {
+    const server = await answerServer();
+    const { registry, retired } = evidenceRegistry();
+    const init = answerInit(server);
+    expect(await registry.use(init, (client) => callText(client, 'increment'))).toBe('1');
+    server.forgetSessions();
+    const error = await registry.use(init, (client) => callText(client, 'increment')).catch((e: unknown) => e);
+    expect(classifyError(error)).toBe('transport');
+    expect(isSessionGone(error)).toBe(true);
+    expect(retired.map((event) => event.reason)).toEqual(['lost']);
+    // A fresh upstream session: the state is gone, and the registry says so.
+    expect(await registry.use(init, (client) => callText(client, 'increment'))).toBe('1');
+    expect(server.initializations).toBe(2);
+  });
+
+  it('a dead connection (upstream gone) → transport → retired', async () => {
+    const server = await answerServer();
+    const { registry, retired } = evidenceRegistry();
+    const init = answerInit(server);
+    await registry.use(init, (client) => callText(client, 'increment'));
+    await server.close();
+    const error = await registry.use(init, (client) => callText(client, 'increment')).catch((e: unknown) => e);
+    expect(classifyError(error)).toBe('transport');
+    await nextEventOrNow(registry, retired);
+    expect(retired).toHaveLength(1);
+  });
+
+  it.each([404, 405])('HTTP %i on the optional GET stream → no stream; the session stays', async (getStatus) => {
+    const server = await answerServer({ getStatus });
+    const ctx = recordingContext();
+    const connection = tracker.track(await mcpSessionFactory()(SessionCreateRequest.from(answerInit(server)), ctx));
+    expect(await callText(connection.client, 'increment')).toBe('1');
+    expect(server.requests.some((r) => r.httpMethod === 'GET' && r.forcedStatus === getStatus)).toBe(true);
+    expect(await callText(connection.client, 'increment')).toBe('2');
+    expect(ctx.broken).toEqual([]);
+  });
+
+  it('a stateless upstream (no session id, GET 404) works with the default factory', async () => {
+    const server = await answerServer({ stateless: true, getStatus: 404 });
+    const { registry, retired } = evidenceRegistry();
+    const init = answerInit(server);
+    const tools = await registry.use(init, (client) => client.listTools());
+    expect(tools.tools.map((tool) => tool.name)).toEqual(['increment', 'get', 'fail']);
+    expect(await registry.use(init, (client) => callText(client, 'increment'))).toBe('1');
+    expect(await registry.use(init, (client) => callText(client, 'increment'))).toBe('2');
+    // A 404 to a request without a session id proves no loss either.
+    server.postStatuses.push(404);
+    await registry.use(init, (client) => callText(client, 'get')).catch(() => undefined);
+    expect(await registry.use(init, (client) => callText(client, 'get'))).toBe('2');
+    expect(server.requests.every((r) => r.sessionId === undefined)).toBe(true);
+    expect(retired).toEqual([]);
+    expect(server.initializations).toBe(1);
+  });
+});
+
+/** Resolves once `seen` has an entry (the retire may land a task after the call failed). */
+async function nextEventOrNow(
+  registry: UpstreamSessionRegistry,
+  seen: readonly RegistryEvents['session:retired'][],
+): Promise<void> {
+  if (seen.length > 0) return;
+  await nextEvent(registry, 'session:retired');
+}
