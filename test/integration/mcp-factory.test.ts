@@ -634,3 +634,45 @@ async function nextEventOrNow(
   if (seen.length > 0) return;
   await nextEvent(registry, 'session:retired');
 }
+
+describe('credentials rotate without losing state (issue #10 §3, factory half)', () => {
+  it('rotated 10 times: the upstream sees the new token on the next request, same session, counter continues', async () => {
+    const server = await answerServer();
+    const request = SessionCreateRequest.from({ ...answerInit(server), credentials: { Authorization: 'Bearer token-0' } });
+    const ctx = recordingContext();
+    const connection = tracker.track(await mcpSessionFactory()(request, ctx));
+    expect(await callText(connection.client, 'increment')).toBe('1');
+    const sessionId = upstreamSessionId(connection);
+    expect(server.requests.every((r) => r.authorization === 'Bearer token-0')).toBe(true);
+    for (let i = 1; i <= 10; i++) {
+      const rotated = SessionCreateRequest.from({ ...answerInit(server), credentials: { authorization: `Bearer token-${i}` } });
+      expect(rotated.fingerprint).toBe(request.fingerprint);
+      connection.updateCredentials?.(rotated.credentials);
+      const before = server.requests.length;
+      expect(await callText(connection.client, 'increment')).toBe(String(i + 1));
+      const call = server.requests.slice(before).find((r) => r.rpcMethod === 'tools/call');
+      expect(call?.authorization).toBe(`Bearer token-${i}`);
+      expect(call?.sessionId).toBe(sessionId);
+    }
+    expect(upstreamSessionId(connection)).toBe(sessionId);
+    expect(server.counterOf(sessionId!)).toBe(11);
+    expect(server.initializations).toBe(1);
+    expect(ctx.broken).toEqual([]);
+    await connection.close({ signal: new AbortController().signal });
+    // The DELETE that ends the session carries the current token too.
+    expect(server.requests.at(-1)).toMatchObject({ httpMethod: 'DELETE', authorization: 'Bearer token-10' });
+  });
+
+  it('sends credentials on the initialize and on every request, alongside the plain headers', async () => {
+    const server = await answerServer();
+    const request = SessionCreateRequest.from({
+      ...answerInit(server),
+      headers: { 'x-tenant': 'acme' },
+      credentials: { authorization: 'Bearer only-token' },
+    });
+    const connection = tracker.track(await mcpSessionFactory()(request, recordingContext()));
+    await callText(connection.client, 'get');
+    expect(server.requests[0]?.rpcMethod).toBe('initialize');
+    expect(server.requests.every((r) => r.authorization === 'Bearer only-token')).toBe(true);
+  });
+});
