@@ -17,6 +17,7 @@ import type { ResolvedMcpOptions } from './options.js';
  */
 export function createClient(options: ResolvedMcpOptions, reattached: boolean): Client {
   const client = new Client(options.clientInfo, {
+    ...options.clientOptions,
     capabilities: options.capabilities,
     enforceStrictCapabilities: options.enforceStrictCapabilities && !reattached,
   });

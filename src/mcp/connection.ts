@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -19,6 +20,11 @@ import type { UpstreamSessionRecord, UpstreamSessionStore } from './session-stor
 import { createTransport, type HttpClientTransport } from './transport.js';
 
 const noop = (): void => {};
+
+function authProviderFor(options: ResolvedMcpOptions, request: SessionCreateRequest): { authProvider?: OAuthClientProvider } {
+  const provider = options.authProvider?.(request);
+  return provider === undefined ? {} : { authProvider: provider };
+}
 
 /**
  * An upstream connection in the making and, once {@link McpConnection.open}
@@ -74,6 +80,7 @@ export class McpConnection implements UpstreamConnection<Client> {
       observer: { onSessionGone: (error) => watch.onSessionGone(error) },
       armed: () => watch.open,
       credentials: () => this.#credentials,
+      ...authProviderFor(options, request),
       ...(record === undefined ? {} : { sessionId: record.sessionId }),
     });
     if (record?.protocolVersion !== undefined) this.#transport.setProtocolVersion(record.protocolVersion);

@@ -9,6 +9,7 @@
 
 import { SSEClientTransport, SseError } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { InvalidRequestError } from '../errors.js';
 import { isForbiddenUpstreamHeader } from '../headers.js';
@@ -115,6 +116,8 @@ export interface CreateTransportOptions {
   readonly sessionId?: string;
   /** The credential headers to send now; read on every request. */
   readonly credentials: () => Readonly<Record<string, string>>;
+  /** OAuth for the upstream, handled by the SDK transport (tokens, discovery, refresh). */
+  readonly authProvider?: OAuthClientProvider;
 }
 
 /**
@@ -127,15 +130,17 @@ export function createTransport(request: SessionCreateRequest, options: CreateTr
   const url = new URL(request.url);
   const requestInit: RequestInit = { headers: upstreamHeaders(request.headers) };
   const fetch = observingFetch(request, options);
+  const auth = options.authProvider === undefined ? {} : { authProvider: options.authProvider };
   switch (request.transport) {
     case 'streamable-http':
       return new StreamableHTTPClientTransport(url, {
         requestInit,
         fetch,
+        ...auth,
         ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
       });
     case 'sse':
-      return new SSEClientTransport(url, { requestInit, fetch });
+      return new SSEClientTransport(url, { requestInit, fetch, ...auth });
     default:
       throw new InvalidRequestError(
         'transport',

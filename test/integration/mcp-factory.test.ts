@@ -3,7 +3,12 @@
  * (no registry): connect, headers, timeouts, bad answers, close, death
  * detection, 404, re-attach through a session store.
  */
+import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type {
+  JsonSchemaValidatorResult,
+  jsonSchemaValidator as jsonSchemaValidatorType,
+} from '@modelcontextprotocol/sdk/validation/types.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -613,7 +618,7 @@ describe('an answer is evidence the upstream is alive (answer → class → effe
     const { registry, retired } = evidenceRegistry();
     const init = answerInit(server);
     const tools = await registry.use(init, (client) => client.listTools());
-    expect(tools.tools.map((tool) => tool.name)).toEqual(['increment', 'get', 'fail']);
+    expect(tools.tools.map((tool) => tool.name)).toEqual(['increment', 'get', 'fail', 'structured']);
     expect(await registry.use(init, (client) => callText(client, 'increment'))).toBe('1');
     expect(await registry.use(init, (client) => callText(client, 'increment'))).toBe('2');
     // A 404 to a request without a session id proves no loss either.
@@ -674,5 +679,98 @@ describe('credentials rotate without losing state (issue #10 §3, factory half)'
     await callText(connection.client, 'get');
     expect(server.requests[0]?.rpcMethod).toBe('initialize');
     expect(server.requests.every((r) => r.authorization === 'Bearer only-token')).toBe(true);
+  });
+});
+
+describe('clientOptions pass through to the SDK Client (issue #13)', () => {
+  it('rejects malformed clientOptions with InvalidOptionsError', () => {
+    expect(() => mcpSessionFactory({ clientOptions: 'x' as never })).toThrow(/clientOptions/);
+    expect(() => mcpSessionFactory({ clientOptions: { capabilities: {} } as never })).toThrow(/clientOptions\.capabilities/);
+    expect(() => mcpSessionFactory({ clientOptions: { enforceStrictCapabilities: true } as never })).toThrow(
+      /clientOptions\.enforceStrictCapabilities/,
+    );
+    expect(() => mcpSessionFactory({ clientOptions: { jsonSchemaValidator: {} as never } })).toThrow(
+      /clientOptions\.jsonSchemaValidator/,
+    );
+  });
+
+  it('uses the given jsonSchemaValidator for tool output schemas (the Workers recipe)', async () => {
+    const server = await answerServer();
+    const schemas: unknown[] = [];
+    const jsonSchemaValidator: jsonSchemaValidatorType = {
+      getValidator: <T>(schema: unknown) => {
+        schemas.push(schema);
+        return (input: unknown): JsonSchemaValidatorResult<T> => ({ valid: true, data: input as T, errorMessage: undefined });
+      },
+    };
+    const factory = mcpSessionFactory({ clientOptions: { jsonSchemaValidator } });
+    const connection = tracker.track(await factory(SessionCreateRequest.from(answerInit(server)), recordingContext()));
+    await connection.client.listTools();
+    const result = await connection.client.callTool({ name: 'structured' });
+    expect(result.structuredContent).toEqual({ value: 0 });
+    expect(schemas).toContainEqual(expect.objectContaining({ required: ['value'] }));
+  });
+});
+
+describe('OAuth upstreams through authProvider (issue #11 item 5)', () => {
+  /** The smallest OAuthClientProvider that already holds tokens (no redirect flow). */
+  function tokenProvider(initial: string) {
+    const state = { token: initial, tokenReads: 0 };
+    const provider: OAuthClientProvider = {
+      redirectUrl: 'http://127.0.0.1/callback',
+      clientMetadata: { redirect_uris: ['http://127.0.0.1/callback'], client_name: 'test' },
+      clientInformation: () => ({ client_id: 'test-client' }),
+      tokens: () => {
+        state.tokenReads += 1;
+        return { access_token: state.token, token_type: 'Bearer' };
+      },
+      saveTokens: () => {},
+      redirectToAuthorization: () => {
+        throw new Error('no redirect in this test');
+      },
+      saveCodeVerifier: () => {},
+      codeVerifier: () => 'verifier',
+    };
+    return { provider, state };
+  }
+
+  it('rejects a non-function authProvider', () => {
+    expect(() => mcpSessionFactory({ authProvider: {} as never })).toThrow(/authProvider/);
+  });
+
+  it("sends the provider's token; a refreshed token is used on the next request without a rebuild", async () => {
+    const valid = new Set(['Bearer at-1']);
+    const server = await answerServer({ acceptAuthorization: (value) => value !== undefined && valid.has(value) });
+    const { provider, state } = tokenProvider('at-1');
+    const seen: string[] = [];
+    const factory = mcpSessionFactory({
+      authProvider: (request) => {
+        seen.push(request.gatewayId);
+        return provider;
+      },
+    });
+    const ctx = recordingContext();
+    const connection = tracker.track(await factory(SessionCreateRequest.from(answerInit(server)), ctx));
+    expect(seen).toEqual(['answers']);
+    expect(await callText(connection.client, 'increment')).toBe('1');
+    const sessionId = upstreamSessionId(connection);
+    // The provider refreshed its token (as the SDK does through saveTokens); the old one is revoked.
+    valid.add('Bearer at-2');
+    valid.delete('Bearer at-1');
+    state.token = 'at-2';
+    expect(await callText(connection.client, 'increment')).toBe('2');
+    expect(server.requests.at(-1)?.authorization).toBe('Bearer at-2');
+    expect(upstreamSessionId(connection)).toBe(sessionId);
+    expect(server.initializations).toBe(1);
+    expect(ctx.broken).toEqual([]);
+  });
+
+  it('without a provider a 401 upstream fails the create with the 401 (an answer, not a loss)', async () => {
+    const server = await answerServer({ acceptAuthorization: () => false });
+    const error = await mcpSessionFactory()(SessionCreateRequest.from(answerInit(server)), recordingContext()).catch(
+      (e: unknown) => e,
+    );
+    expect((error as { code?: unknown }).code).toBe(401);
+    expect(classifyError(error)).toBe('application');
   });
 });
