@@ -3,6 +3,7 @@
  * (no registry): connect, headers, timeouts, bad answers, close, death
  * detection, 404, re-attach through a session store.
  */
+import { inspect } from 'node:util';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type {
@@ -772,5 +773,33 @@ describe('OAuth upstreams through authProvider (issue #11 item 5)', () => {
     );
     expect((error as { code?: unknown }).code).toBe(401);
     expect(classifyError(error)).toBe('application');
+  });
+});
+
+describe('factory errors never carry URL secrets (issue #10 §2)', () => {
+  const SECRET = 'sk-query-secret-0123';
+
+  it.each(TRANSPORTS)('no create failure over %s shows the query or fragment, in message or cause', async (transport) => {
+    const server = await counterServer();
+    const faults: Array<BadAnswer | 'hang' | 'closed-port' | 'wrong-path'> = [
+      ...(['non-json', 'wrong-content-type', 'status-500', 'close-mid-response', 'rpc-error'] as const),
+      'hang',
+      'closed-port',
+      'wrong-path',
+    ];
+    for (const fault of faults) {
+      server.faults.badInitialize = fault === 'hang' || fault === 'closed-port' || fault === 'wrong-path' ? undefined : fault;
+      server.faults.hangAll = fault === 'hang';
+      const base = fault === 'closed-port' ? 'http://127.0.0.1:1/mcp' : transport === 'sse' ? server.sseUrl : server.url;
+      const url = `${base}${fault === 'wrong-path' ? '-nope' : ''}?token=${SECRET}#${SECRET}`;
+      const request = SessionCreateRequest.from({ downstreamSessionId: 'd', gatewayId: 'g', url, transport, connectTimeoutMs: 300 });
+      const error = await mcpSessionFactory()(request, recordingContext()).then(
+        (connection) => tracker.track(connection) && new Error('connected'),
+        (caught: unknown) => caught,
+      );
+      expect(error, fault).toBeDefined();
+      expect(inspect(error, { depth: 10 }), fault).not.toContain(SECRET);
+    }
+    server.faults.hangAll = false;
   });
 });
