@@ -1,0 +1,166 @@
+/**
+ * The client under test for the MCP conformance suite's CLIENT scenarios: an
+ * `UpstreamSessionRegistry` on the default `mcpSessionFactory`, exactly as a
+ * proxy uses them. The CLI runs it with the scenario server's URL as the last
+ * argument, the scenario name in `MCP_CONFORMANCE_SCENARIO` and, for some
+ * auth scenarios, credentials in `MCP_CONFORMANCE_CONTEXT`.
+ *
+ * Run every scenario: `npm run conformance:client` (scripts/conformance/run-client.ts).
+ */
+import { auth, type OAuthClientProvider, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type {
+  OAuthClientInformationMixed,
+  OAuthClientMetadata,
+  OAuthTokens,
+} from '@modelcontextprotocol/sdk/shared/auth.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { mcpSessionFactory, UpstreamSessionRegistry } from '../../src/index.js';
+
+const REDIRECT_URL = 'http://127.0.0.1:1/callback';
+
+/**
+ * A headless authorization-code provider: it "opens" the authorization URL by
+ * fetching it (the scenario's server approves at once) and keeps the code.
+ */
+class HeadlessOAuthProvider implements OAuthClientProvider {
+  #client: OAuthClientInformationMixed | undefined;
+  #tokens: OAuthTokens | undefined;
+  #verifier = '';
+  authorizationCode: string | undefined;
+
+  constructor(preregistered?: OAuthClientInformationMixed) {
+    this.#client = preregistered;
+  }
+
+  /** Client ID Metadata Document URL (SEP-991): used when the server advertises support for it. */
+  readonly clientMetadataUrl = 'https://conformance-test.local/client-metadata.json';
+
+  get redirectUrl(): string {
+    return REDIRECT_URL;
+  }
+
+  get clientMetadata(): OAuthClientMetadata {
+    return {
+      client_name: 'mcp-upstream-registry conformance client',
+      redirect_uris: [REDIRECT_URL],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: this.#client?.client_secret === undefined ? 'none' : 'client_secret_basic',
+    };
+  }
+
+  clientInformation(): OAuthClientInformationMixed | undefined {
+    return this.#client;
+  }
+
+  saveClientInformation(info: OAuthClientInformationMixed): void {
+    this.#client = info;
+  }
+
+  tokens(): OAuthTokens | undefined {
+    return this.#tokens;
+  }
+
+  saveTokens(tokens: OAuthTokens): void {
+    this.#tokens = tokens;
+  }
+
+  async redirectToAuthorization(url: URL): Promise<void> {
+    const response = await fetch(url, { redirect: 'manual' });
+    const location = response.headers.get('location');
+    if (location === null) throw new Error(`authorization server answered ${response.status} without a redirect`);
+    this.authorizationCode = new URL(location).searchParams.get('code') ?? undefined;
+  }
+
+  saveCodeVerifier(verifier: string): void {
+    this.#verifier = verifier;
+  }
+
+  codeVerifier(): string {
+    return this.#verifier;
+  }
+}
+
+interface ConformanceContext {
+  readonly client_id?: string;
+  readonly client_secret?: string;
+}
+
+function context(): ConformanceContext {
+  const raw = process.env.MCP_CONFORMANCE_CONTEXT;
+  return raw === undefined || raw === '' ? {} : (JSON.parse(raw) as ConformanceContext);
+}
+
+function providerFor(scenario: string): { provider: OAuthClientProvider; headless?: HeadlessOAuthProvider } | undefined {
+  if (!scenario.startsWith('auth/')) return undefined;
+  const ctx = context();
+  if (scenario === 'auth/client-credentials-basic' && ctx.client_id !== undefined && ctx.client_secret !== undefined) {
+    return { provider: new ClientCredentialsProvider({ clientId: ctx.client_id, clientSecret: ctx.client_secret }) };
+  }
+  const preregistered =
+    ctx.client_id === undefined ? undefined : { client_id: ctx.client_id, ...(ctx.client_secret ? { client_secret: ctx.client_secret } : {}) };
+  const headless = new HeadlessOAuthProvider(preregistered);
+  return { provider: headless, headless };
+}
+
+/** Elicitation: accept with the schema's defaults (SEP-1034). */
+function acceptWithDefaults(client: Client): void {
+  client.setRequestHandler(ElicitRequestSchema, async (request) => {
+    const content: Record<string, unknown> = {};
+    const schema = (request.params as { requestedSchema?: { properties?: Record<string, { default?: unknown }> } })
+      .requestedSchema;
+    for (const [name, property] of Object.entries(schema?.properties ?? {})) {
+      if (property.default !== undefined) content[name] = property.default;
+    }
+    return { action: 'accept', content } as never;
+  });
+}
+
+async function exercise(client: Client): Promise<void> {
+  const { tools } = await client.listTools();
+  for (const tool of tools) {
+    const required = (tool.inputSchema as { required?: string[] }).required ?? [];
+    const args = Object.fromEntries(required.map((name, i) => [name, i + 1]));
+    await client.callTool({ name: tool.name, arguments: args });
+  }
+}
+
+async function main(): Promise<void> {
+  const url = process.argv.at(-1);
+  const scenario = process.env.MCP_CONFORMANCE_SCENARIO ?? '';
+  if (url === undefined || !/^https?:/.test(url)) throw new Error('usage: client.ts <server-url>');
+  const auth0 = providerFor(scenario);
+  const registry = new UpstreamSessionRegistry({
+    createBackoff: false,
+    factory: mcpSessionFactory({
+      clientInfo: { name: 'mcp-upstream-registry-conformance', version: '0.1.0' },
+      capabilities: { elicitation: { form: { applyDefaults: true } } } as never,
+      configureClient: acceptWithDefaults,
+      ...(auth0 === undefined ? {} : { authProvider: () => auth0.provider }),
+    }),
+  });
+  const request = { downstreamSessionId: 'conformance-1', gatewayId: 'scenario', url };
+  try {
+    await registry.use(request, exercise);
+  } catch (error) {
+    const headless = auth0?.headless;
+    // The registry wraps the factory's failure in CreateFailedError; the SDK's UnauthorizedError is its cause.
+    const unauthorized = error instanceof UnauthorizedError || (error as { cause?: unknown }).cause instanceof UnauthorizedError;
+    if (!unauthorized || headless?.authorizationCode === undefined) throw error;
+    // The redirect flow: exchange the code the headless "browser" got, then create again.
+    await auth(headless, { serverUrl: url, authorizationCode: headless.authorizationCode });
+    await registry.use(request, exercise);
+  } finally {
+    await registry.closeAll();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
