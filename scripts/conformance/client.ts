@@ -118,12 +118,35 @@ function acceptWithDefaults(client: Client): void {
   });
 }
 
-async function exercise(client: Client): Promise<void> {
-  const { tools } = await client.listTools();
+function isUnauthorized(error: unknown): boolean {
+  // The registry wraps a create's failure in CreateFailedError; the SDK's UnauthorizedError is its cause.
+  return error instanceof UnauthorizedError || (error as { cause?: unknown } | undefined)?.cause instanceof UnauthorizedError;
+}
+
+/**
+ * Runs `fn`; when it ends in the redirect flow (UnauthorizedError after the
+ * headless "browser" got a code), exchanges the code for tokens and runs it
+ * once more. For a call on a live session (scope step-up) the retry goes out
+ * on the same connection: the upstream session is not rebuilt.
+ */
+async function withAuthorization<T>(url: string, headless: HeadlessOAuthProvider | undefined, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    const code = headless?.authorizationCode;
+    if (!isUnauthorized(error) || headless === undefined || code === undefined) throw error;
+    headless.authorizationCode = undefined;
+    await auth(headless, { serverUrl: url, authorizationCode: code });
+    return fn();
+  }
+}
+
+async function exercise(client: Client, authorized: <T>(fn: () => Promise<T>) => Promise<T>): Promise<void> {
+  const { tools } = await authorized(() => client.listTools());
   for (const tool of tools) {
     const required = (tool.inputSchema as { required?: string[] }).required ?? [];
     const args = Object.fromEntries(required.map((name, i) => [name, i + 1]));
-    await client.callTool({ name: tool.name, arguments: args });
+    await authorized(() => client.callTool({ name: tool.name, arguments: args }));
   }
 }
 
@@ -142,16 +165,9 @@ async function main(): Promise<void> {
     }),
   });
   const request = { downstreamSessionId: 'conformance-1', gatewayId: 'scenario', url };
+  const authorized = <T>(fn: () => Promise<T>): Promise<T> => withAuthorization(url, auth0?.headless, fn);
   try {
-    await registry.use(request, exercise);
-  } catch (error) {
-    const headless = auth0?.headless;
-    // The registry wraps the factory's failure in CreateFailedError; the SDK's UnauthorizedError is its cause.
-    const unauthorized = error instanceof UnauthorizedError || (error as { cause?: unknown }).cause instanceof UnauthorizedError;
-    if (!unauthorized || headless?.authorizationCode === undefined) throw error;
-    // The redirect flow: exchange the code the headless "browser" got, then create again.
-    await auth(headless, { serverUrl: url, authorizationCode: headless.authorizationCode });
-    await registry.use(request, exercise);
+    await authorized(() => registry.use(request, (client) => exercise(client, authorized)));
   } finally {
     await registry.closeAll();
   }

@@ -17,6 +17,28 @@ import { classifyError } from '../classify.js';
 
 type Phase = 'connecting' | 'open' | 'stopped';
 
+// The SDK's message when the optional GET stream could not be opened.
+const GET_STREAM_REFUSED = 'Failed to open SSE stream';
+
+/**
+ * An HTTP answer other than 404 (which the fetch judges: it knows whether the
+ * request carried the session id), or the SDK's OAuth `UnauthorizedError`.
+ */
+function isHttpAnswer(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { name, code, message } = error as { name?: unknown; code?: unknown; message?: unknown };
+  if (name === 'UnauthorizedError') return true;
+  const http = typeof message === 'string' && message.startsWith('Streamable HTTP error: ');
+  return http && typeof code === 'number' && code > 0 && code !== 404;
+}
+
+/** The SDK's error for a GET stream the upstream answered with 404 or 405 ("no stream here"). */
+function isNoStreamAnswer(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return (code === 404 || code === 405) && typeof message === 'string' && message.includes(GET_STREAM_REFUSED);
+}
+
 /** Pings sent before a transport failure counts as death (see `#pingOnce`). */
 const PING_ATTEMPTS = 2;
 
@@ -38,10 +60,12 @@ export interface DeathWatchOptions {
  * SDK would otherwise wait for a response that a dropped stream never brings.
  * Once open, HTTP 404 to a request that carried the upstream session (reported
  * by the fetch) and, on legacy SSE, a failure of the event stream (which is
- * the session) are fatal at once; any other transport error (a 404 or 405 on
- * the optional GET stream included) triggers one ping, and only a ping that
- * fails for a transport reason or times out is fatal. An HTTP error status on
- * the ping (429, 502, 503, ...) is an answer: the upstream is alive.
+ * the session) are fatal at once. An HTTP answer (429, 502, 503, 401, an OAuth
+ * challenge; 404 or 405 to opening the optional GET stream, "no stream") proves
+ * the upstream alive and is ignored. Any other transport error (a dropped
+ * stream, a failed fetch, a failed stream reconnect) triggers one ping, and
+ * only a ping that fails for a transport reason or times out is fatal. An
+ * HTTP error status on the ping is an answer too: the upstream is alive.
  */
 export class DeathWatch {
   readonly #options: DeathWatchOptions;
@@ -89,6 +113,9 @@ export class DeathWatch {
       return;
     }
     if (this.#phase !== 'open') return;
+    // The upstream answered (an HTTP status, an auth challenge; the GET stream's 404/405 "no stream"):
+    // it is alive, and a ping now would only start a second auth flow beside the SDK's.
+    if (isNoStreamAnswer(error) || isHttpAnswer(error)) return;
     // No death on a 404 here: it may be the optional GET stream's "no stream",
     // or a request that carried no session id. The fetch reports the 404s
     // that prove loss (onSessionGone); for the rest, a ping decides.

@@ -568,8 +568,8 @@ describe('an answer is evidence the upstream is alive (answer → class → effe
       expect((error as { code?: unknown }).code).toBe(status);
       expect(classifyError(error)).toBe('application');
       expect(isSessionGone(error)).toBe(false);
-      // The death watch's ping saw a live server: nothing is retired, even with the ping answered 503 too.
-      server.postStatuses.push(status);
+      // An HTTP answer proves the upstream alive: no ping, nothing retired.
+      expect(server.requests.filter((r) => r.rpcMethod === 'ping')).toEqual([]);
       expect(await registry.use(init, (client) => callText(client, 'increment'))).toBe('4');
       expect(retired).toEqual([]);
       expect(server.deletes).toBe(0);
@@ -612,6 +612,8 @@ describe('an answer is evidence the upstream is alive (answer → class → effe
     expect(server.requests.some((r) => r.httpMethod === 'GET' && r.forcedStatus === getStatus)).toBe(true);
     expect(await callText(connection.client, 'increment')).toBe('2');
     expect(ctx.broken).toEqual([]);
+    // "No stream" is an answer: no ping to decide anything.
+    expect(server.requests.filter((r) => r.rpcMethod === 'ping')).toEqual([]);
   });
 
   it('a stateless upstream (no session id, GET 404) works with the default factory', async () => {
