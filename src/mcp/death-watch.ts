@@ -12,6 +12,7 @@
  * @module
  */
 
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { SseError } from '@modelcontextprotocol/sdk/client/sse.js';
 import { classifyError } from '../classify.js';
 
@@ -26,8 +27,9 @@ const GET_STREAM_REFUSED = 'Failed to open SSE stream';
  */
 function isHttpAnswer(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
-  const { name, code, message } = error as { name?: unknown; code?: unknown; message?: unknown };
-  if (name === 'UnauthorizedError') return true;
+  // The SDK's UnauthorizedError keeps name 'Error': match the class, or its name from another SDK copy.
+  if (error instanceof UnauthorizedError || error.constructor?.name === 'UnauthorizedError') return true;
+  const { code, message } = error as { code?: unknown; message?: unknown };
   const http = typeof message === 'string' && message.startsWith('Streamable HTTP error: ');
   return http && typeof code === 'number' && code > 0 && code !== 404;
 }
