@@ -68,6 +68,9 @@ class HeadlessOAuthProvider implements OAuthClientProvider {
   }
 
   async redirectToAuthorization(url: URL): Promise<void> {
+    // With a URL-based client id (CIMD) the SDK saves no client information; the code exchange needs it.
+    const clientId = url.searchParams.get('client_id');
+    if (this.#client === undefined && clientId !== null) this.#client = { client_id: clientId };
     const response = await fetch(url, { redirect: 'manual' });
     const location = response.headers.get('location');
     if (location === null) throw new Error(`authorization server answered ${response.status} without a redirect`);
@@ -118,6 +121,17 @@ function acceptWithDefaults(client: Client): void {
   });
 }
 
+/** The `resource_metadata` URL of the latest 401/403 challenge, as a browser-flow app would keep it for the code exchange. */
+let resourceMetadataUrl: URL | undefined;
+
+const challengeWatchingFetch: typeof fetch = async (input, init) => {
+  const response = await fetch(input, init);
+  const challenge = response.status === 401 || response.status === 403 ? response.headers.get('www-authenticate') : null;
+  const found = challenge === null ? null : /resource_metadata="([^"]+)"/.exec(challenge);
+  if (found?.[1] !== undefined) resourceMetadataUrl = new URL(found[1]);
+  return response;
+};
+
 function isUnauthorized(error: unknown): boolean {
   // The registry wraps a create's failure in CreateFailedError; the SDK's UnauthorizedError is its cause.
   return error instanceof UnauthorizedError || (error as { cause?: unknown } | undefined)?.cause instanceof UnauthorizedError;
@@ -136,7 +150,11 @@ async function withAuthorization<T>(url: string, headless: HeadlessOAuthProvider
     const code = headless?.authorizationCode;
     if (!isUnauthorized(error) || headless === undefined || code === undefined) throw error;
     headless.authorizationCode = undefined;
-    await auth(headless, { serverUrl: url, authorizationCode: code });
+    await auth(headless, {
+      serverUrl: url,
+      authorizationCode: code,
+      ...(resourceMetadataUrl === undefined ? {} : { resourceMetadataUrl }),
+    });
     return fn();
   }
 }
@@ -161,6 +179,7 @@ async function main(): Promise<void> {
       clientInfo: { name: 'mcp-upstream-registry-conformance', version: '0.1.0' },
       capabilities: { elicitation: { form: { applyDefaults: true } } } as never,
       configureClient: acceptWithDefaults,
+      fetch: challengeWatchingFetch,
       ...(auth0 === undefined ? {} : { authProvider: () => auth0.provider }),
     }),
   });
