@@ -8,7 +8,7 @@
  * Run every scenario: `npm run conformance:client` (scripts/conformance/run-client.ts).
  */
 import { auth, type OAuthClientProvider, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
+import { ClientCredentialsProvider, PrivateKeyJwtProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type {
   OAuthClientInformationMixed,
@@ -89,6 +89,8 @@ class HeadlessOAuthProvider implements OAuthClientProvider {
 interface ConformanceContext {
   readonly client_id?: string;
   readonly client_secret?: string;
+  readonly private_key_pem?: string;
+  readonly signing_algorithm?: string;
 }
 
 function context(): ConformanceContext {
@@ -101,6 +103,15 @@ function providerFor(scenario: string): { provider: OAuthClientProvider; headles
   const ctx = context();
   if (scenario === 'auth/client-credentials-basic' && ctx.client_id !== undefined && ctx.client_secret !== undefined) {
     return { provider: new ClientCredentialsProvider({ clientId: ctx.client_id, clientSecret: ctx.client_secret }) };
+  }
+  if (scenario === 'auth/client-credentials-jwt' && ctx.client_id !== undefined && ctx.private_key_pem !== undefined) {
+    return {
+      provider: new PrivateKeyJwtProvider({
+        clientId: ctx.client_id,
+        privateKey: ctx.private_key_pem,
+        algorithm: ctx.signing_algorithm ?? 'ES256',
+      }),
+    };
   }
   const preregistered =
     ctx.client_id === undefined ? undefined : { client_id: ctx.client_id, ...(ctx.client_secret ? { client_secret: ctx.client_secret } : {}) };

@@ -42,6 +42,10 @@ export const SCENARIOS: readonly string[] = [
   'auth/2025-03-26-oauth-metadata-backcompat',
   'auth/2025-03-26-oauth-endpoint-fallback',
   'auth/client-credentials-basic',
+  'auth/client-credentials-jwt',
+  'auth/resource-mismatch',
+  'auth/offline-access-scope',
+  'auth/offline-access-not-supported',
 ];
 
 /** Scenarios known to fail, with the reason (see docs/mcp-factory.md). */
