@@ -604,6 +604,21 @@ describe('an answer is evidence the upstream is alive (answer → class → effe
     expect(retired).toHaveLength(1);
   });
 
+  it('a failed death-watch ping (stream dropped, ping unanswered) → transport → retired', async () => {
+    const server = await counterServer();
+    const registry = new UpstreamSessionRegistry({ factory: mcpSessionFactory({ deathPingTimeoutMs: 200 }) });
+    registries.push(registry);
+    const retired = collect(registry, 'session:retired');
+    const init = requestFor(server, 'streamable-http');
+    await registry.use(init, (client) => callText(client, 'increment'));
+    server.faults.hangMethods.add('ping');
+    const retiring = nextEvent(registry, 'session:retired');
+    expect(server.dropStreams()).toBe(1);
+    await retiring;
+    // The registry reports every onBroken as a lost session.
+    expect(retired.map((event) => event.reason)).toEqual(['lost']);
+  });
+
   it.each([404, 405])('HTTP %i on the optional GET stream → no stream; the session stays', async (getStatus) => {
     const server = await answerServer({ getStatus });
     const ctx = recordingContext();
