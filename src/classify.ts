@@ -16,10 +16,11 @@
 /**
  * What an error means for the upstream connection it came from.
  *
- * - `'transport'`: the connection (or the upstream session) is dead; replace it.
+ * - `'transport'`: there is evidence the connection (or the upstream session) is dead; replace it.
  * - `'method-not-found'`: the upstream does not implement the method; the connection is fine.
  * - `'timeout'`: no answer in time; says nothing certain about the connection.
- * - `'application'`: anything else (a tool failed, bad params, HTTP 401, a bug); the connection is fine.
+ * - `'application'`: the upstream answered (a JSON-RPC error of any code, an
+ *   HTTP error status other than 404), or anything else; the connection is fine.
  */
 export type ErrorClass = 'transport' | 'method-not-found' | 'timeout' | 'application';
 
@@ -28,8 +29,21 @@ const MCP_CONNECTION_CLOSED = -32000;
 const MCP_REQUEST_TIMEOUT = -32001;
 const MCP_METHOD_NOT_FOUND = -32601;
 
-/** HTTP statuses that mean the path to the upstream (not the upstream's logic) failed. */
-const TRANSPORT_HTTP_STATUSES: ReadonlySet<number> = new Set([404, 502, 503, 504]);
+/**
+ * The message of the SDK's own ConnectionClosed, made locally when its
+ * transport closes. -32000 is also the first code of the server-defined range
+ * (-32000 to -32099), so an upstream that *answers* -32000 is not this.
+ */
+const SDK_CONNECTION_CLOSED_MESSAGE = `MCP error ${MCP_CONNECTION_CLOSED}: Connection closed`;
+
+/** Marks errors this library made locally because a connection died (any copy of the library). */
+const LOCAL_TRANSPORT_BRAND: symbol = Symbol.for('mcp-upstream-registry.localTransportError');
+
+/** Marks 404 answers to requests without an upstream session id (see `markNotFoundWithoutSession`). */
+const NO_SESSION_BRAND: symbol = Symbol.for('mcp-upstream-registry.notFoundWithoutSession');
+
+/** HTTP 404 is the one status that says the upstream session is gone; any other status is an answer from a live server. */
+const SESSION_GONE_HTTP_STATUS = 404;
 const TIMEOUT_HTTP_STATUSES: ReadonlySet<number> = new Set([408]);
 
 /**
@@ -82,15 +96,21 @@ const MAX_CAUSE_DEPTH = 5;
 /**
  * Classifies an error from an upstream MCP call.
  *
+ * An answer is evidence that the upstream is alive: only evidence of loss
+ * (a dead connection, the upstream saying it forgot the session) is `'transport'`.
+ *
  * | Error | Class |
  * | --- | --- |
- * | `McpError` -32000 ConnectionClosed | `'transport'` |
+ * | `McpError` -32000 made locally by the SDK (`Connection closed`) or by this library | `'transport'` |
+ * | `McpError` -32000 to -32099 the upstream answered (server-defined, e.g. `Rate limit exceeded`) | `'application'` |
  * | `McpError` -32001 RequestTimeout | `'timeout'` |
  * | `McpError` -32601 MethodNotFound | `'method-not-found'` |
+ * | `McpError` any other code | `'application'` |
  * | SDK client `Error('Server does not support X (required for Y)')` | `'method-not-found'` |
- * | `StreamableHTTPError` / `SseError` 404, 502, 503, 504, or no HTTP status | `'transport'` |
+ * | `StreamableHTTPError` / `SseError` 404 (session gone), or no HTTP status (the stream failed below HTTP) | `'transport'` |
+ * | `StreamableHTTPError` 404 to a request without a session id (the default factory marks these: stateless upstream) | `'application'` |
  * | `StreamableHTTPError` / `SseError` 408 | `'timeout'` |
- * | `StreamableHTTPError` / `SseError` other status (400, 401, 403, 429, 500, ...) | `'application'` |
+ * | `StreamableHTTPError` / `SseError` other status (400, 401, 403, 429, 500, 502, 503, 504, ...) | `'application'` |
  * | `TypeError('fetch failed')`, `code`/`cause.code` `ECONNREFUSED`, `ECONNRESET`, `UND_ERR_SOCKET`, ... | `'transport'` |
  * | `code`/`cause.code` `UND_ERR_HEADERS_TIMEOUT`, `UND_ERR_BODY_TIMEOUT` (connected, but no answer) | `'timeout'` |
  * | `Error('Not connected')` (SDK client used after close) | `'transport'` |
@@ -100,7 +120,9 @@ const MAX_CAUSE_DEPTH = 5;
  *
  * 401 and 403 are `'application'`: a new connection with the same
  * credentials would be refused the same way, so retiring would only loop.
- * Rotate credentials through `configVersion` instead.
+ * 429 and 5xx (502, 503, 504 included) are `'application'` too: a live server
+ * (or the gateway in front of it) answered, and retiring would end an upstream
+ * session that may well still hold its state. Retire only on evidence of loss.
  *
  * @example
  * ```ts
@@ -129,7 +151,7 @@ export function classifyError(error: unknown): ErrorClass {
 export function isSessionGone(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; depth <= MAX_CAUSE_DEPTH && isObject(current); depth += 1) {
-    if (httpStatusOf(current) === 404) return true;
+    if (httpStatusOf(current) === 404) return !isNotFoundWithoutSession(current);
     current = current.cause;
   }
   return false;
@@ -143,6 +165,36 @@ export function isSessionGone(error: unknown): boolean {
  */
 export function isCapabilityNotAdvertised(error: unknown): boolean {
   return error instanceof Error && NOT_ADVERTISED.test(error.message);
+}
+
+/**
+ * Brands `error` as made locally by this library because a connection died,
+ * so {@link classifyError} calls it `'transport'` even when it is an
+ * `McpError` -32000 with a message of its own (an upstream may answer -32000
+ * too, and that answer is `'application'`). Internal: not exported from the root.
+ */
+export function markLocalTransportError<E extends object>(error: E): E {
+  Object.defineProperty(error, LOCAL_TRANSPORT_BRAND, { value: true });
+  return error;
+}
+
+/**
+ * Brands an HTTP 404 `error` as an answer to a request that carried no
+ * upstream session id (a stateless upstream, or a wrong path): it proves no
+ * session was lost, so {@link classifyError} calls it `'application'` and
+ * {@link isSessionGone} is false. Internal: not exported from the root.
+ */
+export function markNotFoundWithoutSession<E extends object>(error: E): E {
+  Object.defineProperty(error, NO_SESSION_BRAND, { value: true });
+  return error;
+}
+
+function isNotFoundWithoutSession(error: ErrorLike): boolean {
+  return (error as Record<symbol, unknown>)[NO_SESSION_BRAND] === true;
+}
+
+function isLocalTransportError(error: ErrorLike): boolean {
+  return (error as Record<symbol, unknown>)[LOCAL_TRANSPORT_BRAND] === true;
 }
 
 function classifyAt(error: unknown, depth: number): ErrorClass {
@@ -161,14 +213,14 @@ function classifyAt(error: unknown, depth: number): ErrorClass {
 
 function classifyOwn(error: ErrorLike): ErrorClass | undefined {
   // SessionLostError from this library (any copy of it).
-  return error.code === 'ERR_SESSION_LOST' ? 'transport' : undefined;
+  return error.code === 'ERR_SESSION_LOST' || isLocalTransportError(error) ? 'transport' : undefined;
 }
 
 function classifyMcp(error: ErrorLike): ErrorClass | undefined {
   if (!isMcpError(error)) return undefined;
   switch (error.code) {
     case MCP_CONNECTION_CLOSED:
-      return 'transport';
+      return isLocalTransportError(error) || error.message === SDK_CONNECTION_CLOSED_MESSAGE ? 'transport' : 'application';
     case MCP_REQUEST_TIMEOUT:
       return 'timeout';
     case MCP_METHOD_NOT_FOUND:
@@ -185,7 +237,7 @@ function classifyHttp(error: ErrorLike): ErrorClass | undefined {
   if (status === -1) return 'application';
   // SseError carries no status when the stream failed below HTTP (connection refused, reset).
   if (status === undefined || status <= 0) return 'transport';
-  if (TRANSPORT_HTTP_STATUSES.has(status)) return 'transport';
+  if (status === SESSION_GONE_HTTP_STATUS) return isNotFoundWithoutSession(error) ? 'application' : 'transport';
   if (TIMEOUT_HTTP_STATUSES.has(status)) return 'timeout';
   return 'application';
 }

@@ -37,6 +37,14 @@ export interface UpstreamConnection<C> {
    * registry stops waiting `closeTimeoutMs` after that.
    */
   close(ctx: CloseContext): Promise<void>;
+  /**
+   * Optional: take new credential headers (`SessionCreateRequest.credentials`,
+   * e.g. a refreshed bearer token) into use on the live connection, so the
+   * next upstream request carries them, without reconnecting and without
+   * losing the upstream session. Must not throw. A connection without it is
+   * rebuilt when the credentials change.
+   */
+  updateCredentials?(credentials: Readonly<Record<string, string>>): void;
 }
 
 /**

@@ -71,17 +71,17 @@ function hasForbiddenValueChar(value: string): boolean {
 }
 
 /** Validates one pair and returns its lower-case name. Error messages name the header, never show its value. */
-function checkHeader(name: unknown, value: unknown): string {
+function checkHeader(name: unknown, value: unknown, field: string): string {
   if (typeof name !== 'string' || !TOKEN.test(name)) {
     const shown = typeof name === 'string' ? show(name) : typeof name;
-    throw new InvalidRequestError('headers', `invalid header name ${shown} (must be an HTTP token)`);
+    throw new InvalidRequestError(field, `invalid header name ${shown} (must be an HTTP token)`);
   }
   const lower = name.toLowerCase();
   if (typeof value !== 'string') {
-    throw new InvalidRequestError(`headers.${lower}`, `value must be a string, got ${value === null ? 'null' : typeof value}`);
+    throw new InvalidRequestError(`${field}.${lower}`, `value must be a string, got ${value === null ? 'null' : typeof value}`);
   }
   if (hasForbiddenValueChar(value)) {
-    throw new InvalidRequestError(`headers.${lower}`, 'value contains CR, LF or NUL (value not shown)');
+    throw new InvalidRequestError(`${field}.${lower}`, 'value contains CR, LF or NUL (value not shown)');
   }
   return lower;
 }
@@ -117,16 +117,24 @@ function connectionListed(connection: string | undefined): Set<string> {
  * ```
  */
 export function applyHeaderPolicy(headers: Iterable<readonly [string, string]>): Record<string, string> {
+  return applyHeaderPolicyAs(headers, 'headers');
+}
+
+/**
+ * {@link applyHeaderPolicy} with errors naming `field` (e.g. `'credentials'`)
+ * instead of `'headers'`. Internal.
+ */
+export function applyHeaderPolicyAs(headers: Iterable<readonly [string, string]>, field: string): Record<string, string> {
   const collected = new Map<string, string>();
   for (const pair of headers) {
     if (!Array.isArray(pair) || pair.length !== 2) {
-      throw new InvalidRequestError('headers', 'each entry must be a [name, value] pair');
+      throw new InvalidRequestError(field, 'each entry must be a [name, value] pair');
     }
     const [name, value] = pair as readonly unknown[];
-    const lower = checkHeader(name, value);
+    const lower = checkHeader(name, value, field);
     const previous = collected.get(lower);
     if (previous !== undefined && previous !== value) {
-      throw new InvalidRequestError(`headers.${lower}`, 'given more than once with different values');
+      throw new InvalidRequestError(`${field}.${lower}`, 'given more than once with different values');
     }
     collected.set(lower, value as string);
   }

@@ -35,7 +35,7 @@ export type { ForwardOptions } from './forward.js';
 export { mcpSessionFactory } from './mcp/factory.js';
 export { factoryByTransport } from './factory-by-transport.js';
 export type { FactoriesByTransport } from './factory-by-transport.js';
-export type { McpSessionFactoryOptions } from './mcp/factory.js';
+export type { McpClientOptions, McpSessionFactoryOptions } from './mcp/factory.js';
 export type { UpstreamSessionRecord, UpstreamSessionStore } from './mcp/session-store.js';
 
 // Health probes and error classification

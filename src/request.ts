@@ -7,7 +7,7 @@
 
 import { InvalidRequestError } from './errors.js';
 import { sha256Hex } from './hash.js';
-import { applyHeaderPolicy, isValidMcpSessionId } from './headers.js';
+import { applyHeaderPolicyAs, isValidMcpSessionId } from './headers.js';
 import { redactUrl } from './redact.js';
 import { showValue } from './show-value.js';
 
@@ -36,8 +36,16 @@ export interface SessionCreateRequestInit {
   url?: string | URL;
   /** Default `'streamable-http'`. */
   transport?: TransportType;
-  /** Headers sent upstream on every request; the header policy of `applyHeaderPolicy` is applied. */
+  /** Headers sent upstream on every request; the header policy of `applyHeaderPolicy` is applied. Part of the fingerprint. */
   headers?: Record<string, string> | Headers | Iterable<[string, string]>;
+  /**
+   * Credential headers (e.g. `{ authorization: 'Bearer …' }`) sent upstream on
+   * every request, with the same header policy and validation as `headers`, but
+   * never part of the fingerprint: when only they change (a refreshed OAuth
+   * token), the live upstream session is kept and sends the new values from
+   * its next request on. A name may not appear in both `headers` and `credentials`.
+   */
+  credentials?: Record<string, string> | Headers | Iterable<[string, string]>;
   /** Opaque version of configuration not visible in the other fields (e.g. a hash of TLS or credential material); at most 1024 characters. */
   configVersion?: string;
   /** Connect timeout for the factory, in ms: finite, > 0, at most 2^31 - 1. */
@@ -52,6 +60,7 @@ const INIT_KEYS: ReadonlySet<string> = new Set([
   'url',
   'transport',
   'headers',
+  'credentials',
   'configVersion',
   'connectTimeoutMs',
   'stdio',
@@ -134,23 +143,47 @@ function checkUrl(value: unknown, transport: TransportType): string {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     return fail('url', `must use http: or https:, got ${showValue(parsed.protocol)}`);
   }
+  // fetch refuses such URLs, so the session could never connect; the credential itself is never shown.
+  if (parsed.username !== '' || parsed.password !== '') {
+    return fail(
+      'url',
+      `must not contain user info (user:password@), got one for ${showValue(redactUrl(parsed))}; send the credential in an Authorization header ('headers' or 'credentials') instead`,
+    );
+  }
   return parsed.href;
 }
 
-function headerEntries(value: unknown): Iterable<readonly [string, string]> {
+function headerEntries(value: unknown, field: string): Iterable<readonly [string, string]> {
   if (typeof value === 'object' && value !== null) {
-    // Headers, Map and arrays of pairs are iterables of pairs; checked pair by pair in applyHeaderPolicy.
+    // Headers, Map and arrays of pairs are iterables of pairs; checked pair by pair in applyHeaderPolicyAs.
     if (typeof (value as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function') {
       return value as Iterable<readonly [string, string]>;
     }
     if (isPlainObject(value)) return Object.entries(value) as Array<[string, string]>;
   }
-  return fail('headers', `must be a record, Headers or an iterable of [name, value] pairs, got ${showValue(value)}`);
+  return fail(field, `must be a record, Headers or an iterable of [name, value] pairs, got ${showValue(value)}`);
 }
 
-function checkHeaders(value: unknown): Readonly<Record<string, string>> {
+/** `headers` or `credentials`: validated with the header policy applied, frozen. */
+function checkHeaders(value: unknown, field: 'headers' | 'credentials'): Readonly<Record<string, string>> {
   if (value === undefined) return Object.freeze({});
-  return Object.freeze(applyHeaderPolicy(headerEntries(value)));
+  return Object.freeze(applyHeaderPolicyAs(headerEntries(value, field), field));
+}
+
+/** Credentials are headers too: one name in both would make the fingerprint lie about what is sent. */
+function checkCredentials(value: unknown, headers: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  const credentials = checkHeaders(value, 'credentials');
+  for (const name of Object.keys(credentials)) {
+    if (Object.hasOwn(headers, name)) fail(`credentials.${name}`, "is also given in 'headers'; a header is either a credential or not");
+  }
+  return credentials;
+}
+
+/** Cheap equality key of the credential values: a hash, so no raw value is kept twice. `''` when there are none. */
+function credentialsKeyOf(credentials: Readonly<Record<string, string>>): string {
+  const names = Object.keys(credentials).sort();
+  if (names.length === 0) return '';
+  return sha256Hex(`c1|${names.length}|${names.map((name) => lp(name) + lp(credentials[name]!)).join('')}`);
 }
 
 function checkConfigVersion(value: unknown): string | undefined {
@@ -293,7 +326,7 @@ export interface SessionCreateRequestJSON {
  * cost, while `from(init)` validates, copies and hashes on every call.
  *
  * `JSON.stringify(request)` and `console.log(request)` show only the safe
- * identity (see {@link SessionCreateRequest.toJSON}), never headers.
+ * identity (see {@link SessionCreateRequest.toJSON}), never headers or credentials.
  *
  * @example
  * ```ts
@@ -317,6 +350,17 @@ export class SessionCreateRequest {
   readonly transport: TransportType;
   /** Headers to send upstream: lower-case names, header policy applied, frozen. */
   readonly headers: Readonly<Record<string, string>>;
+  /**
+   * Credential headers to send upstream: lower-case names, header policy
+   * applied, frozen. Not part of the fingerprint, never in `toJSON()`.
+   */
+  readonly credentials: Readonly<Record<string, string>>;
+  /**
+   * Equality key of {@link SessionCreateRequest.credentials}: equal keys mean
+   * equal credentials. A hash of the values, kept in memory only: never log
+   * it, never store it. `''` when there are no credentials.
+   */
+  readonly credentialsKey: string;
   /** Opaque configuration version, part of the fingerprint. */
   readonly configVersion: string | undefined;
   /** Connect timeout for the factory, in ms. */
@@ -340,7 +384,9 @@ export class SessionCreateRequest {
     this.gatewayId = checkGatewayId(init.gatewayId);
     this.url = checkUrl(init.url, transport);
     this.transport = transport;
-    this.headers = checkHeaders(init.headers);
+    this.headers = checkHeaders(init.headers, 'headers');
+    this.credentials = checkCredentials(init.credentials, this.headers);
+    this.credentialsKey = credentialsKeyOf(this.credentials);
     this.configVersion = checkConfigVersion(init.configVersion);
     this.connectTimeoutMs = checkConnectTimeout(init.connectTimeoutMs);
     this.stdio = checkStdio(init.stdio, transport);
@@ -366,7 +412,7 @@ export class SessionCreateRequest {
     return new SessionCreateRequest(init);
   }
 
-  /** Safe identity only, so that loggers and `JSON.stringify` never see headers, URL credentials or queries. */
+  /** Safe identity only, so that loggers and `JSON.stringify` never see headers, credentials, URL credentials or queries. */
   toJSON(): SessionCreateRequestJSON {
     return {
       downstreamSessionId: this.downstreamSessionId,

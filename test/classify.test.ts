@@ -4,7 +4,14 @@ import { SseError } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError, UrlElicitationRequiredError } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { type ErrorClass, classifyError, isCapabilityNotAdvertised, isSessionGone } from '../src/classify.js';
+import {
+  type ErrorClass,
+  classifyError,
+  isCapabilityNotAdvertised,
+  isSessionGone,
+  markLocalTransportError,
+  markNotFoundWithoutSession,
+} from '../src/classify.js';
 import { CreateFailedError, InvalidRequestError, SessionLostError } from '../src/errors.js';
 
 function withCode(error: Error, code: string): Error {
@@ -18,7 +25,12 @@ function fetchFailed(causeCode: string): TypeError {
 
 const table: ReadonlyArray<readonly [string, unknown, ErrorClass]> = [
   // MCP errors
-  ['McpError ConnectionClosed', new McpError(ErrorCode.ConnectionClosed, 'Connection closed'), 'transport'],
+  ['McpError ConnectionClosed made by the SDK (Connection closed)', new McpError(ErrorCode.ConnectionClosed, 'Connection closed'), 'transport'],
+  ['McpError -32000 answered by the upstream (server-defined)', new McpError(-32000, 'Rate limit exceeded'), 'application'],
+  ['McpError -32050 answered by the upstream', new McpError(-32050, 'Quota'), 'application'],
+  ['McpError -32099 answered by the upstream', new McpError(-32099, 'Busy'), 'application'],
+  ['McpError -32000 made locally and branded', markLocalTransportError(new McpError(-32000, 'Upstream connection closed')), 'transport'],
+  ['McpError -32000 Request was cancelled (SDK, not a dead connection)', new McpError(-32000, 'Request was cancelled'), 'application'],
   ['McpError RequestTimeout', new McpError(ErrorCode.RequestTimeout, 'Request timed out'), 'timeout'],
   ['McpError MethodNotFound', new McpError(ErrorCode.MethodNotFound, 'Method not found'), 'method-not-found'],
   ['McpError InvalidParams', new McpError(ErrorCode.InvalidParams, 'bad'), 'application'],
@@ -31,9 +43,10 @@ const table: ReadonlyArray<readonly [string, unknown, ErrorClass]> = [
   ['Client does not support (ours, not the server)', new Error('Client does not support roots capability (required for roots/list)'), 'application'],
   // Streamable HTTP
   ['StreamableHTTPError 404', new StreamableHTTPError(404, 'Error POSTing to endpoint: Session not found'), 'transport'],
-  ['StreamableHTTPError 502', new StreamableHTTPError(502, 'Bad Gateway'), 'transport'],
-  ['StreamableHTTPError 503', new StreamableHTTPError(503, 'Service Unavailable'), 'transport'],
-  ['StreamableHTTPError 504', new StreamableHTTPError(504, 'Gateway Timeout'), 'transport'],
+  ['StreamableHTTPError 404 to a request without a session id (stateless)', markNotFoundWithoutSession(new StreamableHTTPError(404, 'Not Found')), 'application'],
+  ['StreamableHTTPError 502 (an answer: that call fails only)', new StreamableHTTPError(502, 'Bad Gateway'), 'application'],
+  ['StreamableHTTPError 503 (an answer: that call fails only)', new StreamableHTTPError(503, 'Service Unavailable'), 'application'],
+  ['StreamableHTTPError 504 (an answer: that call fails only)', new StreamableHTTPError(504, 'Gateway Timeout'), 'application'],
   ['StreamableHTTPError 408', new StreamableHTTPError(408, 'Request Timeout'), 'timeout'],
   ['StreamableHTTPError 400', new StreamableHTTPError(400, 'Bad Request'), 'application'],
   ['StreamableHTTPError 401', new StreamableHTTPError(401, 'Unauthorized'), 'application'],
@@ -43,7 +56,7 @@ const table: ReadonlyArray<readonly [string, unknown, ErrorClass]> = [
   ['StreamableHTTPError -1 (not MCP content type)', new StreamableHTTPError(-1, 'Unexpected content type: text/html'), 'application'],
   // SSE
   ['SseError 404', new SseError(404, 'Not Found', undefined as never), 'transport'],
-  ['SseError 503', new SseError(503, 'Service Unavailable', undefined as never), 'transport'],
+  ['SseError 503 (an answer)', new SseError(503, 'Service Unavailable', undefined as never), 'application'],
   ['SseError 401', new SseError(401, 'Unauthorized', undefined as never), 'application'],
   ['SseError without status (socket failed)', new SseError(undefined, 'TypeError: fetch failed', undefined as never), 'transport'],
   ['UnauthorizedError (auth provider)', new UnauthorizedError(), 'application'],
@@ -118,7 +131,8 @@ describe('classifyError', () => {
         super(`Streamable HTTP error: ${message}`);
       }
     }
-    expect(classifyError(new OtherMcpError(-32000, 'closed'))).toBe('transport');
+    expect(classifyError(new OtherMcpError(-32000, 'Connection closed'))).toBe('transport');
+    expect(classifyError(new OtherMcpError(-32000, 'Rate limit exceeded'))).toBe('application');
     expect(classifyError(new OtherMcpError(-32601, 'nope'))).toBe('method-not-found');
     expect(classifyError(new OtherStreamableHTTPError(404, 'gone'))).toBe('transport');
     expect(isSessionGone(new OtherStreamableHTTPError(404, 'gone'))).toBe(true);
@@ -158,6 +172,7 @@ describe('isSessionGone', () => {
     ['StreamableHTTPError 400', new StreamableHTTPError(400, 'Bad Request')],
     ['StreamableHTTPError 503', new StreamableHTTPError(503, 'Unavailable')],
     ['McpError ConnectionClosed', new McpError(ErrorCode.ConnectionClosed, 'closed')],
+    ['a 404 to a request without a session id', markNotFoundWithoutSession(new StreamableHTTPError(404, 'Not Found'))],
     ['Error with code 404 but not an HTTP transport error', Object.assign(new Error('x'), { code: 404 })],
     ['fetch failed', fetchFailed('ECONNREFUSED')],
     ['undefined', undefined],

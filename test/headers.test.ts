@@ -3,6 +3,7 @@ import { InvalidRequestError } from '../src/errors.js';
 import {
   FORBIDDEN_UPSTREAM_HEADERS,
   applyHeaderPolicy,
+  applyHeaderPolicyAs,
   downstreamSessionIdFrom,
   isForbiddenUpstreamHeader,
   isValidMcpSessionId,
@@ -157,5 +158,35 @@ describe('downstreamSessionIdFrom', () => {
 
   it('does not consult x-mcp-session-id when mcp-session-id is present but malformed', () => {
     expect(downstreamSessionIdFrom({ 'mcp-session-id': 'bad id', 'x-mcp-session-id': 'good' })).toBeUndefined();
+  });
+});
+
+describe('applyHeaderPolicyAs (the same policy for credentials)', () => {
+  it('names the given field in errors, never the value', () => {
+    const secret = 'Bearer s3cr3t';
+    for (const [pairs, field] of [
+      [[['bad name', 'v']], 'credentials'],
+      [[['authorization', `${secret}\r\n`]], 'credentials.authorization'],
+      [[['authorization', secret], ['Authorization', 'other']], 'credentials.authorization'],
+    ] as const) {
+      try {
+        applyHeaderPolicyAs(pairs as unknown as Array<[string, string]>, 'credentials');
+        throw new Error('did not throw');
+      } catch (error) {
+        expect(error).toBeInstanceOf(InvalidRequestError);
+        expect((error as InvalidRequestError).field).toBe(field);
+        expect((error as Error).message).not.toContain('s3cr3t');
+      }
+    }
+  });
+
+  it('applies the same policy as applyHeaderPolicy', () => {
+    const pairs: Array<[string, string]> = [
+      ['Authorization', 'a'],
+      ['mcp-session-id', 'x'],
+      ['Connection', 'x-hop'],
+      ['x-hop', '1'],
+    ];
+    expect(applyHeaderPolicyAs(pairs, 'credentials')).toEqual(applyHeaderPolicy(pairs));
   });
 });

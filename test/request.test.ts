@@ -327,7 +327,6 @@ describe('SessionCreateRequest: fingerprint', () => {
 
   it.each([
     ['url', { url: 'https://mcp.example.com/other' }],
-    ['url credentials', { url: 'https://u:p@mcp.example.com/mcp' }],
     ['url query', { url: 'https://mcp.example.com/mcp?x=1' }],
     ['transport', { transport: 'sse' }],
     ['a header value', { headers: { ...full.headers, 'x-tenant': 'other' } }],
@@ -387,7 +386,7 @@ describe('SessionCreateRequest: fingerprint', () => {
 });
 
 describe('SessionCreateRequest: safe serialization', () => {
-  const request = build({ url: `https://user:${SECRET}@mcp.example.com/mcp?token=${SECRET}`, headers: { authorization: SECRET } });
+  const request = build({ url: `https://mcp.example.com/mcp?token=${SECRET}#${SECRET}`, headers: { authorization: SECRET } });
 
   it('toJSON shows only the safe identity', () => {
     expect(request.toJSON()).toEqual({
@@ -415,5 +414,77 @@ describe('SessionCreateRequest: safe serialization', () => {
   it('toJSON of a stdio request has an empty url and no command details', () => {
     const stdio = SessionCreateRequest.from({ ...stdioBase, stdio: { command: 'node', args: [SECRET] } } as SessionCreateRequestInit);
     expect(stdio.toJSON()).toEqual({ downstreamSessionId: 's', gatewayId: 'local', transport: 'stdio', url: '' });
+  });
+});
+
+describe('SessionCreateRequest: URL user info (issue #10 §2)', () => {
+  it.each([`https://user:${SECRET}@mcp.example.com/mcp`, `https://${SECRET}@mcp.example.com/mcp`, `http://:${SECRET}@h.example/p`])(
+    'rejects %s with InvalidRequestError that says to use an Authorization header, never echoing it',
+    (url) => {
+      const error = rejection({ ...base, url });
+      expect(error.field).toBe('url');
+      expect(error.message).toMatch(/Authorization header/);
+      expect(error.message).not.toContain(SECRET);
+      expect(error.message).not.toMatch(/user:hunter2|\/\/user/);
+    },
+  );
+
+  it('rejects a URL object with user info too', () => {
+    expect(rejection({ ...base, url: new URL(`https://u:${SECRET}@mcp.example.com/mcp`) }).message).not.toContain(SECRET);
+  });
+});
+
+describe('SessionCreateRequest: credentials (issue #10 §3)', () => {
+  const token = (n: number) => `Bearer ${SECRET}-${n}`;
+
+  it('validates, lower-cases and freezes them; empty and keyless by default', () => {
+    expect(build({}).credentials).toEqual({});
+    expect(build({}).credentialsKey).toBe('');
+    const request = build({ credentials: { Authorization: token(1) } });
+    expect(request.credentials).toEqual({ authorization: token(1) });
+    expect(Object.isFrozen(request.credentials)).toBe(true);
+    expect(build({ credentials: new Headers({ 'X-Api-Key': 'k' }) }).credentials).toEqual({ 'x-api-key': 'k' });
+    expect(build({ credentials: [['x-api-key', 'k']] }).credentials).toEqual({ 'x-api-key': 'k' });
+  });
+
+  it('applies the header policy (session and hop-by-hop names dropped)', () => {
+    expect(build({ credentials: { 'mcp-session-id': 'x', connection: 'close', authorization: 'a' } }).credentials).toEqual({
+      authorization: 'a',
+    });
+  });
+
+  it.each([
+    ['a bad name', { 'bad name': 'v' }, 'credentials'],
+    ['CR/LF in a value', { authorization: `a\r\nx: ${SECRET}` }, 'credentials.authorization'],
+    ['a non-string value', { authorization: 5 }, 'credentials.authorization'],
+    ['not a record', 'Bearer x', 'credentials'],
+  ])('rejects %s naming the credentials field, never the value', (_, credentials, field) => {
+    const error = rejection({ ...base, credentials });
+    expect(error.field).toBe(field);
+    expect(error.message).not.toContain(SECRET);
+  });
+
+  it('rejects a name given in both headers and credentials', () => {
+    const error = rejection({ ...base, headers: { Authorization: 'a' }, credentials: { authorization: 'b' } });
+    expect(error.field).toBe('credentials.authorization');
+    expect(error.message).toMatch(/also given in 'headers'/);
+  });
+
+  it('never changes the fingerprint; credentialsKey tells values apart', () => {
+    const one = build({ credentials: { authorization: token(1) } });
+    const two = build({ credentials: { authorization: token(2) } });
+    expect(one.fingerprint).toBe(two.fingerprint);
+    expect(one.fingerprint).toBe(build({}).fingerprint);
+    expect(one.credentialsKey).not.toBe(two.credentialsKey);
+    expect(one.credentialsKey).toBe(build({ credentials: { Authorization: token(1) } }).credentialsKey);
+    expect(one.credentialsKey).not.toContain(SECRET);
+  });
+
+  it('never shows them in toJSON or util.inspect', async () => {
+    const { inspect } = await import('node:util');
+    const request = build({ credentials: { authorization: token(1) } });
+    expect(JSON.stringify(request)).not.toContain(SECRET);
+    expect(inspect(request, { depth: 5 })).not.toContain(SECRET);
+    expect(JSON.stringify(request)).not.toContain(request.credentialsKey);
   });
 });

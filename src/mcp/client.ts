@@ -5,6 +5,7 @@
  */
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { markNotFoundWithoutSession } from '../classify.js';
 import type { ResolvedMcpOptions } from './options.js';
 
 /**
@@ -16,6 +17,7 @@ import type { ResolvedMcpOptions } from './options.js';
  */
 export function createClient(options: ResolvedMcpOptions, reattached: boolean): Client {
   const client = new Client(options.clientInfo, {
+    ...options.clientOptions,
     capabilities: options.capabilities,
     enforceStrictCapabilities: options.enforceStrictCapabilities && !reattached,
   });
@@ -37,4 +39,24 @@ function applyDefaultRequestTimeout(client: Client, timeoutMs: number): void {
     request.method === 'initialize'
       ? original(request, resultSchema, options)
       : original(request, resultSchema, { ...options, timeout: options?.timeout ?? timeoutMs })) as typeof client.request;
+}
+
+/**
+ * Marks HTTP 404 rejections of requests sent while the transport had no
+ * upstream session id (a stateless upstream): such a 404 proves no session was
+ * lost, so `classifyError` must not retire the connection for it.
+ */
+export function markSessionlessNotFound(client: Client, hasSession: () => boolean): void {
+  const original = client.request.bind(client);
+  client.request = ((request, resultSchema, options) => {
+    const sessionAtSend = hasSession();
+    return original(request, resultSchema, options).catch((error: unknown) => {
+      if (!sessionAtSend && isHttp404(error)) markNotFoundWithoutSession(error);
+      throw error;
+    });
+  }) as typeof client.request;
+}
+
+function isHttp404(error: unknown): error is object {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 404;
 }

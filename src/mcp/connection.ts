@@ -5,20 +5,26 @@
  * @module
  */
 
+import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { isSessionGone } from '../classify.js';
+import { isSessionGone, markLocalTransportError } from '../classify.js';
 import type { CloseContext, FactoryContext, UpstreamConnection } from '../factory.js';
 import type { SessionCreateRequest } from '../request.js';
 import { raceSignal } from '../abort.js';
-import { createClient } from './client.js';
+import { createClient, markSessionlessNotFound } from './client.js';
 import { DeathWatch } from './death-watch.js';
 import type { ResolvedMcpOptions } from './options.js';
 import type { UpstreamSessionRecord, UpstreamSessionStore } from './session-store.js';
 import { createTransport, type HttpClientTransport } from './transport.js';
 
 const noop = (): void => {};
+
+function authProviderFor(options: ResolvedMcpOptions, request: SessionCreateRequest): { authProvider?: OAuthClientProvider } {
+  const provider = options.authProvider?.(request);
+  return provider === undefined ? {} : { authProvider: provider };
+}
 
 /**
  * An upstream connection in the making and, once {@link McpConnection.open}
@@ -32,6 +38,7 @@ export class McpConnection implements UpstreamConnection<Client> {
   readonly #record: UpstreamSessionRecord | undefined;
   readonly #transport: HttpClientTransport;
   readonly #watch: DeathWatch;
+  #credentials: Readonly<Record<string, string>>;
   #initialized = false;
   #stored = false;
   #closing: Promise<void> | undefined;
@@ -51,6 +58,7 @@ export class McpConnection implements UpstreamConnection<Client> {
     this.#request = request;
     this.#store = store;
     this.#record = record;
+    this.#credentials = request.credentials;
     const client = createClient(options, record !== undefined);
     this.client = client;
     this.#watch = new DeathWatch({
@@ -71,9 +79,14 @@ export class McpConnection implements UpstreamConnection<Client> {
       fetch: options.fetch,
       observer: { onSessionGone: (error) => watch.onSessionGone(error) },
       armed: () => watch.open,
+      credentials: () => this.#credentials,
+      ...authProviderFor(options, request),
       ...(record === undefined ? {} : { sessionId: record.sessionId }),
     });
     if (record?.protocolVersion !== undefined) this.#transport.setProtocolVersion(record.protocolVersion);
+    // Legacy SSE always addresses its session (the id is in the endpoint URL).
+    const transport = this.#transport;
+    if (transport instanceof StreamableHTTPClientTransport) markSessionlessNotFound(client, () => transport.sessionId !== undefined);
     // Set before connect: the SDK's Protocol chains its own handler after this one.
     this.#transport.onerror = (error) => watch.onTransportError(error);
   }
@@ -88,6 +101,11 @@ export class McpConnection implements UpstreamConnection<Client> {
     await raceSignal(opened, signal);
     this.#watch.markOpen();
     if (this.#record !== undefined) this.#openStandaloneStream();
+  }
+
+  /** The next upstream request (and every one after it) carries `credentials`; the session and client stay. */
+  updateCredentials(credentials: Readonly<Record<string, string>>): void {
+    this.#credentials = credentials;
   }
 
   /** Undoes a failed {@link McpConnection.open}: ends the upstream session if one was made, closes the client. */
@@ -121,7 +139,7 @@ export class McpConnection implements UpstreamConnection<Client> {
     const previous = this.client.onclose;
     this.client.onclose = () => {
       previous?.();
-      this.#watch.onClosed(new McpError(ErrorCode.ConnectionClosed, 'Upstream connection closed'));
+      this.#watch.onClosed(markLocalTransportError(new McpError(ErrorCode.ConnectionClosed, 'Upstream connection closed')));
     };
   }
 

@@ -12,10 +12,34 @@
  * @module
  */
 
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { SseError } from '@modelcontextprotocol/sdk/client/sse.js';
-import { classifyError, isSessionGone } from '../classify.js';
+import { classifyError } from '../classify.js';
 
 type Phase = 'connecting' | 'open' | 'stopped';
+
+// The SDK's message when the optional GET stream could not be opened.
+const GET_STREAM_REFUSED = 'Failed to open SSE stream';
+
+/**
+ * An HTTP answer other than 404 (which the fetch judges: it knows whether the
+ * request carried the session id), or the SDK's OAuth `UnauthorizedError`.
+ */
+function isHttpAnswer(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  // The SDK's UnauthorizedError keeps name 'Error': match the class, or its name from another SDK copy.
+  if (error instanceof UnauthorizedError || error.constructor?.name === 'UnauthorizedError') return true;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  const http = typeof message === 'string' && message.startsWith('Streamable HTTP error: ');
+  return http && typeof code === 'number' && code > 0 && code !== 404;
+}
+
+/** The SDK's error for a GET stream the upstream answered with 404 or 405 ("no stream here"). */
+function isNoStreamAnswer(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return (code === 404 || code === 405) && typeof message === 'string' && message.includes(GET_STREAM_REFUSED);
+}
 
 /** Pings sent before a transport failure counts as death (see `#pingOnce`). */
 const PING_ATTEMPTS = 2;
@@ -36,9 +60,14 @@ export interface DeathWatchOptions {
  *
  * While connecting, the first error fails the connect (`connectError`): the
  * SDK would otherwise wait for a response that a dropped stream never brings.
- * Once open, HTTP 404 and, on legacy SSE, a failure of the event stream (which
- * is the session) are fatal at once; any other transport error triggers one
- * ping, and only a ping that fails for a transport reason or times out is fatal.
+ * Once open, HTTP 404 to a request that carried the upstream session (reported
+ * by the fetch) and, on legacy SSE, a failure of the event stream (which is
+ * the session) are fatal at once. An HTTP answer (429, 502, 503, 401, an OAuth
+ * challenge; 404 or 405 to opening the optional GET stream, "no stream") proves
+ * the upstream alive and is ignored. Any other transport error (a dropped
+ * stream, a failed fetch, a failed stream reconnect) triggers one ping, and
+ * only a ping that fails for a transport reason or times out is fatal. An
+ * HTTP error status on the ping is an answer too: the upstream is alive.
  */
 export class DeathWatch {
   readonly #options: DeathWatchOptions;
@@ -86,10 +115,12 @@ export class DeathWatch {
       return;
     }
     if (this.#phase !== 'open') return;
-    if (isSessionGone(error)) {
-      this.#die(error);
-      return;
-    }
+    // The upstream answered (an HTTP status, an auth challenge; the GET stream's 404/405 "no stream"):
+    // it is alive, and a ping now would only start a second auth flow beside the SDK's.
+    if (isNoStreamAnswer(error) || isHttpAnswer(error)) return;
+    // No death on a 404 here: it may be the optional GET stream's "no stream",
+    // or a request that carried no session id. The fetch reports the 404s
+    // that prove loss (onSessionGone); for the rest, a ping decides.
     // Legacy SSE binds the session to the event stream: once it breaks, the
     // server has dropped the session, and the SDK's EventSource would reconnect
     // into a fresh, uninitialized one and carry on without the state.
@@ -130,7 +161,7 @@ export class DeathWatch {
     try {
       await this.#options.ping(this.#options.pingTimeoutMs);
     } catch (error) {
-      if (this.#phase !== 'open') return;
+      if (this.#phase !== 'open' || this.#dead) return;
       const kind = classifyError(error);
       // The server answered (even with an error): it is alive.
       if (kind !== 'transport' && kind !== 'timeout') return;

@@ -13,7 +13,7 @@ import { McpConnection } from './connection.js';
 import { type McpSessionFactoryOptions, type ResolvedMcpOptions, resolveMcpOptions } from './options.js';
 import type { UpstreamSessionRecord, UpstreamSessionStore } from './session-store.js';
 
-export type { McpSessionFactoryOptions } from './options.js';
+export type { McpClientOptions, McpSessionFactoryOptions } from './options.js';
 
 /**
  * The default session factory: one SDK `Client` per request, over

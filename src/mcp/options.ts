@@ -4,7 +4,8 @@
  * @module
  */
 
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client, ClientOptions } from '@modelcontextprotocol/sdk/client/index.js';
+import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
 import { InvalidOptionsError } from '../errors.js';
@@ -51,7 +52,30 @@ export interface McpSessionFactoryOptions {
    * upstream counts as dead, in ms. Default 1000.
    */
   deathPingTimeoutMs?: number;
+  /**
+   * Options passed through to every SDK `Client` (its second constructor
+   * argument), e.g. `jsonSchemaValidator: new CfWorkerJsonSchemaValidator()`
+   * on Cloudflare Workers, where the default Ajv validator is refused
+   * (`Code generation from strings disallowed`). `capabilities` and
+   * `enforceStrictCapabilities` belong to the factory's own options and are
+   * rejected here. Must be a plain object; `jsonSchemaValidator`, if given,
+   * must have a `getValidator` method.
+   */
+  clientOptions?: McpClientOptions;
+  /**
+   * OAuth for upstreams that require it: returns the SDK `OAuthClientProvider`
+   * for a request (e.g. per user: `(request) => providers.get(request.downstreamSessionId)`),
+   * or `undefined` for none. The SDK transport then sends its access token,
+   * runs discovery and refreshes the token on a 401 by itself, on the same
+   * connection: a refresh never rebuilds the upstream session. A provider
+   * whose flow needs a user redirect fails the create with the SDK's
+   * `UnauthorizedError` until the provider holds tokens.
+   */
+  authProvider?: (request: SessionCreateRequest) => OAuthClientProvider | undefined;
 }
+
+/** SDK `Client` options that {@link McpSessionFactoryOptions.clientOptions} passes through. */
+export type McpClientOptions = Omit<ClientOptions, 'capabilities' | 'enforceStrictCapabilities'>;
 
 /** {@link McpSessionFactoryOptions} after validation, with defaults applied. */
 export interface ResolvedMcpOptions {
@@ -63,6 +87,8 @@ export interface ResolvedMcpOptions {
   readonly configureClient: ((client: Client, request: SessionCreateRequest) => void | Promise<void>) | undefined;
   readonly sessionStore: UpstreamSessionStore | undefined;
   readonly deathPingTimeoutMs: number;
+  readonly clientOptions: McpClientOptions;
+  readonly authProvider: ((request: SessionCreateRequest) => OAuthClientProvider | undefined) | undefined;
 }
 
 const DEFAULT_CLIENT_INFO: Implementation = Object.freeze({ name: 'mcp-upstream-registry', version: '0.1.0' });
@@ -79,7 +105,12 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'configureClient',
   'sessionStore',
   'deathPingTimeoutMs',
+  'clientOptions',
+  'authProvider',
 ]);
+
+/** Client options the factory sets itself, from its own options. */
+const OWN_CLIENT_OPTIONS: ReadonlySet<string> = new Set(['capabilities', 'enforceStrictCapabilities']);
 
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -129,6 +160,24 @@ function checkStore(value: unknown): UpstreamSessionStore | undefined {
   return value as unknown as UpstreamSessionStore;
 }
 
+function checkClientOptions(value: unknown): McpClientOptions {
+  if (value === undefined) return {};
+  if (!isRecord(value)) throw new InvalidOptionsError('clientOptions', `must be an object, got ${showValue(value)}`);
+  for (const key of Object.keys(value)) {
+    if (OWN_CLIENT_OPTIONS.has(key)) {
+      throw new InvalidOptionsError(`clientOptions.${key}`, `is set by the factory's own '${key}' option; pass it there`);
+    }
+  }
+  const validator = value.jsonSchemaValidator;
+  if (validator !== undefined && (!isRecord(validator) || typeof validator.getValidator !== 'function')) {
+    throw new InvalidOptionsError(
+      'clientOptions.jsonSchemaValidator',
+      `must be a validator with a getValidator method, got ${showValue(validator)}`,
+    );
+  }
+  return Object.freeze({ ...value }) as McpClientOptions;
+}
+
 function checkBoolean(name: string, value: unknown): boolean {
   if (value === undefined) return false;
   if (typeof value !== 'boolean') throw new InvalidOptionsError(name, `must be a boolean, got ${showValue(value)}`);
@@ -158,5 +207,7 @@ export function resolveMcpOptions(options: McpSessionFactoryOptions | undefined)
     configureClient: checkFunction<ResolvedMcpOptions['configureClient']>('configureClient', options.configureClient),
     sessionStore: checkStore(options.sessionStore),
     deathPingTimeoutMs: checkTimeout('deathPingTimeoutMs', options.deathPingTimeoutMs) ?? DEFAULT_DEATH_PING_TIMEOUT_MS,
+    clientOptions: checkClientOptions(options.clientOptions),
+    authProvider: checkFunction<ResolvedMcpOptions['authProvider']>('authProvider', options.authProvider),
   });
 }

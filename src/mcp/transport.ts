@@ -1,13 +1,15 @@
 /**
- * Builds the SDK client transport for one request: the request's headers on
- * every upstream request, and a fetch that reports HTTP 404 (upstream session
- * gone) to the connection's watcher.
+ * Builds the SDK client transport for one request: the request's headers and
+ * current credentials on every upstream request, and a fetch that reports
+ * HTTP 404 to a request of the upstream session (session gone) to the
+ * connection's watcher.
  *
  * @module
  */
 
 import { SSEClientTransport, SseError } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { InvalidRequestError } from '../errors.js';
 import { isForbiddenUpstreamHeader } from '../headers.js';
@@ -45,19 +47,61 @@ function sessionGoneError(request: SessionCreateRequest): Error {
 }
 
 /**
+ * Whether the request went to the upstream session, so that a 404 answer
+ * proves the upstream forgot it: on Streamable HTTP a POST or DELETE that
+ * carried the `mcp-session-id` the upstream issued (a GET is the optional
+ * server-to-client stream, whose 404/405 only means "no stream"); on legacy
+ * SSE a POST to the session's endpoint (its id is in the endpoint URL).
+ * Requests to other origins (OAuth discovery, token endpoints) never count.
+ */
+function carriesSession(request: SessionCreateRequest, url: string | URL, init: RequestInit | undefined): boolean {
+  const method = (init?.method ?? 'GET').toUpperCase();
+  if (method === 'GET' || !sameOrigin(url, request.url)) return false;
+  if (request.transport === 'sse') return method === 'POST';
+  return new Headers(init?.headers).has('mcp-session-id');
+}
+
+function sameOrigin(url: string | URL, upstream: string): boolean {
+  try {
+    return new URL(url).origin === new URL(upstream).origin;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The current credentials over the headers of a request to the upstream's
+ * origin, so a rotated token goes out on the very next request. Never added to
+ * requests to other origins (an OAuth authorization server, say).
+ */
+function withCredentials(
+  request: SessionCreateRequest,
+  url: string | URL,
+  init: RequestInit | undefined,
+  credentials: Readonly<Record<string, string>>,
+): RequestInit | undefined {
+  const names = Object.keys(credentials);
+  if (names.length === 0 || !sameOrigin(url, request.url)) return init;
+  const headers = new Headers(init?.headers);
+  // Defensive: a hand-built record must not override the upstream session's own headers.
+  for (const name of names) if (!isForbiddenUpstreamHeader(name)) headers.set(name, credentials[name]!);
+  return { ...init, headers };
+}
+
+/**
  * Wraps `base` (default: `globalThis.fetch`, looked up per call so test
- * doubles installed later still apply) to report 404 answers once `armed()`
+ * doubles installed later still apply): adds the current credentials, and
+ * reports a 404 to a request that carried the upstream session once `armed()`
  * says the session is established. The response itself is passed on untouched.
  */
-function observingFetch(
-  base: FetchLike | undefined,
-  request: SessionCreateRequest,
-  observer: TransportObserver,
-  armed: () => boolean,
-): FetchLike {
+function observingFetch(request: SessionCreateRequest, options: CreateTransportOptions): FetchLike {
+  const { fetch: base, observer, armed, credentials } = options;
   return async (url, init) => {
-    const response = await (base ?? globalThis.fetch)(url, init);
-    if (response.status === 404 && armed()) observer.onSessionGone(sessionGoneError(request));
+    const sent = withCredentials(request, url, init, credentials());
+    const response = await (base ?? globalThis.fetch)(url, sent);
+    if (response.status === 404 && armed() && carriesSession(request, url, sent)) {
+      observer.onSessionGone(sessionGoneError(request));
+    }
     return response;
   };
 }
@@ -70,6 +114,10 @@ export interface CreateTransportOptions {
   readonly armed: () => boolean;
   /** Upstream session to re-attach to (Streamable HTTP only); skips `initialize`. */
   readonly sessionId?: string;
+  /** The credential headers to send now; read on every request. */
+  readonly credentials: () => Readonly<Record<string, string>>;
+  /** OAuth for the upstream, handled by the SDK transport (tokens, discovery, refresh). */
+  readonly authProvider?: OAuthClientProvider;
 }
 
 /**
@@ -81,16 +129,18 @@ export interface CreateTransportOptions {
 export function createTransport(request: SessionCreateRequest, options: CreateTransportOptions): HttpClientTransport {
   const url = new URL(request.url);
   const requestInit: RequestInit = { headers: upstreamHeaders(request.headers) };
-  const fetch = observingFetch(options.fetch, request, options.observer, options.armed);
+  const fetch = observingFetch(request, options);
+  const auth = options.authProvider === undefined ? {} : { authProvider: options.authProvider };
   switch (request.transport) {
     case 'streamable-http':
       return new StreamableHTTPClientTransport(url, {
         requestInit,
         fetch,
+        ...auth,
         ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
       });
     case 'sse':
-      return new SSEClientTransport(url, { requestInit, fetch });
+      return new SSEClientTransport(url, { requestInit, fetch, ...auth });
     default:
       throw new InvalidRequestError(
         'transport',

@@ -13,6 +13,7 @@
 import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, type JSONRPCMessage, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { markLocalTransportError } from '../classify.js';
 import type { StdioChild, StdioExit } from './child.js';
 
 /** How long, after stdout ended or the child exited, to wait for the other before declaring the connection lost. */
@@ -26,11 +27,13 @@ export function childLostError(exit: StdioExit | undefined, pid: number | undefi
       : exit.signal !== null
         ? `was killed by ${exit.signal}`
         : `exited with code ${exit.code ?? 'unknown'}`;
-  return new McpError(ErrorCode.ConnectionClosed, `stdio upstream (pid ${pid ?? 'unknown'}) ${how}`, {
-    pid,
-    exitCode: exit?.code ?? null,
-    signal: exit?.signal ?? null,
-  });
+  return markLocalTransportError(
+    new McpError(ErrorCode.ConnectionClosed, `stdio upstream (pid ${pid ?? 'unknown'}) ${how}`, {
+      pid,
+      exitCode: exit?.code ?? null,
+      signal: exit?.signal ?? null,
+    }),
+  );
 }
 
 /** MCP transport over the stdin/stdout pipes of a {@link StdioChild}. */
@@ -74,7 +77,7 @@ export class ChildStdioTransport implements Transport {
   send(message: JSONRPCMessage): Promise<void> {
     const stdin = this.#child.stdin;
     if (this.#closed || stdin === null || stdin.destroyed || stdin.writableEnded) {
-      return Promise.reject(new McpError(ErrorCode.ConnectionClosed, 'Not connected'));
+      return Promise.reject(markLocalTransportError(new McpError(ErrorCode.ConnectionClosed, 'Not connected')));
     }
     return new Promise((resolve, reject) => {
       stdin.write(serializeMessage(message), (error) => (error ? reject(error) : resolve()));

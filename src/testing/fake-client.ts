@@ -52,7 +52,7 @@ let lastClientId = 0;
  * const client = new FakeClient();
  * await client.callTool({ name: 'increment' });       // { content: [{ type: 'text', text: '1' }] }
  * client.setAnswer('ping', { kind: 'hang' });          // probes now time out at ping
- * client.failProbes(new McpError(ErrorCode.ConnectionClosed, 'gone'));
+ * client.failProbes(new McpError(ErrorCode.ConnectionClosed, 'Connection closed'));
  * client.break();                                      // every call now rejects, hanging ones too
  * ```
  */

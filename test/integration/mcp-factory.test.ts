@@ -3,7 +3,13 @@
  * (no registry): connect, headers, timeouts, bad answers, close, death
  * detection, 404, re-attach through a session store.
  */
+import { inspect } from 'node:util';
+import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type {
+  JsonSchemaValidatorResult,
+  jsonSchemaValidator as jsonSchemaValidatorType,
+} from '@modelcontextprotocol/sdk/validation/types.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,7 +22,10 @@ import type { UpstreamSessionRecord, UpstreamSessionStore } from '../../src/mcp/
 import { SessionCreateRequest, type SessionCreateRequestInit, type TransportType } from '../../src/request.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
 import { type BadAnswer, type CounterServer, startCounterServer } from '../fixtures/counter-server.js';
-import { ConnectionTracker, callText, recordingContext } from '../fixtures/factory-harness.js';
+import { type AnswerServer, type AnswerServerOptions, startAnswerServer } from '../fixtures/answer-server.js';
+import { ConnectionTracker, callText, collect, nextEvent, recordingContext } from '../fixtures/factory-harness.js';
+import type { RegistryEvents } from '../../src/events.js';
+import { UpstreamSessionRegistry } from '../../src/index.js';
 
 const servers: CounterServer[] = [];
 const tracker = new ConnectionTracker<Client>();
@@ -510,5 +519,323 @@ describe('health probes against a real server without prompts or resources', () 
     const result = await probing;
     expect(result.healthy).toBe(false);
     expect(classifyError(result.error)).toBe('timeout');
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Issue #10 §1 / #11 item 4: an answer is evidence the upstream is alive.
+// Each row of the table in docs/probes.md, through a registry on the default
+// factory against a real SDK server.
+
+const answerServers: AnswerServer[] = [];
+const registries: UpstreamSessionRegistry[] = [];
+
+afterEach(async () => {
+  await Promise.all(registries.splice(0).map((registry) => registry.closeAll()));
+  await Promise.all(answerServers.splice(0).map((server) => server.close()));
+});
+
+async function answerServer(options?: AnswerServerOptions): Promise<AnswerServer> {
+  const server = await startAnswerServer(options);
+  answerServers.push(server);
+  return server;
+}
+
+function evidenceRegistry(): { registry: UpstreamSessionRegistry; retired: RegistryEvents['session:retired'][] } {
+  const registry = new UpstreamSessionRegistry({ factory: mcpSessionFactory() });
+  registries.push(registry);
+  return { registry, retired: collect(registry, 'session:retired') };
+}
+
+const answerInit = (server: AnswerServer): SessionCreateRequestInit => ({
+  downstreamSessionId: 'downstream-1',
+  gatewayId: 'answers',
+  url: server.url,
+});
+
+describe('an answer is evidence the upstream is alive (answer → class → effect)', () => {
+  it.each([
+    [-32000, 'Rate limit exceeded'],
+    [-32099, 'Server busy'],
+    [-32603, 'Internal error'],
+  ])('JSON-RPC error %i answered → application → that call fails only (no retire, no DELETE, counter continues)', async (code, message) => {
+    const server = await answerServer();
+    const { registry, retired } = evidenceRegistry();
+    const init = answerInit(server);
+    for (let i = 0; i < 3; i++) await registry.use(init, (client) => callText(client, 'increment'));
+    const error = await registry
+      .use(init, (client) => client.callTool({ name: 'fail', arguments: { code, message } }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(McpError);
+    expect((error as McpError).code).toBe(code);
+    expect(classifyError(error)).toBe('application');
+    expect(await registry.use(init, (client) => callText(client, 'increment'))).toBe('4');
+    expect(retired).toEqual([]);
+    expect(server.deletes).toBe(0);
+    expect(server.initializations).toBe(1);
+  });
+
+  it.each([400, 429, 500, 502, 503, 504])(
+    'HTTP %i from a live server → application → that call fails only (no retire, no DELETE, counter continues)',
+    async (status) => {
+      const server = await answerServer();
+      const { registry, retired } = evidenceRegistry();
+      const init = answerInit(server);
+      for (let i = 0; i < 3; i++) await registry.use(init, (client) => callText(client, 'increment'));
+      server.postStatuses.push(status);
+      const error = await registry.use(init, (client) => callText(client, 'increment')).catch((e: unknown) => e);
+      expect((error as { code?: unknown }).code).toBe(status);
+      expect(classifyError(error)).toBe('application');
+      expect(isSessionGone(error)).toBe(false);
+      // An HTTP answer proves the upstream alive: no ping, nothing retired.
+      expect(server.requests.filter((r) => r.rpcMethod === 'ping')).toEqual([]);
+      expect(await registry.use(init, (client) => callText(client, 'increment'))).toBe('4');
+      expect(retired).toEqual([]);
+      expect(server.deletes).toBe(0);
+      expect(server.initializations).toBe(1);
+    },
+  );
+
+  it('HTTP 404 to a request that carried the upstream session id → transport, session gone → retired as lost', async () => {
+    const server = await answerServer();
+    const { registry, retired } = evidenceRegistry();
+    const init = answerInit(server);
+    expect(await registry.use(init, (client) => callText(client, 'increment'))).toBe('1');
+    server.forgetSessions();
+    const error = await registry.use(init, (client) => callText(client, 'increment')).catch((e: unknown) => e);
+    expect(classifyError(error)).toBe('transport');
+    expect(isSessionGone(error)).toBe(true);
+    expect(retired.map((event) => event.reason)).toEqual(['lost']);
+    // A fresh upstream session: the state is gone, and the registry says so.
+    expect(await registry.use(init, (client) => callText(client, 'increment'))).toBe('1');
+    expect(server.initializations).toBe(2);
+  });
+
+  it('a dead connection (upstream gone) → transport → retired', async () => {
+    const server = await answerServer();
+    const { registry, retired } = evidenceRegistry();
+    const init = answerInit(server);
+    await registry.use(init, (client) => callText(client, 'increment'));
+    await server.close();
+    const error = await registry.use(init, (client) => callText(client, 'increment')).catch((e: unknown) => e);
+    expect(classifyError(error)).toBe('transport');
+    await nextEventOrNow(registry, retired);
+    expect(retired).toHaveLength(1);
+  });
+
+  it('a failed death-watch ping (stream dropped, ping unanswered) → transport → retired', async () => {
+    const server = await counterServer();
+    const registry = new UpstreamSessionRegistry({ factory: mcpSessionFactory({ deathPingTimeoutMs: 200 }) });
+    registries.push(registry);
+    const retired = collect(registry, 'session:retired');
+    const init = requestFor(server, 'streamable-http');
+    await registry.use(init, (client) => callText(client, 'increment'));
+    server.faults.hangMethods.add('ping');
+    const retiring = nextEvent(registry, 'session:retired');
+    expect(server.dropStreams()).toBe(1);
+    await retiring;
+    // The registry reports every onBroken as a lost session.
+    expect(retired.map((event) => event.reason)).toEqual(['lost']);
+  });
+
+  it.each([404, 405])('HTTP %i on the optional GET stream → no stream; the session stays', async (getStatus) => {
+    const server = await answerServer({ getStatus });
+    const ctx = recordingContext();
+    const connection = tracker.track(await mcpSessionFactory()(SessionCreateRequest.from(answerInit(server)), ctx));
+    expect(await callText(connection.client, 'increment')).toBe('1');
+    expect(server.requests.some((r) => r.httpMethod === 'GET' && r.forcedStatus === getStatus)).toBe(true);
+    expect(await callText(connection.client, 'increment')).toBe('2');
+    expect(ctx.broken).toEqual([]);
+    // "No stream" is an answer: no ping to decide anything.
+    expect(server.requests.filter((r) => r.rpcMethod === 'ping')).toEqual([]);
+  });
+
+  it('a stateless upstream (no session id, GET 404) works with the default factory', async () => {
+    const server = await answerServer({ stateless: true, getStatus: 404 });
+    const { registry, retired } = evidenceRegistry();
+    const init = answerInit(server);
+    const tools = await registry.use(init, (client) => client.listTools());
+    expect(tools.tools.map((tool) => tool.name)).toEqual(['increment', 'get', 'fail', 'structured']);
+    expect(await registry.use(init, (client) => callText(client, 'increment'))).toBe('1');
+    expect(await registry.use(init, (client) => callText(client, 'increment'))).toBe('2');
+    // A 404 to a request without a session id proves no loss either.
+    server.postStatuses.push(404);
+    await registry.use(init, (client) => callText(client, 'get')).catch(() => undefined);
+    expect(await registry.use(init, (client) => callText(client, 'get'))).toBe('2');
+    expect(server.requests.every((r) => r.sessionId === undefined)).toBe(true);
+    expect(retired).toEqual([]);
+    expect(server.initializations).toBe(1);
+  });
+});
+
+/** Resolves once `seen` has an entry (the retire may land a task after the call failed). */
+async function nextEventOrNow(
+  registry: UpstreamSessionRegistry,
+  seen: readonly RegistryEvents['session:retired'][],
+): Promise<void> {
+  if (seen.length > 0) return;
+  await nextEvent(registry, 'session:retired');
+}
+
+describe('credentials rotate without losing state (issue #10 §3, factory half)', () => {
+  it('rotated 10 times: the upstream sees the new token on the next request, same session, counter continues', async () => {
+    const server = await answerServer();
+    const request = SessionCreateRequest.from({ ...answerInit(server), credentials: { Authorization: 'Bearer token-0' } });
+    const ctx = recordingContext();
+    const connection = tracker.track(await mcpSessionFactory()(request, ctx));
+    expect(await callText(connection.client, 'increment')).toBe('1');
+    const sessionId = upstreamSessionId(connection);
+    expect(server.requests.every((r) => r.authorization === 'Bearer token-0')).toBe(true);
+    for (let i = 1; i <= 10; i++) {
+      const rotated = SessionCreateRequest.from({ ...answerInit(server), credentials: { authorization: `Bearer token-${i}` } });
+      expect(rotated.fingerprint).toBe(request.fingerprint);
+      connection.updateCredentials?.(rotated.credentials);
+      const before = server.requests.length;
+      expect(await callText(connection.client, 'increment')).toBe(String(i + 1));
+      const call = server.requests.slice(before).find((r) => r.rpcMethod === 'tools/call');
+      expect(call?.authorization).toBe(`Bearer token-${i}`);
+      expect(call?.sessionId).toBe(sessionId);
+    }
+    expect(upstreamSessionId(connection)).toBe(sessionId);
+    expect(server.counterOf(sessionId!)).toBe(11);
+    expect(server.initializations).toBe(1);
+    expect(ctx.broken).toEqual([]);
+    await connection.close({ signal: new AbortController().signal });
+    // The DELETE that ends the session carries the current token too.
+    expect(server.requests.at(-1)).toMatchObject({ httpMethod: 'DELETE', authorization: 'Bearer token-10' });
+  });
+
+  it('sends credentials on the initialize and on every request, alongside the plain headers', async () => {
+    const server = await answerServer();
+    const request = SessionCreateRequest.from({
+      ...answerInit(server),
+      headers: { 'x-tenant': 'acme' },
+      credentials: { authorization: 'Bearer only-token' },
+    });
+    const connection = tracker.track(await mcpSessionFactory()(request, recordingContext()));
+    await callText(connection.client, 'get');
+    expect(server.requests[0]?.rpcMethod).toBe('initialize');
+    expect(server.requests.every((r) => r.authorization === 'Bearer only-token')).toBe(true);
+  });
+});
+
+describe('clientOptions pass through to the SDK Client (issue #13)', () => {
+  it('rejects malformed clientOptions with InvalidOptionsError', () => {
+    expect(() => mcpSessionFactory({ clientOptions: 'x' as never })).toThrow(/clientOptions/);
+    expect(() => mcpSessionFactory({ clientOptions: { capabilities: {} } as never })).toThrow(/clientOptions\.capabilities/);
+    expect(() => mcpSessionFactory({ clientOptions: { enforceStrictCapabilities: true } as never })).toThrow(
+      /clientOptions\.enforceStrictCapabilities/,
+    );
+    expect(() => mcpSessionFactory({ clientOptions: { jsonSchemaValidator: {} as never } })).toThrow(
+      /clientOptions\.jsonSchemaValidator/,
+    );
+  });
+
+  it('uses the given jsonSchemaValidator for tool output schemas (the Workers recipe)', async () => {
+    const server = await answerServer();
+    const schemas: unknown[] = [];
+    const jsonSchemaValidator: jsonSchemaValidatorType = {
+      getValidator: <T>(schema: unknown) => {
+        schemas.push(schema);
+        return (input: unknown): JsonSchemaValidatorResult<T> => ({ valid: true, data: input as T, errorMessage: undefined });
+      },
+    };
+    const factory = mcpSessionFactory({ clientOptions: { jsonSchemaValidator } });
+    const connection = tracker.track(await factory(SessionCreateRequest.from(answerInit(server)), recordingContext()));
+    await connection.client.listTools();
+    const result = await connection.client.callTool({ name: 'structured' });
+    expect(result.structuredContent).toEqual({ value: 0 });
+    expect(schemas).toContainEqual(expect.objectContaining({ required: ['value'] }));
+  });
+});
+
+describe('OAuth upstreams through authProvider (issue #11 item 5)', () => {
+  /** The smallest OAuthClientProvider that already holds tokens (no redirect flow). */
+  function tokenProvider(initial: string) {
+    const state = { token: initial, tokenReads: 0 };
+    const provider: OAuthClientProvider = {
+      redirectUrl: 'http://127.0.0.1/callback',
+      clientMetadata: { redirect_uris: ['http://127.0.0.1/callback'], client_name: 'test' },
+      clientInformation: () => ({ client_id: 'test-client' }),
+      tokens: () => {
+        state.tokenReads += 1;
+        return { access_token: state.token, token_type: 'Bearer' };
+      },
+      saveTokens: () => {},
+      redirectToAuthorization: () => {
+        throw new Error('no redirect in this test');
+      },
+      saveCodeVerifier: () => {},
+      codeVerifier: () => 'verifier',
+    };
+    return { provider, state };
+  }
+
+  it('rejects a non-function authProvider', () => {
+    expect(() => mcpSessionFactory({ authProvider: {} as never })).toThrow(/authProvider/);
+  });
+
+  it("sends the provider's token; a refreshed token is used on the next request without a rebuild", async () => {
+    const valid = new Set(['Bearer at-1']);
+    const server = await answerServer({ acceptAuthorization: (value) => value !== undefined && valid.has(value) });
+    const { provider, state } = tokenProvider('at-1');
+    const seen: string[] = [];
+    const factory = mcpSessionFactory({
+      authProvider: (request) => {
+        seen.push(request.gatewayId);
+        return provider;
+      },
+    });
+    const ctx = recordingContext();
+    const connection = tracker.track(await factory(SessionCreateRequest.from(answerInit(server)), ctx));
+    expect(seen).toEqual(['answers']);
+    expect(await callText(connection.client, 'increment')).toBe('1');
+    const sessionId = upstreamSessionId(connection);
+    // The provider refreshed its token (as the SDK does through saveTokens); the old one is revoked.
+    valid.add('Bearer at-2');
+    valid.delete('Bearer at-1');
+    state.token = 'at-2';
+    expect(await callText(connection.client, 'increment')).toBe('2');
+    expect(server.requests.at(-1)?.authorization).toBe('Bearer at-2');
+    expect(upstreamSessionId(connection)).toBe(sessionId);
+    expect(server.initializations).toBe(1);
+    expect(ctx.broken).toEqual([]);
+  });
+
+  it('without a provider a 401 upstream fails the create with the 401 (an answer, not a loss)', async () => {
+    const server = await answerServer({ acceptAuthorization: () => false });
+    const error = await mcpSessionFactory()(SessionCreateRequest.from(answerInit(server)), recordingContext()).catch(
+      (e: unknown) => e,
+    );
+    expect((error as { code?: unknown }).code).toBe(401);
+    expect(classifyError(error)).toBe('application');
+  });
+});
+
+describe('factory errors never carry URL secrets (issue #10 §2)', () => {
+  const SECRET = 'sk-query-secret-0123';
+
+  it.each(TRANSPORTS)('no create failure over %s shows the query or fragment, in message or cause', async (transport) => {
+    const server = await counterServer();
+    const faults: Array<BadAnswer | 'hang' | 'closed-port' | 'wrong-path'> = [
+      ...(['non-json', 'wrong-content-type', 'status-500', 'close-mid-response', 'rpc-error'] as const),
+      'hang',
+      'closed-port',
+      'wrong-path',
+    ];
+    for (const fault of faults) {
+      server.faults.badInitialize = fault === 'hang' || fault === 'closed-port' || fault === 'wrong-path' ? undefined : fault;
+      server.faults.hangAll = fault === 'hang';
+      const base = fault === 'closed-port' ? 'http://127.0.0.1:1/mcp' : transport === 'sse' ? server.sseUrl : server.url;
+      const url = `${base}${fault === 'wrong-path' ? '-nope' : ''}?token=${SECRET}#${SECRET}`;
+      const request = SessionCreateRequest.from({ downstreamSessionId: 'd', gatewayId: 'g', url, transport, connectTimeoutMs: 300 });
+      const error = await mcpSessionFactory()(request, recordingContext()).then(
+        (connection) => tracker.track(connection) && new Error('connected'),
+        (caught: unknown) => caught,
+      );
+      expect(error, fault).toBeDefined();
+      expect(inspect(error, { depth: 10 }), fault).not.toContain(SECRET);
+    }
+    server.faults.hangAll = false;
   });
 });

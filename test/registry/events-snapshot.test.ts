@@ -4,7 +4,7 @@ import { req, record, setup } from './helpers.js';
 const SECRET = 'sk-live-0123456789abcdef';
 const secretRequest = (ds: string) =>
   req(ds, 'g1', {
-    url: `https://user:${SECRET}@upstream.test/mcp?token=${SECRET}#frag`,
+    url: `https://upstream.test/mcp?token=${SECRET}#frag`, // userinfo is refused at validation
     headers: { authorization: `Bearer ${SECRET}`, 'x-api-key': SECRET },
   });
 

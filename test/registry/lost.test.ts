@@ -29,7 +29,7 @@ describe('invariant 14 (registry side): onSessionLost', () => {
 
   it("'fail' also applies to a transport error from a call", async () => {
     const { registry } = setup({ onSessionLost: 'fail' });
-    const failing = registry.use(req('a'), () => Promise.reject(new McpError(ErrorCode.ConnectionClosed, 'closed')));
+    const failing = registry.use(req('a'), () => Promise.reject(new McpError(ErrorCode.ConnectionClosed, 'Connection closed')));
     await expect(failing).rejects.toBeInstanceOf(McpError);
     await expect(registry.acquire(req('a'))).rejects.toBeInstanceOf(SessionLostError);
   });

@@ -41,7 +41,7 @@ describe('invariant 6: probe after idle', () => {
     const { registry, clock, fake } = setup({ idleValidationMs: IDLE });
     const retired = record(registry, 'session:retired');
     (await registry.acquire(req('a'))).release();
-    fake.connections[0]!.client.failProbes(new McpError(ErrorCode.ConnectionClosed, 'gone'));
+    fake.connections[0]!.client.failProbes(new McpError(ErrorCode.ConnectionClosed, 'Connection closed'));
     await clock.advance(IDLE);
     const lease = await registry.acquire(req('a'));
     expect(lease.client.id).not.toBe(fake.connections[0]!.client.id);

@@ -215,7 +215,7 @@ class ProbeAppError extends Error {
   override readonly name = 'ProbeAppError';
 }
 
-const transportError = (): McpError => new McpError(ErrorCode.ConnectionClosed, 'x');
+const transportError = (): McpError => new McpError(ErrorCode.ConnectionClosed, 'Connection closed');
 
 function createFailure(kind: FailKind): unknown {
   switch (kind) {
