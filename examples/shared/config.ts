@@ -5,8 +5,8 @@
  * listening address from `HOST` / `PORT`.
  */
 import { readFileSync } from 'node:fs';
-import type { BridgeGateway } from '../../src/bridge/index.js';
-import { SessionCreateRequest } from '../../src/index.js';
+import type { BridgeGateway } from 'mcp-upstream-registry/bridge';
+import { SessionCreateRequest } from 'mcp-upstream-registry';
 
 /** What the examples read at startup. */
 export interface ProxyConfig {

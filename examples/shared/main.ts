@@ -4,8 +4,8 @@
  * and shut down cleanly on SIGINT / SIGTERM.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { BridgeBehaviour, BridgeGateway } from '../../src/bridge/index.js';
-import { type Logger, type RegistryOptions, redactUrl } from '../../src/index.js';
+import type { BridgeBehaviour, BridgeGateway } from 'mcp-upstream-registry/bridge';
+import { type Logger, type RegistryOptions, redactUrl } from 'mcp-upstream-registry';
 import { type ClusterOptions, clusterFromEnv } from './cluster.js';
 import { listenAddress, loadConfig } from './config.js';
 import { startCounterUpstream } from './counter-upstream.js';

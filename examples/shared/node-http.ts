@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { type WorkerInfo, forwardToOwner } from '../../src/index.js';
+import { type WorkerInfo, forwardToOwner } from 'mcp-upstream-registry';
 
 /** A node:http server listening on `host:port` (0: any free port), and its MCP endpoint URL. */
 export async function listenHttp(host: string, port: number): Promise<{ server: Server; url: string }> {

@@ -12,8 +12,8 @@ import {
   LOOPBACK_HOSTS,
   type SessionTransportOptions,
   isLoopbackHost,
-} from '../../src/bridge/index.js';
-import { UpstreamSessionRegistry, mcpSessionFactory } from '../../src/index.js';
+} from 'mcp-upstream-registry/bridge';
+import { UpstreamSessionRegistry, mcpSessionFactory } from 'mcp-upstream-registry';
 import { type ClusterMember, joinCluster, jsonLinesLogger } from './cluster.js';
 import type { ProxyOptions } from './main.js';
 import { listenHttp } from './node-http.js';
