@@ -121,7 +121,7 @@ const LISTS = {
 
 function installLists(bridge: SessionBridge): void {
   const { server } = bridge;
-  const capabilities = bridge.options.capabilities;
+  const capabilities = bridge.capabilities;
   if (capabilities.tools) {
     server.setRequestHandler(ListToolsRequestSchema, (r, extra) => list(bridge, LISTS.tools, r.params, extra) as never);
   }
@@ -236,7 +236,7 @@ function installClientNotifications(bridge: SessionBridge): void {
 
 /** Installs every forwarding handler on the bridge's downstream `Server`. */
 export function installDownstreamHandlers(bridge: SessionBridge): void {
-  const capabilities = bridge.options.capabilities;
+  const capabilities = bridge.capabilities;
   installLists(bridge);
   if (capabilities.tools) installTools(bridge);
   if (capabilities.prompts) installPrompts(bridge);
