@@ -7,7 +7,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { BridgeBehaviour, BridgeGateway } from 'mcp-upstream-registry/bridge';
 import { type Logger, type RegistryOptions, redactUrl } from 'mcp-upstream-registry';
 import { type ClusterOptions, clusterFromEnv } from './cluster.js';
-import { listenAddress, loadConfig } from './config.js';
+import { describeNamespace, listenAddress, loadConfig } from './config.js';
 import { startCounterUpstream } from './counter-upstream.js';
 
 /** What both examples' `startProxy` return. */
@@ -25,6 +25,8 @@ export interface ProxyStartOptions {
   readonly port?: number;
   /** Run as one of many workers (see cluster.ts); default: a single process. */
   readonly cluster?: ClusterOptions;
+  /** How the bridge serves each session (namespacing, identity...); the config file sets namespacing. */
+  readonly bridge?: BridgeBehaviour;
 }
 
 /** Options both example proxies take. */
@@ -35,7 +37,6 @@ export interface ProxyOptions extends ProxyStartOptions {
   readonly allowedOrigins?: readonly string[];
   /** Registry options (the factory is the proxy's). Default `onSessionLost: 'fail'`. */
   readonly registry?: Omit<RegistryOptions<Client>, 'factory'>;
-  readonly bridge?: BridgeBehaviour;
   readonly logger?: Logger;
 }
 
@@ -56,8 +57,9 @@ async function run(name: string, startProxy: (options: ProxyStartOptions) => Pro
   if (demo) console.log(`No MCP_PROXY_CONFIG or MCP_GATEWAYS given: started the demo counter upstream at ${demo.url}`);
   const gateways = config?.gateways ?? [{ id: 'counter', url: demo?.url as string }];
   const proxy = await startProxy({ gateways, ...(config ?? listenAddress()), ...(cluster && { cluster }) });
+  const names = describeNamespace(gateways, config?.bridge ?? {});
   const role = cluster ? ` as worker ${cluster.workerId ?? '(random id)'} on ${redactUrl(cluster.redisUrl)}` : '';
-  console.log(`${name} MCP proxy listening on ${proxy.url}${role} (gateways: ${gateways.map((g) => g.id).join(', ')})`);
+  console.log(`${name} MCP proxy listening on ${proxy.url}${role} (gateways: ${gateways.map((g) => g.id).join(', ')}; ${names})`);
   console.log(`Registry snapshot: ${proxy.url.replace(/\/mcp$/, '/admin/registry')}`);
 
   let stopping = false;

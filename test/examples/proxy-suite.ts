@@ -13,6 +13,7 @@ import { type RichServer, startRichServer } from '../fixtures/rich-server.js';
 import { nextEvent } from '../fixtures/factory-harness.js';
 import { type TestClient, type TestClientOptions, connectClient, textOf } from './helpers.js';
 import { IDENTITY, IDENTITY_INSTRUCTIONS, startIdentityUpstream } from './identity-upstream.js';
+import { fixtureCommand } from '../stdio/helpers.js';
 
 /** What the suite needs from an example's `startProxy`. */
 export interface ProxyUnderTest {
@@ -327,6 +328,25 @@ export function proxySuite(name: string, startProxy: StartProxy): void {
       const forwarding = await proxy({ gateways: [{ id: 'id', url: up.url }], bridge: { forwardClientInfo: true } });
       expect(textOf(await (await client(plain.url)).client.callTool({ name: 'whoami' }))).not.toBe('e2e-client');
       expect(textOf(await (await client(forwarding.url)).client.callTool({ name: 'whoami' }))).toBe('e2e-client');
+    });
+
+    it('serves a stdio gateway beside an HTTP one: one child process per downstream session', async () => {
+      const up = await upstream();
+      const p = await proxy({
+        gateways: [
+          { id: 'local', transport: 'stdio', stdio: fixtureCommand() },
+          { id: 'remote', url: up.url },
+        ],
+      });
+      const [a, b] = [await client(p.url), await client(p.url)];
+      await a.client.callTool({ name: 'local__increment' });
+      await a.client.callTool({ name: 'local__increment' });
+      await b.client.callTool({ name: 'local__increment' });
+      expect(textOf(await a.client.callTool({ name: 'local__get' }))).toBe('2');
+      expect(textOf(await b.client.callTool({ name: 'local__get' }))).toBe('1');
+      const pids = [textOf(await a.client.callTool({ name: 'local__pid' })), textOf(await b.client.callTool({ name: 'local__pid' }))];
+      expect(new Set(pids).size).toBe(2);
+      expect(textOf(await a.client.callTool({ name: 'remote__echo', arguments: { text: 'hi' } }))).toBe('hi');
     });
 
     it('rejects a bad Host or Origin header (DNS-rebinding protection) and serves the registry snapshot', async () => {
