@@ -12,6 +12,7 @@ import { isValidMcpSessionId } from '../headers.js';
 import { SessionCreateRequest, type SessionCreateRequestInit } from '../request.js';
 import type { SessionInfo } from '../session.js';
 import { GatewayNamespace, type NamespaceMode } from './namespace.js';
+import { DEFAULT_PARTIAL_LIST_RETRY_MS } from './partial-lists.js';
 
 /**
  * One upstream MCP server as the proxy configures it: its id plus everything a
@@ -68,6 +69,13 @@ export interface BridgeBehaviour {
    * sampling, elicitation and roots capabilities are always passed on.
    */
   forwardClientInfo?: boolean;
+  /**
+   * When one gateway of several fails a list request, the others' items are
+   * returned (marked with `_meta['mcp-upstream-registry/partial']`) and the
+   * failed gateway is retried after this many ms, doubling up to 60 s, until it
+   * answers; then the client gets `list_changed`. Default 5000.
+   */
+  partialListRetryMs?: number;
   /** Timeout of each request sent upstream, in ms; reset by progress. Default: the factory's (SDK: 60 000). */
   requestTimeoutMs?: number;
   /** Timeout of each request sent to the downstream client (sampling, elicitation, roots), in ms. Default 600 000. */
@@ -104,6 +112,7 @@ export interface ResolvedBridgeOptions {
   readonly capabilities: ServerCapabilities | undefined;
   readonly instructions: string | undefined;
   readonly forwardClientInfo: boolean;
+  readonly partialListRetryMs: number;
   readonly requestTimeoutMs: number | undefined;
   readonly clientRequestTimeoutMs: number;
   readonly retryAfterSeconds: number;
@@ -137,6 +146,7 @@ const BEHAVIOUR_KEYS = [
   'retryAfterSeconds',
   'relateToRequests',
   'forwardClientInfo',
+  'partialListRetryMs',
 ] as const;
 const KNOWN_KEYS: ReadonlySet<string> = new Set([...BEHAVIOUR_KEYS, 'registry', 'downstreamSessionId', 'gateways']);
 
@@ -216,6 +226,7 @@ function checkBehaviour(options: Record<string, unknown>): Omit<ResolvedBridgeOp
     capabilities: capabilities as ServerCapabilities | undefined,
     instructions: instructions as string | undefined,
     forwardClientInfo: forwardClientInfo ?? false,
+    partialListRetryMs: checkNumber('partialListRetryMs', options.partialListRetryMs, 1, MAX_TIMEOUT_MS) ?? DEFAULT_PARTIAL_LIST_RETRY_MS,
     requestTimeoutMs: checkNumber('requestTimeoutMs', options.requestTimeoutMs, 1, MAX_TIMEOUT_MS),
     clientRequestTimeoutMs:
       checkNumber('clientRequestTimeoutMs', options.clientRequestTimeoutMs, 1, MAX_TIMEOUT_MS) ?? DEFAULT_CLIENT_REQUEST_TIMEOUT_MS,

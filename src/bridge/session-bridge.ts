@@ -29,6 +29,7 @@ import {
   toJsonRpcError,
 } from './http-errors.js';
 import type { GatewayNamespace } from './namespace.js';
+import { PartialLists } from './partial-lists.js';
 import { configureUpstreamClient } from './upstream-hooks.js';
 import { type DownstreamIdentity, type UpstreamIdentity, downstreamIdentity, identityOf } from './upstream-identity.js';
 
@@ -98,6 +99,8 @@ function withoutProgressToken<P extends { _meta?: Record<string, unknown> } | un
 export class SessionBridge {
   /** The downstream session this bridge serves. */
   readonly downstreamSessionId: string;
+  /** @internal Gateways missing from lists, and their retries. */
+  readonly partialLists: PartialLists;
   readonly #options: ResolvedBridgeOptions;
   readonly #link: BridgeLink;
   /** Downstream requests waiting on each gateway, oldest first. */
@@ -118,6 +121,14 @@ export class SessionBridge {
     this.#options = options;
     this.#link = link;
     this.downstreamSessionId = options.downstreamSessionId;
+    this.partialLists = new PartialLists({
+      registry: options.registry,
+      requests: options.requests,
+      logger: link.logger,
+      downstreamSessionId: options.downstreamSessionId,
+      retryMs: options.partialListRetryMs,
+      notify: (notification) => (this.#server === undefined || this.closed ? Promise.resolve() : this.#server.notification(notification)),
+    });
   }
 
   /**
@@ -354,6 +365,7 @@ export class SessionBridge {
 
   async #shutdown(): Promise<void> {
     this.#link.unregister(this);
+    this.partialLists.close();
     try {
       await this.#server?.close();
     } catch (error) {

@@ -12,7 +12,8 @@ import type { RegistryOptions, UpstreamSessionRegistry } from '../../src/index.j
 import { type RichServer, startRichServer } from '../fixtures/rich-server.js';
 import { nextEvent } from '../fixtures/factory-harness.js';
 import { type TestClient, type TestClientOptions, connectClient, textOf } from './helpers.js';
-import { IDENTITY, IDENTITY_INSTRUCTIONS, startIdentityUpstream } from './identity-upstream.js';
+import { IDENTITY, IDENTITY_INSTRUCTIONS, startFlakyUpstream, startIdentityUpstream } from './identity-upstream.js';
+import { PARTIAL_LIST_META_KEY } from '../../src/bridge/index.js';
 import { fixtureCommand } from '../stdio/helpers.js';
 
 /** What the suite needs from an example's `startProxy`. */
@@ -347,6 +348,25 @@ export function proxySuite(name: string, startProxy: StartProxy): void {
       const pids = [textOf(await a.client.callTool({ name: 'local__pid' })), textOf(await b.client.callTool({ name: 'local__pid' }))];
       expect(new Set(pids).size).toBe(2);
       expect(textOf(await a.client.callTool({ name: 'remote__echo', arguments: { text: 'hi' } }))).toBe('hi');
+    });
+
+    it('returns the other gateways\' tools when one fails, marked partial, and list_changed once it is back', async () => {
+      const [rich, flaky] = [await upstream(), await startFlakyUpstream()];
+      cleanups.push(() => flaky.close());
+      const p = await proxy({
+        gateways: [{ id: 'rich', url: rich.url }, { id: 'flaky', url: flaky.url }],
+        bridge: { partialListRetryMs: 20 },
+      });
+      const c = await client(p.url);
+      const partial = await c.client.listTools();
+      expect(partial.tools.map((t) => t.name)).toContain('rich__echo');
+      expect(partial.tools.some((t) => t.name.startsWith('flaky__'))).toBe(false);
+      expect(partial._meta?.[PARTIAL_LIST_META_KEY]).toEqual({ missingGateways: ['flaky'] });
+      flaky.setBroken(false);
+      await c.waitForNotification((n) => n.method === 'notifications/tools/list_changed');
+      const whole = await c.client.listTools();
+      expect(whole.tools.map((t) => t.name)).toEqual(expect.arrayContaining(['rich__echo', 'flaky__ping']));
+      expect(whole._meta).toBeUndefined();
     });
 
     it('rejects a bad Host or Origin header (DNS-rebinding protection) and serves the registry snapshot', async () => {
