@@ -3,8 +3,8 @@
  * against our upstream fixture directly, and through both example proxies with
  * one gateway. Fails when a proxy fails a check that passes directly.
  *
- *   npm run conformance            # all targets
- *   npm run conformance -- --verbose
+ *   npm run conformance:server            # all targets
+ *   npm run conformance:server -- --verbose
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -12,9 +12,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProxy as startExpress } from '../examples/express/proxy.js';
-import { startProxy as startHono } from '../examples/hono/proxy.js';
-import { startConformanceUpstream } from './upstream.js';
+import { startProxy as startExpress } from '../../examples/express/proxy.js';
+import { startProxy as startHono } from '../../examples/hono/proxy.js';
+import { startConformanceUpstream } from './server-upstream.js';
 
 interface Check {
   readonly id: string;
@@ -24,7 +24,7 @@ interface Check {
 type Results = Map<string, Check[]>;
 
 const cli = createRequire(import.meta.url).resolve('@modelcontextprotocol/conformance/dist/index.js');
-const preload = fileURLToPath(new URL('./fs-globsync.mjs', import.meta.url));
+const preload = fileURLToPath(new URL('./glob-sync-preload.mjs', import.meta.url));
 const verbose = process.argv.includes('--verbose');
 
 /** Runs every server scenario against `url`; the checks of each scenario. */
