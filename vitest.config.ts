@@ -8,7 +8,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^mcp-upstream-registry$/, replacement: `${src}index.ts` },
-      { find: /^mcp-upstream-registry\/(testing|stdio|redis|bridge)$/, replacement: `${src}$1/index.ts` },
+      { find: /^mcp-upstream-registry\/([a-z-]+)$/, replacement: `${src}$1/index.ts` },
     ],
   },
   test: {
