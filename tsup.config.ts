@@ -6,6 +6,7 @@ export default defineConfig({
     'testing/index': 'src/testing/index.ts',
     'stdio/index': 'src/stdio/index.ts',
     'redis/index': 'src/redis/index.ts',
+    'bridge/index': 'src/bridge/index.ts',
     'otel/index': 'src/otel/index.ts',
   },
   format: ['esm', 'cjs'],

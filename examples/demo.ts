@@ -6,7 +6,7 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { RegistrySnapshot, SessionClosedEvent } from '../src/index.js';
+import type { RegistrySnapshot, SessionClosedEvent } from 'mcp-upstream-registry';
 import { startProxy } from './express/proxy.js';
 import { startCounterUpstream } from './shared/counter-upstream.js';
 import { sessionTag } from './shared/hardening.js';

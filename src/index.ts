@@ -1,7 +1,9 @@
 /**
  * `mcp-upstream-registry`: one upstream MCP client session per (downstream
  * session, gateway). Runtime-neutral: no `node:` imports here; Node-only parts
- * live at `mcp-upstream-registry/stdio` and `mcp-upstream-registry/redis`.
+ * live at `mcp-upstream-registry/stdio` and `mcp-upstream-registry/redis`; the
+ * session bridge for proxies (which loads the SDK's server) at
+ * `mcp-upstream-registry/bridge`.
  *
  * @module
  */
@@ -51,57 +53,6 @@ export type {
 } from './probe.js';
 export { classifyError, isCapabilityNotAdvertised, isSessionGone } from './classify.js';
 export type { ErrorClass } from './classify.js';
-
-// Session bridge: serve one downstream MCP session through the registry
-export {
-  affinityLocator,
-  markTransportInitialized,
-  BridgeHub,
-  DEFAULT_BRIDGE_CAPABILITIES,
-  DEFAULT_NAMESPACE_SEPARATOR,
-  DownstreamSessions,
-  ForwardedJsonRpcError,
-  GatewayNamespace,
-  LOOPBACK_HOSTS,
-  MemoryEventStore,
-  OwnerCache,
-  REGISTRY_ERROR_JSONRPC_CODE,
-  SESSION_NOT_FOUND_JSONRPC_CODE,
-  SessionBridge,
-  checkHostAndOrigin,
-  httpStatusForError,
-  isLoopbackHost,
-  toJsonRpcError,
-} from './bridge/index.js';
-export type {
-  AffinityLocatorOptions,
-  SessionLocation,
-  BridgeBehaviour,
-  BridgeConnectOptions,
-  BridgeGateway,
-  BridgeHubOptions,
-  BridgeRegistry,
-  BridgeRejection,
-  DispatchOutcome,
-  DownstreamExtra,
-  DownstreamSession,
-  DownstreamSessionsOptions,
-  DownstreamTransport,
-  GatewayContext,
-  HeaderSource,
-  HostOriginPolicy,
-  HttpErrorOptions,
-  HttpErrorResponse,
-  IncomingHeaders,
-  IncomingMcpRequest,
-  JsonRpcErrorObject,
-  MemoryEventStoreOptions,
-  NamespaceMode,
-  OwnerCacheOptions,
-  NamespacedTarget,
-  SessionBridgeOptions,
-  SessionTransportOptions,
-} from './bridge/index.js';
 
 // Multi-worker ownership
 export { LocalAffinity } from './affinity.js';

@@ -14,7 +14,7 @@
 import { Agent, createServer, type IncomingHttpHeaders, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { HOP_BY_HOP_HEADERS } from '../../src/index.js';
+import { HOP_BY_HOP_HEADERS } from 'mcp-upstream-registry';
 
 /** Options of {@link startFront}. */
 export interface FrontOptions {

@@ -6,8 +6,8 @@
  */
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { type DownstreamSessions, checkHostAndOrigin } from '../../src/bridge/index.js';
-import type { UpstreamSessionRegistry } from '../../src/index.js';
+import { type DownstreamSessions, checkHostAndOrigin } from 'mcp-upstream-registry/bridge';
+import type { UpstreamSessionRegistry } from 'mcp-upstream-registry';
 import type { ProxyOptions, RunningProxy } from '../shared/main.js';
 import type { ClusterMember } from '../shared/cluster.js';
 import { startProxyCore } from '../shared/proxy-core.js';

@@ -5,10 +5,10 @@
  * (`RedisSessionStore`), forwards requests of sessions another worker owns,
  * and resumes sessions whose owner died. See docs/multi-worker.md.
  */
-import type { BridgeGateway, SessionLocation } from '../../src/bridge/index.js';
-import { OwnerCache, affinityLocator } from '../../src/bridge/index.js';
-import { type Logger, type WorkerInfo, forwardToOwner } from '../../src/index.js';
-import { RedisAffinity, RedisEventStore, RedisSessionStore } from '../../src/redis/index.js';
+import type { BridgeGateway, SessionLocation } from 'mcp-upstream-registry/bridge';
+import { OwnerCache, affinityLocator } from 'mcp-upstream-registry/bridge';
+import { type Logger, type WorkerInfo, forwardToOwner } from 'mcp-upstream-registry';
+import { RedisAffinity, RedisEventStore, RedisSessionStore } from 'mcp-upstream-registry/redis';
 
 /** How this worker joins the cluster. */
 export interface ClusterOptions {

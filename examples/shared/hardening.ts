@@ -5,7 +5,7 @@
  * bearer credential: whoever knows it can use and end the session).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RegistrySnapshot } from '../../src/index.js';
+import type { RegistrySnapshot } from 'mcp-upstream-registry';
 
 /** Default request body limit of the example proxies: 4 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;

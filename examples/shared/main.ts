@@ -5,10 +5,10 @@
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { EventStore } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import type { BridgeBehaviour, BridgeGateway, DownstreamSessionsOptions, DownstreamTransport } from '../../src/bridge/index.js';
-import { type Logger, type RegistryOptions, redactUrl } from '../../src/index.js';
+import type { BridgeBehaviour, BridgeGateway, DownstreamSessionsOptions, DownstreamTransport } from 'mcp-upstream-registry/bridge';
+import { type Logger, type RegistryOptions, redactUrl } from 'mcp-upstream-registry';
 import { type ClusterOptions, clusterFromEnv } from './cluster.js';
-import { listenAddress, loadConfig } from './config.js';
+import { describeNamespace, listenAddress, loadConfig } from './config.js';
 import { startCounterUpstream } from './counter-upstream.js';
 import { ADMIN_TOKEN_ENV } from './hardening.js';
 import type { HttpTimeouts } from './node-http.js';
@@ -28,6 +28,8 @@ export interface ProxyStartOptions {
   readonly port?: number;
   /** Run as one of many workers (see cluster.ts); default: a single process. */
   readonly cluster?: ClusterOptions;
+  /** How the bridge serves each session (namespacing, identity...); the config file sets namespacing. */
+  readonly bridge?: BridgeBehaviour;
 }
 
 /** The downstream session table's limits (see `DownstreamSessionsOptions`). */
@@ -63,7 +65,6 @@ export interface ProxyOptions extends ProxyStartOptions {
   readonly downstream?: DownstreamLimits;
   /** Registry options (the factory is the proxy's). Default `onSessionLost: 'fail'`. */
   readonly registry?: Omit<RegistryOptions<Client>, 'factory'>;
-  readonly bridge?: BridgeBehaviour;
   readonly logger?: Logger;
 }
 
@@ -85,8 +86,9 @@ async function run(name: string, startProxy: (options: ProxyStartOptions & Pick<
   const gateways = config?.gateways ?? [{ id: 'counter', url: demo?.url as string }];
   const adminToken = process.env[ADMIN_TOKEN_ENV] || undefined;
   const proxy = await startProxy({ gateways, ...(config ?? listenAddress()), ...(cluster && { cluster }), ...(adminToken && { adminToken }) });
+  const names = describeNamespace(gateways, config?.bridge ?? {});
   const role = cluster ? ` as worker ${cluster.workerId ?? '(random id)'} on ${redactUrl(cluster.redisUrl)}` : '';
-  console.log(`${name} MCP proxy listening on ${proxy.url}${role} (gateways: ${gateways.map((g) => g.id).join(', ')})`);
+  console.log(`${name} MCP proxy listening on ${proxy.url}${role} (gateways: ${gateways.map((g) => g.id).join(', ')}; ${names})`);
   const admin = proxy.url.replace(/\/mcp$/, '/admin/registry');
   console.log(adminToken ? `Registry snapshot: ${admin} (Authorization: Bearer $${ADMIN_TOKEN_ENV})` : `Set ${ADMIN_TOKEN_ENV} to enable ${admin}`);
 

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { type WorkerInfo, forwardToOwner } from '../../src/index.js';
+import { type WorkerInfo, forwardToOwner } from 'mcp-upstream-registry';
 
 /** How long a client may take to send a request; a slow (trickling) client is cut off with 408. */
 export interface HttpTimeouts {

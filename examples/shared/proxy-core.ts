@@ -13,8 +13,9 @@ import {
   LOOPBACK_HOSTS,
   type SessionTransportOptions,
   isLoopbackHost,
-} from '../../src/bridge/index.js';
-import { UpstreamSessionRegistry, mcpSessionFactory } from '../../src/index.js';
+} from 'mcp-upstream-registry/bridge';
+import { UpstreamSessionRegistry, factoryByTransport, mcpSessionFactory } from 'mcp-upstream-registry';
+import { stdioSessionFactory } from 'mcp-upstream-registry/stdio';
 import { type ClusterMember, joinCluster, jsonLinesLogger } from './cluster.js';
 import type { ProxyOptions } from './main.js';
 import { listenHttp } from './node-http.js';
@@ -33,6 +34,12 @@ export interface ProxyCore<T extends DownstreamTransport> {
   close(): Promise<void>;
 }
 
+/** HTTP and SSE gateways through the default factory, stdio gateways as child processes of this worker. */
+function upstreamFactory(hub: BridgeHub, worker: ClusterMember | false | undefined) {
+  const http = mcpSessionFactory({ configureClient: hub.configureClient, ...(worker && { sessionStore: worker.sessionStore }) });
+  return factoryByTransport({ 'streamable-http': http, sse: http, stdio: stdioSessionFactory({ configureClient: hub.configureClient }) });
+}
+
 /** Starts the shared half of a proxy on `host:port` (default 127.0.0.1, any free port). */
 export async function startProxyCore<T extends DownstreamTransport>(
   options: ProxyOptions,
@@ -47,7 +54,7 @@ export async function startProxyCore<T extends DownstreamTransport>(
     onSessionLost: 'fail',
     ...options.registry,
     ...(worker && { affinity: worker.affinity }),
-    factory: mcpSessionFactory({ configureClient: hub.configureClient, ...(worker && { sessionStore: worker.sessionStore }) }),
+    factory: upstreamFactory(hub, worker),
   });
   const sessions = new DownstreamSessions<T>({
     hub,

@@ -12,6 +12,7 @@ import { isValidMcpSessionId } from '../headers.js';
 import { SessionCreateRequest, type SessionCreateRequestInit } from '../request.js';
 import type { SessionInfo } from '../session.js';
 import { GatewayNamespace, type NamespaceMode } from './namespace.js';
+import { DEFAULT_PARTIAL_LIST_RETRY_MS } from './partial-lists.js';
 
 /**
  * One upstream MCP server as the proxy configures it: its id plus everything a
@@ -49,16 +50,38 @@ export interface BridgeBehaviour {
   namespace?: NamespaceMode;
   /** Between gateway id and name. Default `'__'`. */
   namespaceSeparator?: string;
-  /** What the downstream client sees in `initialize`. Default `{ name: 'mcp-upstream-registry-bridge', version: '0.1.0' }`. */
+  /**
+   * What the downstream client sees in `initialize`. Default: with one gateway,
+   * the upstream's own `serverInfo`; with several (or when unknown),
+   * `{ name: 'mcp-upstream-registry-bridge', version: '0.1.0' }`.
+   */
   serverInfo?: Implementation;
   /**
-   * Capabilities announced downstream. Default: tools, prompts and resources
-   * (with `listChanged`, resource `subscribe`), completions and logging. Lists of
-   * a gateway that lacks a capability come back empty.
+   * Capabilities announced downstream. Default: what the upstreams announced
+   * in their `initialize` (one gateway: its own; several: the union, so nothing
+   * is announced that no gateway offers), limited to tools, prompts, resources,
+   * completions and logging. When no upstream's capabilities are known (a
+   * session resumed on another worker): {@link DEFAULT_BRIDGE_CAPABILITIES}.
    */
   capabilities?: ServerCapabilities;
-  /** Instructions returned in `initialize`. */
+  /**
+   * Instructions returned in `initialize`. Default: one gateway's own; with
+   * several, each gateway's under a `## <gateway id>` heading.
+   */
   instructions?: string;
+  /**
+   * Send the downstream client's `clientInfo` (name, version) upstream in each
+   * upstream `initialize` instead of the factory's. Default false. The client's
+   * sampling, elicitation and roots capabilities are always passed on.
+   */
+  forwardClientInfo?: boolean;
+  /**
+   * When one gateway of several fails a list request, the others' items are
+   * returned (marked with `_meta['mcp-upstream-registry/partial']`) and the
+   * failed gateway is retried after this many ms, doubling up to 60 s, until it
+   * answers; then the client gets `list_changed`. Default 5000.
+   */
+  partialListRetryMs?: number;
   /** Timeout of each request sent upstream, in ms; reset by progress. Default: the factory's (SDK: 60 000). */
   requestTimeoutMs?: number;
   /** Timeout of each request sent to the downstream client (sampling, elicitation, roots), in ms. Default 600 000. */
@@ -90,9 +113,12 @@ export interface ResolvedBridgeOptions {
   readonly downstreamSessionId: string;
   readonly requests: ReadonlyMap<string, SessionCreateRequest>;
   readonly namespace: GatewayNamespace;
-  readonly serverInfo: Implementation;
-  readonly capabilities: ServerCapabilities;
+  /** `undefined`: taken from the upstreams. */
+  readonly serverInfo: Implementation | undefined;
+  readonly capabilities: ServerCapabilities | undefined;
   readonly instructions: string | undefined;
+  readonly forwardClientInfo: boolean;
+  readonly partialListRetryMs: number;
   readonly requestTimeoutMs: number | undefined;
   readonly clientRequestTimeoutMs: number;
   readonly retryAfterSeconds: number;
@@ -108,7 +134,8 @@ export const DEFAULT_BRIDGE_CAPABILITIES: ServerCapabilities = Object.freeze({
   logging: {},
 });
 
-const DEFAULT_SERVER_INFO: Implementation = Object.freeze({ name: 'mcp-upstream-registry-bridge', version: '0.1.0' });
+/** The downstream `serverInfo` when no upstream lends its own. */
+export const DEFAULT_SERVER_INFO: Implementation = Object.freeze({ name: 'mcp-upstream-registry-bridge', version: '0.1.0' });
 const DEFAULT_CLIENT_REQUEST_TIMEOUT_MS = 600_000;
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -124,6 +151,8 @@ const BEHAVIOUR_KEYS = [
   'clientRequestTimeoutMs',
   'retryAfterSeconds',
   'relateToRequests',
+  'forwardClientInfo',
+  'partialListRetryMs',
 ] as const;
 const KNOWN_KEYS: ReadonlySet<string> = new Set([...BEHAVIOUR_KEYS, 'registry', 'downstreamSessionId', 'gateways']);
 
@@ -182,7 +211,7 @@ function checkGateways(value: unknown, downstreamSessionId: string): Map<string,
 }
 
 function checkBehaviour(options: Record<string, unknown>): Omit<ResolvedBridgeOptions, 'registry' | 'downstreamSessionId' | 'requests' | 'namespace'> {
-  const { serverInfo, capabilities, instructions, relateToRequests } = options;
+  const { serverInfo, capabilities, instructions, relateToRequests, forwardClientInfo } = options;
   if (serverInfo !== undefined && (!isRecord(serverInfo) || typeof serverInfo.name !== 'string' || typeof serverInfo.version !== 'string')) {
     throw new InvalidOptionsError('serverInfo', `must be { name: string, version: string }, got ${show(serverInfo)}`);
   }
@@ -195,10 +224,15 @@ function checkBehaviour(options: Record<string, unknown>): Omit<ResolvedBridgeOp
   if (relateToRequests !== undefined && typeof relateToRequests !== 'boolean') {
     throw new InvalidOptionsError('relateToRequests', `must be a boolean, got ${show(relateToRequests)}`);
   }
+  if (forwardClientInfo !== undefined && typeof forwardClientInfo !== 'boolean') {
+    throw new InvalidOptionsError('forwardClientInfo', `must be a boolean, got ${show(forwardClientInfo)}`);
+  }
   return {
-    serverInfo: (serverInfo as Implementation | undefined) ?? DEFAULT_SERVER_INFO,
-    capabilities: (capabilities as ServerCapabilities | undefined) ?? DEFAULT_BRIDGE_CAPABILITIES,
+    serverInfo: serverInfo as Implementation | undefined,
+    capabilities: capabilities as ServerCapabilities | undefined,
     instructions: instructions as string | undefined,
+    forwardClientInfo: forwardClientInfo ?? false,
+    partialListRetryMs: checkNumber('partialListRetryMs', options.partialListRetryMs, 1, MAX_TIMEOUT_MS) ?? DEFAULT_PARTIAL_LIST_RETRY_MS,
     requestTimeoutMs: checkNumber('requestTimeoutMs', options.requestTimeoutMs, 1, MAX_TIMEOUT_MS),
     clientRequestTimeoutMs:
       checkNumber('clientRequestTimeoutMs', options.clientRequestTimeoutMs, 1, MAX_TIMEOUT_MS) ?? DEFAULT_CLIENT_REQUEST_TIMEOUT_MS,

@@ -28,6 +28,7 @@ import {
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { ForwardedJsonRpcError, describeError } from './http-errors.js';
 import type { NamespacedTarget } from './namespace.js';
+import { PARTIAL_LIST_META_KEY } from './partial-lists.js';
 import { renameItems, renamePromptResult, renameReadResult, renameToolResult } from './rewrite.js';
 import type { DownstreamExtra, SessionBridge } from './session-bridge.js';
 
@@ -92,24 +93,34 @@ async function list(bridge: SessionBridge, spec: ListSpec, params: Params, extra
     const page = await bridge.call(only, extra, (client, options) => listPage(client, spec, forwarded, options));
     return page ?? { [spec.key]: [] };
   }
-  const cursors = decodeCursor(params?.cursor, namespace.gatewayIds);
-  const pages = await Promise.all(
-    [...cursors].map(async ([gatewayId, cursor]) => {
+  const cursors = [...decodeCursor(params?.cursor, namespace.gatewayIds)];
+  const settled = await Promise.allSettled(
+    cursors.map(async ([gatewayId, cursor]) => {
       const gatewayParams = { ...forwarded, cursor: cursor ?? undefined };
       if (cursor === null) delete gatewayParams.cursor;
       // Progress of several upstreams cannot be merged into one increasing value: not relayed.
-      const page = await bridge.call(gatewayId, extra, (client, options) => listPage(client, spec, gatewayParams, options), false);
-      return { gatewayId, page };
+      return bridge.call(gatewayId, extra, (client, options) => listPage(client, spec, gatewayParams, options), false);
     }),
   );
+  const failed = settled.flatMap((outcome, i) =>
+    outcome.status === 'rejected' ? [{ gatewayId: cursors[i]?.[0] as string, error: outcome.reason as unknown }] : [],
+  );
+  // Nothing to show: the client gets the error, as from a single gateway.
+  if (failed.length === settled.length && failed[0] !== undefined) throw failed[0].error;
   const next = new Map<string, string>();
-  const items = pages.flatMap(({ gatewayId, page }) => {
+  const items = settled.flatMap((outcome, i) => {
+    const gatewayId = cursors[i]?.[0] as string;
+    if (outcome.status === 'rejected') return [];
+    bridge.partialLists.answered(gatewayId, spec.method);
+    const page = outcome.value;
     if (page === undefined) return [];
     if (typeof page.nextCursor === 'string') next.set(gatewayId, page.nextCursor);
     return renameItems(page[spec.key], spec.field, (name) => namespace.toDownstream(gatewayId, name));
   });
+  for (const { gatewayId, error } of failed) bridge.partialLists.failed(gatewayId, spec.method, error);
   const nextCursor = encodeCursor(next);
-  return { [spec.key]: items, ...(nextCursor !== undefined && { nextCursor }) };
+  const partial = failed.length > 0 && { _meta: { [PARTIAL_LIST_META_KEY]: { missingGateways: failed.map((f) => f.gatewayId) } } };
+  return { [spec.key]: items, ...(nextCursor !== undefined && { nextCursor }), ...partial };
 }
 
 const LISTS = {
@@ -121,7 +132,7 @@ const LISTS = {
 
 function installLists(bridge: SessionBridge): void {
   const { server } = bridge;
-  const capabilities = bridge.options.capabilities;
+  const capabilities = bridge.capabilities;
   if (capabilities.tools) {
     server.setRequestHandler(ListToolsRequestSchema, (r, extra) => list(bridge, LISTS.tools, r.params, extra) as never);
   }
@@ -236,7 +247,7 @@ function installClientNotifications(bridge: SessionBridge): void {
 
 /** Installs every forwarding handler on the bridge's downstream `Server`. */
 export function installDownstreamHandlers(bridge: SessionBridge): void {
-  const capabilities = bridge.options.capabilities;
+  const capabilities = bridge.capabilities;
   installLists(bridge);
   if (capabilities.tools) installTools(bridge);
   if (capabilities.prompts) installPrompts(bridge);

@@ -8,7 +8,7 @@
 
 import type { EventStore } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { type ClientCapabilities, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { type ClientCapabilities, type Implementation, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { WorkerInfo } from '../affinity.js';
 import { type Clock, systemClock } from '../clock.js';
 import { InvalidOptionsError, NotOwnerError, RegistryClosedError, RegistryError } from '../errors.js';
@@ -462,9 +462,9 @@ export class DownstreamSessions<T extends DownstreamTransport> {
     const id = this.#options.generateSessionId?.() ?? crypto.randomUUID();
     try {
       const bridge = await this.#createBridge(id, request);
-      const capabilities = (request.body as { params: { capabilities: ClientCapabilities } }).params.capabilities;
+      const { capabilities, clientInfo } = (request.body as { params: { capabilities: ClientCapabilities; clientInfo?: Implementation } }).params;
       // The registry claims the session for this worker here, before the client learns its id.
-      const rejection = await this.#connect(bridge, request, capabilities);
+      const rejection = await this.#connect(bridge, request, capabilities, clientInfo);
       if (rejection !== undefined) return outcomeOf(rejection);
       session = await this.#install(id, bridge, false);
     } finally {
@@ -548,10 +548,11 @@ export class DownstreamSessions<T extends DownstreamTransport> {
     bridge: SessionBridge,
     request: IncomingMcpRequest,
     clientCapabilities: ClientCapabilities | undefined,
+    clientInfo?: Implementation,
   ): Promise<BridgeRejection | undefined> {
     let rejection: BridgeRejection | undefined;
     try {
-      rejection = await bridge.connect({ signal: request.signal, ...(clientCapabilities && { clientCapabilities }) });
+      rejection = await bridge.connect({ signal: request.signal, ...(clientCapabilities && { clientCapabilities }), ...(clientInfo && { clientInfo }) });
     } catch (error) {
       await bridge.close();
       throw error;

@@ -1,4 +1,14 @@
-// The session bridge: explicit named re-exports only.
+/**
+ * `mcp-upstream-registry/bridge`: serve downstream MCP sessions through the
+ * registry. {@link BridgeHub} and {@link SessionBridge} forward one downstream
+ * session to its own upstream sessions; {@link DownstreamSessions} is the
+ * session table of a Streamable HTTP proxy; the HTTP helpers map registry
+ * errors and check Host / Origin. Loads the SDK's `Server`, which the root
+ * entry does not.
+ *
+ * @module
+ */
+
 export type { AffinityLocatorOptions } from './affinity-locator.js';
 export { affinityLocator } from './affinity-locator.js';
 export type { BridgeBehaviour, BridgeGateway, BridgeRegistry, SessionBridgeOptions } from './bridge-options.js';
@@ -29,8 +39,17 @@ export type { OwnerCacheOptions } from './owner-cache.js';
 export { OwnerCache } from './owner-cache.js';
 export type { BridgeHubOptions } from './hub.js';
 export { BridgeHub } from './hub.js';
-export { markTransportInitialized } from './resume-transport.js';
+export { forwardToOwner } from '../forward.js';
+export type { ForwardOptions } from '../forward.js';
+/**
+ * Experimental: writes private fields of the SDK's Streamable HTTP server
+ * transports (the SDK 1.x has no public way to open a transport on an
+ * existing session), so it may break with any SDK release.
+ */
+export { markTransportInitialized as experimental_markTransportInitialized } from './resume-transport.js';
 export type { NamespaceMode, NamespacedTarget } from './namespace.js';
+export { PARTIAL_LIST_META_KEY } from './partial-lists.js';
+export type { DownstreamIdentity } from './upstream-identity.js';
 export { DEFAULT_NAMESPACE_SEPARATOR, GatewayNamespace } from './namespace.js';
 export type { HeaderSource, HostOriginPolicy } from './origin-guard.js';
 export { LOOPBACK_HOSTS, checkHostAndOrigin, isLoopbackHost } from './origin-guard.js';

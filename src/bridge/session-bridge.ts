@@ -10,14 +10,16 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { RequestHandlerExtra, RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type {
   ClientCapabilities,
+  Implementation,
   RequestId,
+  ServerCapabilities,
   ServerNotification,
   ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { WorkerInfo } from '../affinity.js';
 import { NotOwnerError, RegistryError, SessionLostError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { ResolvedBridgeOptions } from './bridge-options.js';
+import { DEFAULT_BRIDGE_CAPABILITIES, DEFAULT_SERVER_INFO, type ResolvedBridgeOptions } from './bridge-options.js';
 import { installDownstreamHandlers } from './downstream-handlers.js';
 import {
   ForwardedJsonRpcError,
@@ -27,7 +29,9 @@ import {
   toJsonRpcError,
 } from './http-errors.js';
 import type { GatewayNamespace } from './namespace.js';
+import { PartialLists } from './partial-lists.js';
 import { configureUpstreamClient } from './upstream-hooks.js';
+import { type DownstreamIdentity, type UpstreamIdentity, downstreamIdentity, identityOf } from './upstream-identity.js';
 
 /** The `extra` argument of a downstream request handler. */
 export type DownstreamExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -52,6 +56,11 @@ export interface BridgeConnectOptions {
    * declare the same sampling, elicitation and roots capabilities.
    */
   clientCapabilities?: ClientCapabilities;
+  /**
+   * The downstream client's `clientInfo` from its `initialize` request; sent
+   * upstream instead of the factory's when the bridge runs with `forwardClientInfo`.
+   */
+  clientInfo?: Implementation;
 }
 
 /** How a bridge reaches the hub that made it. */
@@ -90,15 +99,20 @@ function withoutProgressToken<P extends { _meta?: Record<string, unknown> } | un
 export class SessionBridge {
   /** The downstream session this bridge serves. */
   readonly downstreamSessionId: string;
-  /** The downstream MCP server of this session; connect it to the session's transport. */
-  readonly server: Server;
+  /** @internal Gateways missing from lists, and their retries. */
+  readonly partialLists: PartialLists;
   readonly #options: ResolvedBridgeOptions;
   readonly #link: BridgeLink;
   /** Downstream requests waiting on each gateway, oldest first. */
   readonly #inflight = new Map<string, RequestId[]>();
   /** Gateways whose upstream client this bridge configured. */
   readonly #configured = new Set<string>();
+  /** What each gateway's upstream said in `initialize`, captured by {@link SessionBridge.connect}. */
+  readonly #identities = new Map<string, UpstreamIdentity>();
+  #server: Server | undefined;
+  #identity: DownstreamIdentity | undefined;
   #initialCapabilities: ClientCapabilities | undefined;
+  #initialClientInfo: Implementation | undefined;
   #terminal: BridgeRejection | undefined;
   #closing: Promise<void> | undefined;
 
@@ -107,12 +121,55 @@ export class SessionBridge {
     this.#options = options;
     this.#link = link;
     this.downstreamSessionId = options.downstreamSessionId;
-    this.server = new Server(options.serverInfo, {
+    this.partialLists = new PartialLists({
+      registry: options.registry,
+      requests: options.requests,
+      logger: link.logger,
+      downstreamSessionId: options.downstreamSessionId,
+      retryMs: options.partialListRetryMs,
+      notify: (notification) => (this.#server === undefined || this.closed ? Promise.resolve() : this.#server.notification(notification)),
+    });
+  }
+
+  /**
+   * The downstream MCP server of this session; connect it to the session's
+   * transport. Made on first access with the identity the upstreams lent it
+   * (see `serverInfo`, `capabilities`, `instructions` of the options), so
+   * access it after {@link SessionBridge.connect}.
+   */
+  get server(): Server {
+    if (this.#server !== undefined) return this.#server;
+    const identity = this.identity;
+    this.#identity = identity;
+    this.#server = new Server(identity.serverInfo, {
       // A copy per session: the SDK keeps the object it is given.
-      capabilities: structuredClone(options.capabilities),
-      ...(options.instructions !== undefined && { instructions: options.instructions }),
+      capabilities: structuredClone(identity.capabilities),
+      ...(identity.instructions !== undefined && { instructions: identity.instructions }),
     });
     installDownstreamHandlers(this);
+    return this.#server;
+  }
+
+  /** The `serverInfo`, capabilities and instructions this session announces downstream (fixed once the server is made). */
+  get identity(): DownstreamIdentity {
+    if (this.#identity !== undefined) return this.#identity;
+    const { serverInfo, capabilities, instructions } = this.#options;
+    const byGateway = new Map(this.gatewayIds.map((id) => [id, this.#identities.get(id)]));
+    return downstreamIdentity(
+      byGateway,
+      { serverInfo, capabilities, instructions },
+      { serverInfo: DEFAULT_SERVER_INFO, capabilities: DEFAULT_BRIDGE_CAPABILITIES },
+    );
+  }
+
+  /** The capabilities announced downstream. */
+  get capabilities(): ServerCapabilities {
+    return this.identity.capabilities;
+  }
+
+  /** @internal True once the downstream server exists (upstream traffic before that has nowhere to go). */
+  get serving(): boolean {
+    return this.#server !== undefined;
   }
 
   /** Gateway ids in configuration order. */
@@ -150,10 +207,13 @@ export class SessionBridge {
    */
   async connect(options: BridgeConnectOptions = {}): Promise<BridgeRejection | undefined> {
     if (options.clientCapabilities !== undefined) this.#initialCapabilities = options.clientCapabilities;
+    if (options.clientInfo !== undefined) this.#initialClientInfo = options.clientInfo;
     if (this.#terminal) return this.#terminal;
     const { registry, requests } = this.#options;
     const results = await Promise.allSettled(
-      [...requests.values()].map((request) => registry.use(request, async () => undefined, { signal: options.signal })),
+      [...requests].map(([gatewayId, request]) =>
+        registry.use(request, async (client) => void this.#identities.set(gatewayId, identityOf(client)), { signal: options.signal }),
+      ),
     );
     options.signal?.throwIfAborted();
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
@@ -187,7 +247,7 @@ export class SessionBridge {
   /** @internal Called by the hub's `configureClient` for each new upstream client of this session. */
   configureUpstream(client: Client, gatewayId: string): void {
     if (!this.#options.requests.has(gatewayId)) return;
-    configureUpstreamClient(this, client, gatewayId);
+    configureUpstreamClient(this, client, gatewayId, this.#options.forwardClientInfo ? this.#clientInfo() : undefined);
     this.#configured.add(gatewayId);
   }
 
@@ -208,7 +268,11 @@ export class SessionBridge {
 
   /** @internal The downstream client's capabilities, from `initialize` or from {@link SessionBridge.connect}. */
   clientCapabilities(): ClientCapabilities {
-    return this.server.getClientCapabilities() ?? this.#initialCapabilities ?? {};
+    return this.#server?.getClientCapabilities() ?? this.#initialCapabilities ?? {};
+  }
+
+  #clientInfo(): Implementation | undefined {
+    return this.#server?.getClientVersion() ?? this.#initialClientInfo;
   }
 
   /** @internal The downstream request to relate upstream traffic of this gateway to, if any. */
@@ -303,8 +367,9 @@ export class SessionBridge {
 
   async #shutdown(): Promise<void> {
     this.#link.unregister(this);
+    this.partialLists.close();
     try {
-      await this.server.close();
+      await this.#server?.close();
     } catch (error) {
       this.#link.logger.debug({ downstreamSessionId: this.downstreamSessionId, error: describeError(error) }, 'bridge: downstream close failed');
     }

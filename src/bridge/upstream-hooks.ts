@@ -11,6 +11,7 @@ import type { RequestHandlerExtra, RequestOptions } from '@modelcontextprotocol/
 import {
   type ClientCapabilities,
   type ClientNotification,
+  type Implementation,
   type ClientRequest,
   CreateMessageRequestSchema,
   ElicitRequestSchema,
@@ -69,7 +70,7 @@ async function askDownstream(bridge: SessionBridge, gatewayId: string, request: 
 
 /** Sends a notification to the downstream client; `relate` puts it on the stream of the request waiting on that gateway. */
 function notifyDownstream(bridge: SessionBridge, gatewayId: string, notification: ServerNotification, relate: boolean): void {
-  if (bridge.closed) return;
+  if (bridge.closed || !bridge.serving) return;
   const related = relate ? bridge.relatedRequest(gatewayId) : undefined;
   const log = (error: unknown): void => {
     bridge.logger.debug(
@@ -99,19 +100,30 @@ function installRequests(bridge: SessionBridge, client: Client, gatewayId: strin
 function installNotifications(bridge: SessionBridge, client: Client, gatewayId: string, capabilities: ClientCapabilities): void {
   const { namespace } = bridge;
   const forward = (notification: ServerNotification, relate = false) => notifyDownstream(bridge, gatewayId, notification, relate);
-  const server = bridge.options.capabilities;
-  if (server.tools) client.setNotificationHandler(ToolListChangedNotificationSchema, (n) => forward(n));
-  if (server.prompts) client.setNotificationHandler(PromptListChangedNotificationSchema, (n) => forward(n));
-  if (server.resources) {
-    client.setNotificationHandler(ResourceListChangedNotificationSchema, (n) => forward(n));
-    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) =>
-      forward({ ...n, params: { ...n.params, uri: namespace.toDownstream(gatewayId, n.params.uri) } }),
-    );
-  }
-  if (server.logging) client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => forward(n, true));
+  // Installed before the downstream capabilities are known (they depend on the upstreams' initialize);
+  // the downstream server refuses, and the bridge logs, a notification of a capability it does not announce.
+  client.setNotificationHandler(ToolListChangedNotificationSchema, (n) => forward(n));
+  client.setNotificationHandler(PromptListChangedNotificationSchema, (n) => forward(n));
+  client.setNotificationHandler(ResourceListChangedNotificationSchema, (n) => forward(n));
+  client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) =>
+    forward({ ...n, params: { ...n.params, uri: namespace.toDownstream(gatewayId, n.params.uri) } }),
+  );
+  client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => forward(n, true));
   if (capabilities.elicitation !== undefined) {
     client.setNotificationHandler(ElicitationCompleteNotificationSchema, (n) => forward(n, true));
   }
+}
+
+/**
+ * Makes `client` introduce itself upstream as `clientInfo`. The SDK client
+ * takes its `clientInfo` only in its constructor, but sends `initialize`
+ * through `request()`, so an own-property wrapper rewrites just that request.
+ */
+function sendClientInfo(client: Client, clientInfo: Implementation): void {
+  const original = client.request.bind(client);
+  const info = { name: clientInfo.name, version: clientInfo.version, ...(clientInfo.title !== undefined && { title: clientInfo.title }) };
+  client.request = ((request, resultSchema, options) =>
+    original(request.method === 'initialize' ? { ...request, params: { ...request.params, clientInfo: info } } : request, resultSchema, options)) as typeof client.request;
 }
 
 /**
@@ -120,9 +132,10 @@ function installNotifications(bridge: SessionBridge, client: Client, gatewayId: 
  * capabilities, and routes upstream notifications and requests to the
  * downstream client. Must run before the client connects.
  */
-export function configureUpstreamClient(bridge: SessionBridge, client: Client, gatewayId: string): void {
+export function configureUpstreamClient(bridge: SessionBridge, client: Client, gatewayId: string, clientInfo?: Implementation): void {
   const capabilities = upstreamCapabilities(bridge.clientCapabilities());
   if (Object.keys(capabilities).length > 0) client.registerCapabilities(capabilities);
+  if (clientInfo !== undefined) sendClientInfo(client, clientInfo);
   installRequests(bridge, client, gatewayId, capabilities);
   installNotifications(bridge, client, gatewayId, capabilities);
 }

@@ -12,6 +12,9 @@ import { type RichServer, startRichServer } from '../fixtures/rich-server.js';
 import { nextEvent } from '../fixtures/factory-harness.js';
 import { INITIALIZE, MCP_HEADERS, rawRequest } from '../fixtures/raw-mcp.js';
 import { type TestClient, type TestClientOptions, connectClient, textOf } from './helpers.js';
+import { IDENTITY, IDENTITY_INSTRUCTIONS, startFlakyUpstream, startIdentityUpstream } from './identity-upstream.js';
+import { PARTIAL_LIST_META_KEY } from '../../src/bridge/index.js';
+import { fixtureCommand } from '../stdio/helpers.js';
 
 /** What the suite needs from an example's `startProxy`. */
 export interface ProxyUnderTest {
@@ -262,6 +265,82 @@ export function proxySuite(name: string, startProxy: StartProxy): void {
       expect(response.headers['retry-after']).toBe('7');
       expect(JSON.parse(response.body)).toMatchObject({ error: { data: { code: 'ERR_CAPACITY' } } });
       expect(p.sessions.size).toBe(1);
+    });
+
+    it("shows one gateway's serverInfo, instructions and capabilities, as a direct client sees them", async () => {
+      const up = await startIdentityUpstream();
+      cleanups.push(() => up.close());
+      const p = await proxy({ gateways: [{ id: 'id', url: up.url }] });
+      const direct = (await client(up.url)).client;
+      const { client: c } = await client(p.url);
+      expect(c.getServerVersion()).toEqual(IDENTITY);
+      expect(c.getInstructions()).toBe(IDENTITY_INSTRUCTIONS);
+      expect(c.getServerCapabilities()).toEqual(direct.getServerCapabilities());
+      expect(Object.keys(c.getServerCapabilities() ?? {})).toEqual(['tools']);
+      // Nothing announced that the upstream does not offer, so nothing answered for it.
+      await expect(c.listPrompts()).rejects.toMatchObject({ code: -32601 });
+    });
+
+    it('announces the union of several gateways, instructions under a heading each, a configurable serverInfo', async () => {
+      const [id, rich] = [await startIdentityUpstream(), await upstream()];
+      cleanups.push(() => id.close());
+      const serverInfo = { name: 'my-gateway', version: '9.9.9' };
+      const p = await proxy({ gateways: [{ id: 'id', url: id.url }, { id: 'rich', url: rich.url }], bridge: { serverInfo } });
+      const { client: c } = await client(p.url);
+      expect(c.getServerVersion()).toEqual(serverInfo);
+      expect(c.getInstructions()).toBe(`## id\n\n${IDENTITY_INSTRUCTIONS}`);
+      const richCaps = (await client(rich.url)).client.getServerCapabilities() ?? {};
+      const union = c.getServerCapabilities() ?? {};
+      expect(Object.keys(union).sort()).toEqual([...new Set(['tools', ...Object.keys(richCaps)])].sort());
+      expect(union.resources).toEqual(richCaps.resources);
+      expect(union.experimental).toBeUndefined();
+    });
+
+    it("passes the downstream client's clientInfo upstream only with forwardClientInfo", async () => {
+      const up = await startIdentityUpstream();
+      cleanups.push(() => up.close());
+      const plain = await proxy({ gateways: [{ id: 'id', url: up.url }] });
+      const forwarding = await proxy({ gateways: [{ id: 'id', url: up.url }], bridge: { forwardClientInfo: true } });
+      expect(textOf(await (await client(plain.url)).client.callTool({ name: 'whoami' }))).not.toBe('e2e-client');
+      expect(textOf(await (await client(forwarding.url)).client.callTool({ name: 'whoami' }))).toBe('e2e-client');
+    });
+
+    it('serves a stdio gateway beside an HTTP one: one child process per downstream session', async () => {
+      const up = await upstream();
+      const p = await proxy({
+        gateways: [
+          { id: 'local', transport: 'stdio', stdio: fixtureCommand() },
+          { id: 'remote', url: up.url },
+        ],
+      });
+      const [a, b] = [await client(p.url), await client(p.url)];
+      await a.client.callTool({ name: 'local__increment' });
+      await a.client.callTool({ name: 'local__increment' });
+      await b.client.callTool({ name: 'local__increment' });
+      expect(textOf(await a.client.callTool({ name: 'local__get' }))).toBe('2');
+      expect(textOf(await b.client.callTool({ name: 'local__get' }))).toBe('1');
+      const pids = [textOf(await a.client.callTool({ name: 'local__pid' })), textOf(await b.client.callTool({ name: 'local__pid' }))];
+      expect(new Set(pids).size).toBe(2);
+      expect(textOf(await a.client.callTool({ name: 'remote__echo', arguments: { text: 'hi' } }))).toBe('hi');
+    });
+
+    it('returns the other gateways\' tools when one fails, marked partial, and list_changed once it is back', async () => {
+      const [rich, flaky] = [await upstream(), await startFlakyUpstream()];
+      cleanups.push(() => flaky.close());
+      const p = await proxy({
+        gateways: [{ id: 'rich', url: rich.url }, { id: 'flaky', url: flaky.url }],
+        bridge: { partialListRetryMs: 20 },
+      });
+      const c = await client(p.url);
+      const partial = await c.client.listTools();
+      expect(partial.tools.map((t) => t.name)).toContain('rich__echo');
+      expect(partial.tools.some((t) => t.name.startsWith('flaky__'))).toBe(false);
+      expect(partial._meta?.[PARTIAL_LIST_META_KEY]).toEqual({ missingGateways: ['flaky'] });
+      flaky.setBroken(false);
+      await c.waitForNotification((n) => n.method === 'notifications/tools/list_changed');
+      const whole = await c.client.listTools();
+      expect(whole.tools.map((t) => t.name)).toEqual(expect.arrayContaining(['rich__echo', 'flaky__ping']));
+      expect(whole._meta).toBeUndefined();
     });
 
     it('rejects a bad Host or Origin header (DNS-rebinding protection) and serves the registry snapshot', async () => {
