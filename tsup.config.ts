@@ -8,13 +8,17 @@ export default defineConfig({
     'redis/index': 'src/redis/index.ts',
   },
   format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
+  dts: { compilerOptions: { stripInternal: true } },
+  // No source maps: they were 63% of the tarball and pointed at `src/`, which
+  // is not shipped. The bundles are unminified, so stack traces stay readable.
+  sourcemap: false,
   clean: true,
   target: 'node20',
   splitting: true,
   treeshake: true,
-  // p-limit is ESM-only; bundle it so the CJS build works on every Node 20.
-  noExternal: ['p-limit', 'yocto-queue'],
-  external: ['ioredis'],
+  // Zero runtime dependencies: the two tiny ones are bundled (p-limit is
+  // ESM-only, and bundling it is what lets the CJS build load on every Node
+  // 20). The MCP SDK and ioredis are peer dependencies, never bundled.
+  noExternal: ['mitt', 'p-limit', 'yocto-queue'],
+  external: ['@modelcontextprotocol/sdk', 'ioredis'],
 });
