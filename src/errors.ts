@@ -66,6 +66,7 @@ export class RegistryError extends Error {
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
     // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of `instanceof`.
+    // biome-ignore lint/complexity/noUselessThisAlias: one name for it, typed unknown for the Map lookup.
     const target: unknown = this;
     if (target === RegistryError) return isBranded(value);
     const code = CODE_OF_CLASS.get(target);

@@ -23,7 +23,8 @@ describe('error branding', () => {
     expect(error instanceof errors.SessionLostError).toBe(false);
     expect(new Error('x') instanceof errors.RegistryError).toBe(false);
     expect({ code: 'ERR_CAPACITY' } instanceof errors.CapacityError).toBe(false);
-    expect(null instanceof errors.RegistryError).toBe(false);
+    const nothing: unknown = null;
+    expect(nothing instanceof errors.RegistryError).toBe(false);
   });
 
   it('a class a user derives keeps the prototype check', () => {
