@@ -1,7 +1,7 @@
 // Compiled by test/consumer/run.mjs in a fresh project that installed the
 // packed tarball, under every module resolution mode and TypeScript version.
 // Root and /testing only: no @types/node here, as in a Workers or browser project.
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   CapacityError,
   type RegistryEvents,

@@ -1,5 +1,5 @@
 // The Node-only subpaths, compiled with @types/node.
-import { RedisAffinity } from 'mcp-upstream-registry/redis';
+import type { RedisAffinity } from 'mcp-upstream-registry/redis';
 import { stdioSessionFactory } from 'mcp-upstream-registry/stdio';
 
 export const stdio = stdioSessionFactory();
