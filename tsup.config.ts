@@ -20,6 +20,8 @@ export default defineConfig({
   sourcemap: false,
   clean: true,
   target: 'node20',
+  // `import.meta.url` in the CJS build (the /redis subpath resolves ioredis with it).
+  shims: true,
   splitting: true,
   treeshake: true,
   // Zero runtime dependencies: the two tiny ones are bundled (p-limit is
