@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const LOWEST_SDK = pkg.peerDependencies['@modelcontextprotocol/sdk'].replace(/^\^/, '');
+const LOWEST_SDK = process.env.SDK_VERSION ?? pkg.peerDependencies['@modelcontextprotocol/sdk'].replace(/^\^/, '');
 const TYPESCRIPT = { 'ts5.9': '5.9', ts7: '7.0' };
 
 const dir = mkdtempSync(join(tmpdir(), 'mcp-upstream-registry-consumer-'));
