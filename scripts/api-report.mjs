@@ -3,7 +3,8 @@
  * as the built `.d.ts` states it (JSDoc left out), one file per entry under
  * `api/`. `npm run api:report` rewrites the files; `npm run api:check` (CI)
  * fails when the built types differ from the committed report, so every change
- * of the public surface shows up in review. Needs `npm run build` first.
+ * of the public surface shows up in review, or when a built `.d.ts` still
+ * holds an `@internal` member. Needs `npm run build` first.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -41,6 +42,13 @@ function report(subpath, entry) {
 }
 
 let stale = 0;
+// `@internal` members must not ship (tsup strips them with stripInternal).
+for (const file of program.getSourceFiles().filter((f) => f.fileName.startsWith(join(root, 'dist')))) {
+  if (file.text.includes('@internal')) {
+    stale++;
+    console.error(`${file.fileName}: ships an @internal member`);
+  }
+}
 mkdirSync(join(root, 'api'), { recursive: true });
 for (const [subpath, entry] of Object.entries(ENTRIES)) {
   const path = join(root, 'api', `${entry.replace('/index', '') || 'index'}.api.md`);
