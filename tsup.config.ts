@@ -10,13 +10,25 @@ export default defineConfig({
     'otel/index': 'src/otel/index.ts',
   },
   format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
+  dts: {
+    // `@internal` members stay out of the shipped types (scripts/check-dts.mjs checks it).
+    compilerOptions: { stripInternal: true },
+    // Self-sufficient types: `Symbol.asyncDispose` without @types/node or a
+    // `lib` setting that names it (TS 7's default config has neither).
+    banner: '/// <reference lib="esnext.disposable" />',
+  },
+  // No source maps: they were 63% of the tarball and pointed at `src/`, which
+  // is not shipped. The bundles are unminified, so stack traces stay readable.
+  sourcemap: false,
   clean: true,
   target: 'node20',
+  // `import.meta.url` in the CJS build (the /redis subpath resolves ioredis with it).
+  shims: true,
   splitting: true,
   treeshake: true,
-  // p-limit is ESM-only; bundle it so the CJS build works on every Node 20.
-  noExternal: ['p-limit', 'yocto-queue'],
-  external: ['ioredis'],
+  // Zero runtime dependencies: the two tiny ones are bundled (p-limit is
+  // ESM-only, and bundling it is what lets the CJS build load on every Node
+  // 20). The MCP SDK and ioredis are peer dependencies, never bundled.
+  noExternal: ['mitt', 'p-limit', 'yocto-queue'],
+  external: ['@modelcontextprotocol/sdk', 'ioredis'],
 });

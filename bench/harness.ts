@@ -68,13 +68,6 @@ export function canCollectGarbage(): boolean {
   return typeof (globalThis as { gc?: unknown }).gc === 'function';
 }
 
-/** Time one call, in ms. */
-export async function timeOnce(fn: () => Promise<unknown> | unknown): Promise<number> {
-  const start = now();
-  await fn();
-  return now() - start;
-}
-
 async function timeBatch(batch: Batch, n: number): Promise<number> {
   const start = now();
   await batch(n);
@@ -151,14 +144,4 @@ export async function compareRates<K extends string>(
     };
   }
   return result;
-}
-
-/** Median duration, in ms, of `runs` calls of `fn` (each call timed alone). */
-export async function medianDuration(
-  runs: number,
-  fn: (run: number) => Promise<unknown> | unknown,
-): Promise<{ median: number; min: number; max: number; samples: number[] }> {
-  const samples: number[] = [];
-  for (let run = 0; run < runs; run++) samples.push(await timeOnce(() => fn(run)));
-  return { median: median(samples), min: Math.min(...samples), max: Math.max(...samples), samples };
 }

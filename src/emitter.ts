@@ -59,10 +59,4 @@ export class SafeEmitter<Events extends Record<string, unknown>> {
     if (this.#listeners === 0) return;
     this.#bus.emit(type, event);
   }
-
-  clear(): void {
-    this.#bus.all.clear();
-    this.#wrapped.clear();
-    this.#listeners = 0;
-  }
 }

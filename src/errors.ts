@@ -7,6 +7,22 @@
  */
 
 import type { WorkerInfo } from './affinity.js';
+import type { RetireReason } from './events.js';
+
+/**
+ * The brand every {@link RegistryError} carries. `Symbol.for`, so that the ESM
+ * and the CommonJS copy of this library (or two installed copies) recognise
+ * each other's errors: `instanceof` checks the brand and the code, not the
+ * prototype chain.
+ */
+const BRAND: unique symbol = Symbol.for('mcp-upstream-registry.RegistryError');
+
+/** The code each library error class stands for; filled below the classes. */
+const CODE_OF_CLASS = new Map<unknown, RegistryErrorCode>();
+
+function isBranded(value: unknown): value is RegistryError {
+  return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
+}
 
 /** Stable codes of every {@link RegistryError}. */
 export type RegistryErrorCode =
@@ -40,6 +56,22 @@ export class RegistryError extends Error {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /**
+   * `error instanceof RegistryError` (or a subclass) holds for errors of any
+   * copy of this library, ESM or CommonJS: it checks the `Symbol.for` brand and
+   * the class's `code`. Classes you derive yourself keep the usual prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of `instanceof`.
+    // biome-ignore lint/complexity/noUselessThisAlias: one name for it, typed unknown for the Map lookup.
+    const target: unknown = this;
+    if (target === RegistryError) return isBranded(value);
+    const code = CODE_OF_CLASS.get(target);
+    if (code === undefined) return Function.prototype[Symbol.hasInstance].call(target, value);
+    return isBranded(value) && value.code === code;
   }
 }
 
@@ -81,12 +113,15 @@ export class CapacityError extends RegistryError {
   readonly scope: CapacityScope;
   /** The cap's value. */
   readonly limit: number;
+  /** The gateway whose cap was reached; `undefined` when `scope` is `'registry'`. */
+  readonly gatewayId: string | undefined;
 
   constructor(scope: CapacityScope, limit: number, gatewayId?: string) {
     const where = scope === 'gateway' ? `gateway ${JSON.stringify(gatewayId)}` : 'the registry';
     super('ERR_CAPACITY', `Session capacity of ${where} reached (${limit} sessions)`);
     this.scope = scope;
     this.limit = limit;
+    this.gatewayId = scope === 'gateway' ? gatewayId : undefined;
   }
 }
 
@@ -138,9 +173,9 @@ export class SessionLostError extends RegistryError {
  */
 export class SessionRetiredError extends RegistryError {
   /** Why the session was retired. */
-  readonly reason: string;
+  readonly reason: RetireReason;
 
-  constructor(reason: string) {
+  constructor(reason: RetireReason) {
     super('ERR_SESSION_RETIRED', `The upstream session was retired before it was handed out (${reason})`);
     this.reason = reason;
   }
@@ -151,4 +186,18 @@ export class AffinityUnavailableError extends RegistryError {
   constructor(message: string, cause?: unknown) {
     super('ERR_AFFINITY_UNAVAILABLE', message, { cause });
   }
+}
+
+for (const [errorClass, code] of [
+  [InvalidRequestError, 'ERR_INVALID_REQUEST'],
+  [InvalidOptionsError, 'ERR_INVALID_OPTIONS'],
+  [RegistryClosedError, 'ERR_REGISTRY_CLOSED'],
+  [CapacityError, 'ERR_CAPACITY'],
+  [CreateFailedError, 'ERR_CREATE_FAILED'],
+  [NotOwnerError, 'ERR_NOT_OWNER'],
+  [SessionLostError, 'ERR_SESSION_LOST'],
+  [SessionRetiredError, 'ERR_SESSION_RETIRED'],
+  [AffinityUnavailableError, 'ERR_AFFINITY_UNAVAILABLE'],
+] as const) {
+  CODE_OF_CLASS.set(errorClass, code);
 }

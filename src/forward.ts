@@ -9,6 +9,7 @@
 import type { WorkerInfo } from './affinity.js';
 import { InvalidOptionsError } from './errors.js';
 import { HOP_BY_HOP_HEADERS } from './headers.js';
+import { assertKnownKeys, count, milliseconds, optionalFunction, optionsObject } from './internal/validate.js';
 
 /** Options of {@link forwardToOwner}. Unknown keys throw `InvalidOptionsError`. */
 export interface ForwardOptions {
@@ -31,7 +32,6 @@ export interface ForwardOptions {
 export const DEFAULT_HOP_HEADER = 'x-mcp-forwarded-hops';
 
 const KNOWN_OPTIONS = new Set(['fetch', 'hopHeader', 'maxHops', 'timeoutMs', 'signal']);
-const MAX_TIMER_MS = 2_147_483_647;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Hop-by-hop headers plus `host` (the owner's, set by fetch); `proxy-*` is checked by prefix. */
@@ -99,26 +99,14 @@ export async function forwardToOwner(request: Request, owner: WorkerInfo, option
 }
 
 function resolveOptions(options: ForwardOptions | undefined, request: Request): ResolvedForwardOptions {
-  const o = (options ?? {}) as Record<string, unknown>;
-  if (typeof o !== 'object' || o === null) throw new InvalidOptionsError('options', 'expected an object');
-  for (const key of Object.keys(o)) {
-    if (!KNOWN_OPTIONS.has(key)) throw new InvalidOptionsError(key, 'unknown option');
-  }
-  const { fetch: fetchImpl, hopHeader, maxHops, timeoutMs, signal } = o;
-  if (fetchImpl !== undefined && typeof fetchImpl !== 'function') {
-    throw new InvalidOptionsError('fetch', 'expected a function');
-  }
+  const o = optionsObject('options', options);
+  assertKnownKeys(o, KNOWN_OPTIONS);
+  const { hopHeader, signal } = o;
+  const fetchImpl = optionalFunction<typeof fetch>('fetch', o.fetch);
+  const maxHops = count('maxHops', o.maxHops);
+  const timeoutMs = milliseconds('timeoutMs', o.timeoutMs);
   if (hopHeader !== undefined && (typeof hopHeader !== 'string' || !TOKEN.test(hopHeader))) {
     throw new InvalidOptionsError('hopHeader', 'expected an HTTP header name');
-  }
-  if (maxHops !== undefined && (typeof maxHops !== 'number' || !Number.isSafeInteger(maxHops) || maxHops < 1)) {
-    throw new InvalidOptionsError('maxHops', `expected a whole number >= 1, got ${String(maxHops)}`);
-  }
-  if (
-    timeoutMs !== undefined &&
-    (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > MAX_TIMER_MS)
-  ) {
-    throw new InvalidOptionsError('timeoutMs', `expected milliseconds > 0, at most ${MAX_TIMER_MS}, got ${String(timeoutMs)}`);
   }
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidOptionsError('signal', 'expected an AbortSignal');
@@ -126,8 +114,8 @@ function resolveOptions(options: ForwardOptions | undefined, request: Request): 
   return {
     fetch: (fetchImpl as ResolvedForwardOptions['fetch'] | undefined) ?? ((input, init) => globalThis.fetch(input, init)),
     hopHeader: ((hopHeader as string | undefined) ?? DEFAULT_HOP_HEADER).toLowerCase(),
-    maxHops: (maxHops as number | undefined) ?? 1,
-    timeoutMs: (timeoutMs as number | undefined) ?? 10_000,
+    maxHops: maxHops ?? 1,
+    timeoutMs: timeoutMs ?? 10_000,
     signal: (signal as AbortSignal | undefined) ?? request.signal,
   };
 }

@@ -17,7 +17,7 @@ export type { SessionInfo, SessionState } from './session.js';
 export type { RegistrySnapshot, SessionSnapshot, GatewaySnapshot, RegistryTotals } from './snapshot.js';
 
 // Requests and headers
-export { SessionCreateRequest, sessionKey } from './request.js';
+export { SessionCreateRequest } from './request.js';
 export type { SessionCreateRequestInit, SessionCreateRequestJSON, StdioCommand, TransportType } from './request.js';
 export {
   FORBIDDEN_UPSTREAM_HEADERS,
@@ -27,12 +27,11 @@ export {
   isForbiddenUpstreamHeader,
   isValidMcpSessionId,
 } from './headers.js';
-export { INVALID_URL, redactText, redactUrl } from './redact.js';
-export { sha256Hex } from './hash.js';
+export { redactText, redactUrl } from './redact.js';
 
 // Session factories
 export type { CloseContext, FactoryContext, SessionFactory, UpstreamConnection } from './factory.js';
-export { DEFAULT_HOP_HEADER, forwardToOwner } from './forward.js';
+export { forwardToOwner } from './forward.js';
 export type { ForwardOptions } from './forward.js';
 export { mcpSessionFactory } from './mcp/factory.js';
 export { factoryByTransport } from './factory-by-transport.js';
@@ -98,7 +97,6 @@ export type {
 // Time and logging seams
 export { systemClock } from './clock.js';
 export type { Clock, ClockTimer } from './clock.js';
-export { silentLogger } from './logger.js';
 export type { Logger } from './logger.js';
 
 // Errors

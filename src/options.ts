@@ -96,7 +96,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
 ]);
 
 /** Largest delay a timer can hold (2^31 - 1 ms); longer ones fire at once in Node. */
-export const MAX_TIMER_MS = 2_147_483_647;
+const MAX_TIMER_MS = 2_147_483_647;
 
 function duration(name: string, value: unknown, fallback: number, allow: { zero?: boolean; infinity?: boolean }): number {
   if (value === undefined) return fallback;

@@ -87,8 +87,15 @@ interface Totals {
   retired: Record<RetireReason, number>;
 }
 
-/** `ctx.signal` once the create settled: never aborts. */
-const SETTLED_CREATE_SIGNAL: AbortSignal = new AbortController().signal;
+/**
+ * `ctx.signal` once the create settled: never aborts. Made on first use, not at
+ * module scope: Cloudflare Workers forbid creating an AbortController there.
+ */
+let settledCreateSignal: AbortSignal | undefined;
+function settledSignal(): AbortSignal {
+  settledCreateSignal ??= new AbortController().signal;
+  return settledCreateSignal;
+}
 
 /**
  * The factory's `ctx`. Factories keep it (to call `onBroken` later), so its
@@ -107,7 +114,7 @@ class CreateContext<C> implements FactoryContext {
   }
 
   get signal(): AbortSignal {
-    return this.#binding.createControl?.signal ?? SETTLED_CREATE_SIGNAL;
+    return this.#binding.createControl?.signal ?? settledSignal();
   }
 }
 

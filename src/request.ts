@@ -367,7 +367,7 @@ export class SessionCreateRequest {
   readonly connectTimeoutMs: number | undefined;
   /** The command to spawn for `'stdio'` (frozen deep copy). */
   readonly stdio: StdioCommand | undefined;
-  /** Canonical key of (downstreamSessionId, gatewayId); see {@link sessionKey}. */
+  /** Canonical key of (downstreamSessionId, gatewayId): an opaque string, equal for equal pairs and distinct otherwise. */
   readonly key: string;
   /**
    * SHA-256 (hex) of a canonical, length-prefixed serialization of url,

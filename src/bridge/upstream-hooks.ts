@@ -37,7 +37,7 @@ type UpstreamExtra = RequestHandlerExtra<ClientRequest, ClientNotification>;
 type ClientBoundRequest = { method: string; params?: { _meta?: Record<string, unknown>; [key: string]: unknown } };
 
 /** The parts of the downstream client's capabilities that the upstream should see. */
-export function upstreamCapabilities(downstream: ClientCapabilities): ClientCapabilities {
+function upstreamCapabilities(downstream: ClientCapabilities): ClientCapabilities {
   const result: ClientCapabilities = {};
   if (downstream.sampling !== undefined) result.sampling = downstream.sampling;
   if (downstream.elicitation !== undefined) result.elicitation = downstream.elicitation;

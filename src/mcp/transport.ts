@@ -19,7 +19,7 @@ import type { SessionCreateRequest } from '../request.js';
 export type HttpClientTransport = StreamableHTTPClientTransport | SSEClientTransport;
 
 /** How the transport reports what its fetch saw. */
-export interface TransportObserver {
+interface TransportObserver {
   /** An upstream answered HTTP 404 to a request of an established session. */
   onSessionGone(error: Error): void;
 }
@@ -31,7 +31,7 @@ export interface TransportObserver {
  * session part because the SDK merges these headers *over* its own, so a
  * stray `mcp-session-id` would replace the upstream's session id.
  */
-export function upstreamHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
+function upstreamHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
   const result: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (!isForbiddenUpstreamHeader(name)) result[name] = value;

@@ -10,7 +10,7 @@ import type { ClockTimer } from '../clock.js';
 import { AffinityUnavailableError, InvalidRequestError } from '../errors.js';
 import { isValidMcpSessionId } from '../headers.js';
 import { describeError } from '../redact.js';
-import { bounded, endClient, isClusterClient, type OwnedClient, openClient } from './client.js';
+import { assertIoredisInstalled, bounded, endClient, isClusterClient, type OwnedClient, openClient } from './client.js';
 import { RedisKeys } from './keys.js';
 import { type RedisAffinityOptions, type ResolvedRedisAffinityOptions, resolveRedisAffinityOptions } from './options.js';
 import { CLAIM, CLAIM_SLOT, REFRESH, RELEASE, RELEASE_OWNERSHIP, runScript } from './scripts.js';
@@ -142,6 +142,7 @@ export class RedisAffinity implements Affinity {
   /** @throws {InvalidOptionsError} on a missing, unknown or malformed option. */
   constructor(options: RedisAffinityOptions) {
     this.#options = resolveRedisAffinityOptions(options);
+    assertIoredisInstalled(this.#options.redis);
     this.#keys = new RedisKeys(this.#options.keyPrefix);
     this.workerId = this.#options.workerId;
     const address = this.#options.address;

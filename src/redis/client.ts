@@ -5,10 +5,13 @@
  * @module
  */
 
+import { createRequire } from 'node:module';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import { AffinityUnavailableError } from '../errors.js';
+import { AffinityUnavailableError, InvalidOptionsError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { describeError } from '../redact.js';
+
+const IOREDIS_MISSING = 'mcp-upstream-registry/redis needs the optional peer dependency "ioredis" (npm install ioredis)';
 
 /** Sends one raw command; ioredis' `Redis#call`. */
 export interface RedisCommandClient {
@@ -43,6 +46,23 @@ export function isRedisClient(value: unknown): value is Redis | Cluster {
 }
 
 /**
+ * Throws a config error at once (from the constructor) when the affinity must
+ * make its own client and the optional peer dependency `ioredis` is not
+ * installed, instead of failing every `claim()` later. `resolve` is a seam for tests.
+ */
+export function assertIoredisInstalled(
+  connection: RedisConnection,
+  resolve: (id: string) => string = createRequire(import.meta.url).resolve,
+): void {
+  if (isRedisClient(connection)) return;
+  try {
+    resolve('ioredis');
+  } catch (error) {
+    throw new InvalidOptionsError('redis', `${IOREDIS_MISSING} (${describeError(error)})`);
+  }
+}
+
+/**
  * Returns the user's client as is, or creates one. ioredis is imported only
  * here, lazily, so that users who pass their own client never load it twice
  * and a missing optional peer dependency surfaces as a clear error.
@@ -53,10 +73,7 @@ export async function openClient(connection: RedisConnection, logger: Logger): P
   try {
     ({ Redis: RedisClass } = await import('ioredis'));
   } catch (error) {
-    throw new AffinityUnavailableError(
-      'mcp-upstream-registry/redis needs the optional peer dependency "ioredis" (npm install ioredis)',
-      error,
-    );
+    throw new AffinityUnavailableError(IOREDIS_MISSING, error);
   }
   // Commands are bounded by our own timeouts; one retry keeps a reconnect from queueing work for long.
   const defaults: RedisOptions = { maxRetriesPerRequest: 1 };

@@ -4,12 +4,22 @@
  * @module
  */
 
-import { DEFAULT_INHERITED_ENV_VARS } from '@modelcontextprotocol/sdk/client/stdio.js';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
 import process from 'node:process';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { DEFAULT_INHERITED_ENV_VARS } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
 import { InvalidOptionsError } from '../errors.js';
+import { DEFAULT_CLIENT_INFO } from '../internal/client-info.js';
+import {
+  assertKnownKeys,
+  flag,
+  isRecord,
+  milliseconds,
+  optionalFunction,
+  optionsObject,
+} from '../internal/validate.js';
 import type { SessionCreateRequest } from '../request.js';
+import { showValue } from '../show-value.js';
 
 /** Where a stderr line came from; identity only, never the command line or env. */
 export interface StdioStderrSource {
@@ -106,69 +116,34 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
 ]);
 
 const STDERR_MODES: ReadonlySet<unknown> = new Set(['inherit', 'ignore', 'pipe']);
-/** Largest delay a timer can hold; longer ones fire at once in Node. */
-const MAX_TIMER_MS = 2_147_483_647;
 const DEFAULT_CLOSE_STEP_MS = 2_000;
-const DEFAULT_CLIENT_INFO: Implementation = Object.freeze({ name: 'mcp-upstream-registry', version: '0.1.0' });
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
-    return String(value);
-  }
-  return Array.isArray(value) ? 'an array' : typeof value;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function milliseconds(name: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMER_MS) {
-    throw new InvalidOptionsError(name, `expected a number of milliseconds > 0, at most ${MAX_TIMER_MS}, got ${show(value)}`);
-  }
-  return value;
-}
-
-function flag(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new InvalidOptionsError(name, `expected a boolean, got ${show(value)}`);
-  return value;
-}
 
 function clientInfo(value: unknown): Implementation {
   if (value === undefined) return DEFAULT_CLIENT_INFO;
-  if (!isObject(value) || typeof value.name !== 'string' || typeof value.version !== 'string') {
-    throw new InvalidOptionsError('clientInfo', `expected { name: string, version: string }, got ${show(value)}`);
+  if (!isRecord(value) || typeof value.name !== 'string' || typeof value.version !== 'string') {
+    throw new InvalidOptionsError('clientInfo', `expected { name: string, version: string }, got ${showValue(value)}`);
   }
   return value as Implementation;
 }
 
 function capabilities(value: unknown): ClientCapabilities {
   if (value === undefined) return {};
-  if (!isObject(value)) throw new InvalidOptionsError('capabilities', `expected an object, got ${show(value)}`);
+  if (!isRecord(value)) throw new InvalidOptionsError('capabilities', `expected an object, got ${showValue(value)}`);
   return value as ClientCapabilities;
-}
-
-function configureClient(value: unknown): StdioSessionFactoryOptions['configureClient'] {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'function') throw new InvalidOptionsError('configureClient', `expected a function, got ${show(value)}`);
-  return value as StdioSessionFactoryOptions['configureClient'];
 }
 
 function stderr(value: unknown): StdioStderr {
   if (value === undefined) return 'ignore';
   if (typeof value === 'function' || STDERR_MODES.has(value)) return value as StdioStderr;
-  throw new InvalidOptionsError('stderr', `expected 'inherit', 'ignore', 'pipe' or a function, got ${show(value)}`);
+  throw new InvalidOptionsError('stderr', `expected 'inherit', 'ignore', 'pipe' or a function, got ${showValue(value)}`);
 }
 
 function inheritEnv(value: unknown): readonly string[] {
   if (value === undefined) return Object.freeze([...DEFAULT_INHERITED_ENV_VARS]);
-  if (!Array.isArray(value)) throw new InvalidOptionsError('inheritEnv', `expected an array of names, got ${show(value)}`);
+  if (!Array.isArray(value)) throw new InvalidOptionsError('inheritEnv', `expected an array of names, got ${showValue(value)}`);
   value.forEach((name: unknown, i) => {
     if (typeof name !== 'string' || name.length === 0 || name.includes('=') || name.includes('\0')) {
-      throw new InvalidOptionsError(`inheritEnv[${i}]`, `expected a variable name without '=' or NUL, got ${show(name)}`);
+      throw new InvalidOptionsError(`inheritEnv[${i}]`, `expected a variable name without '=' or NUL, got ${showValue(name)}`);
     }
   });
   return Object.freeze([...(value as string[])]);
@@ -180,22 +155,19 @@ function inheritEnv(value: unknown): readonly string[] {
  * @throws `InvalidOptionsError` on an unknown key or a malformed value.
  */
 export function resolveStdioOptions(options: StdioSessionFactoryOptions | undefined): ResolvedStdioOptions {
-  if (options === undefined) options = {};
-  if (!isObject(options)) throw new InvalidOptionsError('options', `expected an object, got ${show(options)}`);
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_KEYS.has(key)) throw new InvalidOptionsError(/^[\w.$-]{1,64}$/.test(key) ? key : show(key), 'unknown option');
-  }
+  const o: StdioSessionFactoryOptions = optionsObject('options', options);
+  assertKnownKeys(o, KNOWN_KEYS);
   return Object.freeze({
-    clientInfo: clientInfo(options.clientInfo),
-    capabilities: capabilities(options.capabilities),
-    requestTimeoutMs: milliseconds('requestTimeoutMs', options.requestTimeoutMs),
-    enforceStrictCapabilities: flag('enforceStrictCapabilities', options.enforceStrictCapabilities, false),
-    configureClient: configureClient(options.configureClient),
-    stderr: stderr(options.stderr),
-    inheritEnv: inheritEnv(options.inheritEnv),
-    closeStepTimeoutMs: milliseconds('closeStepTimeoutMs', options.closeStepTimeoutMs) ?? DEFAULT_CLOSE_STEP_MS,
+    clientInfo: clientInfo(o.clientInfo),
+    capabilities: capabilities(o.capabilities),
+    requestTimeoutMs: milliseconds('requestTimeoutMs', o.requestTimeoutMs),
+    enforceStrictCapabilities: flag('enforceStrictCapabilities', o.enforceStrictCapabilities, false),
+    configureClient: optionalFunction<StdioSessionFactoryOptions['configureClient']>('configureClient', o.configureClient),
+    stderr: stderr(o.stderr),
+    inheritEnv: inheritEnv(o.inheritEnv),
+    closeStepTimeoutMs: milliseconds('closeStepTimeoutMs', o.closeStepTimeoutMs) ?? DEFAULT_CLOSE_STEP_MS,
     // Negative pids address process groups only on POSIX.
-    processGroup: flag('processGroup', options.processGroup, true) && process.platform !== 'win32',
-    killOnExit: flag('killOnExit', options.killOnExit, true),
+    processGroup: flag('processGroup', o.processGroup, true) && process.platform !== 'win32',
+    killOnExit: flag('killOnExit', o.killOnExit, true),
   });
 }

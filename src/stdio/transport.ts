@@ -20,7 +20,7 @@ import type { StdioChild, StdioExit } from './child.js';
 const SETTLE_MS = 100;
 
 /** The error a lost child is reported with: an SDK `ConnectionClosed`, so `classifyError` calls it `'transport'`. */
-export function childLostError(exit: StdioExit | undefined, pid: number | undefined): McpError {
+function childLostError(exit: StdioExit | undefined, pid: number | undefined): McpError {
   const how =
     exit === undefined
       ? 'closed its stdout'

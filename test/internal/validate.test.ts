@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { InvalidOptionsError } from '../../src/errors.js';
+import { DEFAULT_CLIENT_INFO, PACKAGE_VERSION } from '../../src/internal/client-info.js';
+import {
+  MAX_TIMER_MS,
+  assertKnownKeys,
+  count,
+  flag,
+  milliseconds,
+  oneOf,
+  optionalFunction,
+  optionsObject,
+} from '../../src/internal/validate.js';
+
+function errorOf(fn: () => unknown): InvalidOptionsError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof InvalidOptionsError) return error;
+    throw error;
+  }
+  throw new Error('expected an InvalidOptionsError');
+}
+
+describe('validation kit', () => {
+  it('milliseconds: (0, 2^31-1], with zero and Infinity only when allowed', () => {
+    expect(MAX_TIMER_MS).toBe(2 ** 31 - 1);
+    expect(milliseconds('t', undefined)).toBeUndefined();
+    expect(milliseconds('t', MAX_TIMER_MS)).toBe(MAX_TIMER_MS);
+    expect(milliseconds('t', 0, { zero: true })).toBe(0);
+    expect(milliseconds('t', Number.POSITIVE_INFINITY, { infinity: true })).toBe(Number.POSITIVE_INFINITY);
+    for (const bad of [0, -1, MAX_TIMER_MS + 1, Number.NaN, Number.POSITIVE_INFINITY, '5', null]) {
+      const error = errorOf(() => milliseconds('timeoutMs', bad));
+      expect(error.option).toBe('timeoutMs');
+      expect(error.message).toContain(`at most ${MAX_TIMER_MS}`);
+    }
+  });
+
+  it('count, flag, oneOf and optionalFunction show the bad value safely', () => {
+    expect(count('n', 3)).toBe(3);
+    expect(count('n', 0, 0)).toBe(0);
+    expect(errorOf(() => count('n', 1.5)).message).toContain('got 1.5');
+    expect(flag('f', undefined, true)).toBe(true);
+    expect(errorOf(() => flag('f', 'yes', true)).message).toContain('got "yes"');
+    expect(oneOf('mode', undefined, ['a', 'b'], 'a')).toBe('a');
+    expect(errorOf(() => oneOf('mode', 'c', ['a', 'b'], 'a')).message).toContain(`expected one of 'a', 'b', got "c"`);
+    expect(errorOf(() => optionalFunction('fn', { secret: 'x' })).message).not.toContain('secret');
+    const long = 'x'.repeat(500);
+    expect(errorOf(() => flag('f', long, true)).message.length).toBeLessThan(200);
+  });
+
+  it('options objects and unknown keys', () => {
+    expect(optionsObject('options', undefined)).toEqual({});
+    expect(errorOf(() => optionsObject('options', [])).message).toContain('an array');
+    expect(() => assertKnownKeys({ a: 1 }, new Set(['a']))).not.toThrow();
+    expect(errorOf(() => assertKnownKeys({ b: 1 }, new Set(['a']))).option).toBe('b');
+    expect(errorOf(() => assertKnownKeys({ 'bad key\n': 1 }, new Set())).option).toBe('"bad key\\n"');
+  });
+
+  it('the default clientInfo carries the version from package.json', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(PACKAGE_VERSION).toBe(pkg.version);
+    expect(DEFAULT_CLIENT_INFO).toEqual({ name: 'mcp-upstream-registry', version: pkg.version });
+  });
+});
