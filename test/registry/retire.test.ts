@@ -1,7 +1,7 @@
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import type { SessionFactory } from '../../src/factory.js';
-import { UpstreamSessionRegistry } from '../../src/registry.js';
+import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 import { type FakeClient, createFakeFactory } from '../../src/testing/index.js';
 import { req, record, setup } from './helpers.js';
 

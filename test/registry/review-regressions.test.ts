@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Affinity, ClaimResult } from '../../src/affinity.js';
 import type { SessionFactory } from '../../src/factory.js';
-import { UpstreamSessionRegistry } from '../../src/registry.js';
+import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 import { type FakeClient, ManualClock } from '../../src/testing/index.js';
 import { req, setup } from './helpers.js';
 
