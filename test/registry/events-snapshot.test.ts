@@ -89,3 +89,37 @@ function stripError(event: unknown): unknown {
   const e = event as { error?: Error };
   return e.error === undefined ? event : { ...e, error: e.error.message };
 }
+
+describe('snapshot by state (issue 9, §1)', () => {
+  it('reports draining and closing sessions with their state; retiring counts nothing else', async () => {
+    const hang = () => new Promise<void>(() => {});
+    const affinity = { workerId: 'w', claim: async () => ({ owned: true as const }), release: hang, close: async () => {} };
+    const { registry } = setup({ affinity }, { close: 'hang' });
+    const lease = await registry.acquire(req('a'));
+    (await registry.acquire(req('b'))).release();
+    void registry.evictSession('a');
+    void registry.evictSession('b');
+    const states = registry.snapshot().sessions.map((s) => `${s.downstreamSessionId}:${s.state}`);
+    expect(states.sort()).toEqual(['a:draining', 'b:closing']);
+    expect(registry.snapshot().retiring).toBe(2);
+    lease.release();
+  });
+
+  it('regression: ownership releases in progress are not counted as retiring sessions', async () => {
+    const hang = () => new Promise<void>(() => {});
+    const affinity = { workerId: 'w', claim: async () => ({ owned: true as const }), release: hang, close: async () => {} };
+    const { registry } = setup({ affinity });
+    (await registry.acquire(req('a'))).release();
+    void registry.evictSession('a');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(registry.snapshot()).toMatchObject({ retiring: 0, live: 0, creating: 0 });
+  });
+});
+
+describe('found by review', () => {
+  it('keeps a gateway id named __proto__ as data in the snapshot', async () => {
+    const { registry } = setup();
+    (await registry.acquire(req('x', '__proto__'))).release();
+    expect(Object.keys(registry.snapshot().gateways)).toEqual(['__proto__']);
+  });
+});

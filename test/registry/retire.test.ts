@@ -184,3 +184,12 @@ describe('invariant 9: bounded close', () => {
     expect(done).toBe(true);
   });
 });
+
+describe('found by review', () => {
+  it('forgets a downstream session whose upstream session was retired for a transport error', async () => {
+    const { registry } = setup();
+    const lease = await registry.acquire(req('x'));
+    lease.release(new TypeError('fetch failed'));
+    expect(registry.snapshot().downstreamSessions).toBe(0);
+  });
+});
