@@ -58,6 +58,6 @@ export interface RegistrySnapshot {
   readonly downstreamSessions: number;
   readonly gateways: Readonly<Record<string, GatewaySnapshot>>;
   readonly totals: RegistryTotals;
-  /** Upstream sessions creating, live (ready, probing) or retiring (draining, closing). */
+  /** Upstream sessions in service: creating, ready or probing (retiring ones are counted in `retiring`). */
   readonly sessions: readonly SessionSnapshot[];
 }

@@ -75,12 +75,11 @@ function gatewaySnapshots<C extends ProbeableClient>(core: RegistryCore<C>, now:
   return gateways;
 }
 
-/** Frozen plain data; sessions in service and sessions retiring, each with its state. */
+/** Frozen plain data: sessions in service (creating, ready, probing) each with its state; retiring ones by count. */
 export function buildSnapshot<C extends ProbeableClient>(core: RegistryCore<C>): RegistrySnapshot {
   const now = core.clock.now();
   const sessions: SessionSnapshot[] = [];
   for (const b of core.bindings.values()) sessions.push(sessionSnapshot(b, now));
-  for (const b of core.retiring) sessions.push(sessionSnapshot(b, now));
   const { counts, totals } = core;
   return freezeSnapshot({
     closed: core.closed,

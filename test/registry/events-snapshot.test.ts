@@ -91,7 +91,7 @@ function stripError(event: unknown): unknown {
 }
 
 describe('snapshot by state (issue 9, §1)', () => {
-  it('reports draining and closing sessions with their state; retiring counts nothing else', async () => {
+  it('counts draining and closing sessions in retiring and lists only sessions in service', async () => {
     const hang = () => new Promise<void>(() => {});
     const affinity = { workerId: 'w', claim: async () => ({ owned: true as const }), release: hang, close: async () => {} };
     const { registry } = setup({ affinity }, { close: 'hang' });
@@ -99,9 +99,10 @@ describe('snapshot by state (issue 9, §1)', () => {
     (await registry.acquire(req('b'))).release();
     void registry.evictSession('a');
     void registry.evictSession('b');
+    (await registry.acquire(req('c'))).release();
     const states = registry.snapshot().sessions.map((s) => `${s.downstreamSessionId}:${s.state}`);
-    expect(states.sort()).toEqual(['a:draining', 'b:closing']);
-    expect(registry.snapshot().retiring).toBe(2);
+    expect(states).toEqual(['c:ready']);
+    expect(registry.snapshot()).toMatchObject({ retiring: 2, live: 1, creating: 0 });
     lease.release();
   });
 
