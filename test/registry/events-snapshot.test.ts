@@ -110,10 +110,11 @@ describe('snapshot by state (issue 9, §1)', () => {
     const hang = () => new Promise<void>(() => {});
     const affinity = { workerId: 'w', claim: async () => ({ owned: true as const }), release: hang, close: async () => {} };
     const { registry } = setup({ affinity });
-    (await registry.acquire(req('a'))).release();
-    void registry.evictSession('a');
+    // A transport error retires the only session of 'a': its ownership is given back (and hangs).
+    (await registry.acquire(req('a'))).release(new TypeError('fetch failed'));
     await new Promise((resolve) => setImmediate(resolve));
     expect(registry.snapshot()).toMatchObject({ retiring: 0, live: 0, creating: 0 });
+    expect(registry.snapshot().totals.closed).toBe(1);
   });
 });
 
