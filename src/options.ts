@@ -51,6 +51,17 @@ export interface RegistryOptions<C extends ProbeableClient = ProbeableClient> {
   overflow?: OverflowPolicy;
   /** What a lost upstream session does. Default 'reconnect'. */
   onSessionLost?: SessionLostPolicy;
+  /**
+   * Under `onSessionLost: 'fail'`: most lost marks kept at once. Past it, the
+   * oldest mark's downstream session is forgotten (its upstream sessions
+   * retired, ownership released). Default: `maxSessions`.
+   */
+  maxLostSessions?: number;
+  /**
+   * Under `onSessionLost: 'fail'`: a lost mark older than this is dropped with
+   * its downstream session, as with `maxLostSessions`. Default 30 minutes.
+   */
+  lostSessionTtlMs?: number;
   /** Creates in progress at once per gateway. Default 16. */
   createConcurrencyPerGateway?: number;
   /** Reconnect-storm guard; `false` turns it off. */
@@ -72,6 +83,8 @@ export interface ResolvedOptions {
   readonly maxSessionsPerGateway: number;
   readonly overflow: OverflowPolicy;
   readonly onSessionLost: SessionLostPolicy;
+  readonly maxLostSessions: number;
+  readonly lostSessionTtlMs: number;
   readonly createConcurrencyPerGateway: number;
   readonly backoff: Required<CreateBackoffOptions> | undefined;
 }
@@ -89,6 +102,8 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'maxSessionsPerGateway',
   'overflow',
   'onSessionLost',
+  'maxLostSessions',
+  'lostSessionTtlMs',
   'createConcurrencyPerGateway',
   'createBackoff',
   'clock',
@@ -193,6 +208,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     maxSessionsPerGateway: count('maxSessionsPerGateway', o.maxSessionsPerGateway, Number.POSITIVE_INFINITY, true),
     overflow: oneOf('overflow', o.overflow, ['reject', 'evict-idle'], 'reject'),
     onSessionLost: oneOf('onSessionLost', o.onSessionLost, ['reconnect', 'fail'], 'reconnect'),
+    maxLostSessions: count('maxLostSessions', o.maxLostSessions, maxSessions),
+    lostSessionTtlMs: duration('lostSessionTtlMs', o.lostSessionTtlMs, 30 * 60_000, {}),
     createConcurrencyPerGateway: count('createConcurrencyPerGateway', o.createConcurrencyPerGateway, 16),
     backoff: resolveBackoff(o.createBackoff),
   };

@@ -48,26 +48,16 @@ export interface RegistryTotals {
 export interface RegistrySnapshot {
   readonly closed: boolean;
   readonly uptimeMs: number;
-  /** Ready upstream sessions (same as `registry.size`). */
+  /** Live upstream sessions, ready or probing (same as `registry.size`). */
   readonly live: number;
   /** Upstream sessions being created. */
   readonly creating: number;
-  /** Retired upstream sessions still draining or closing. */
+  /** Retired upstream sessions still draining or closing (nothing else). */
   readonly retiring: number;
   /** Downstream sessions the registry keeps state for. */
   readonly downstreamSessions: number;
   readonly gateways: Readonly<Record<string, GatewaySnapshot>>;
   readonly totals: RegistryTotals;
+  /** Upstream sessions in service: creating, ready or probing (retiring ones are counted in `retiring`). */
   readonly sessions: readonly SessionSnapshot[];
-}
-
-/** Deep-freezes a snapshot built from fresh plain objects. */
-export function freezeSnapshot(snapshot: RegistrySnapshot): RegistrySnapshot {
-  for (const session of snapshot.sessions) Object.freeze(session);
-  Object.freeze(snapshot.sessions);
-  for (const gateway of Object.values(snapshot.gateways)) Object.freeze(gateway);
-  Object.freeze(snapshot.gateways);
-  Object.freeze(snapshot.totals.retired);
-  Object.freeze(snapshot.totals);
-  return Object.freeze(snapshot);
 }

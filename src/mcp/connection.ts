@@ -12,7 +12,7 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { isSessionGone, markLocalTransportError } from '../classify.js';
 import type { CloseContext, FactoryContext, UpstreamConnection } from '../factory.js';
 import type { SessionCreateRequest } from '../request.js';
-import { raceSignal } from '../abort.js';
+import { raceSignal } from '../internal/abort.js';
 import { createClient, markSessionlessNotFound } from './client.js';
 import { DeathWatch } from './death-watch.js';
 import type { ResolvedMcpOptions } from './options.js';

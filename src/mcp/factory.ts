@@ -8,7 +8,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InvalidRequestError } from '../errors.js';
 import type { FactoryContext, SessionFactory, UpstreamConnection } from '../factory.js';
 import type { SessionCreateRequest } from '../request.js';
-import { createDeadline, raceSignal } from '../abort.js';
+import { createDeadline, raceSignal } from '../internal/abort.js';
 import { McpConnection } from './connection.js';
 import { type McpSessionFactoryOptions, type ResolvedMcpOptions, resolveMcpOptions } from './options.js';
 import type { UpstreamSessionRecord, UpstreamSessionStore } from './session-store.js';

@@ -9,7 +9,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { DEFAULT_REQUEST_TIMEOUT_MSEC } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { McpError } from '@modelcontextprotocol/sdk/types.js';
 import process from 'node:process';
-import { createDeadline, raceSignal } from '../abort.js';
+import { createDeadline, raceSignal } from '../internal/abort.js';
 import { InvalidRequestError } from '../errors.js';
 import type { FactoryContext, SessionFactory, UpstreamConnection } from '../factory.js';
 import type { SessionCreateRequest, StdioCommand } from '../request.js';

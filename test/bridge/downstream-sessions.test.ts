@@ -9,7 +9,7 @@ import { DownstreamSessions, type DispatchOutcome } from '../../src/bridge/downs
 import { BridgeHub } from '../../src/bridge/hub.js';
 import { InvalidOptionsError } from '../../src/errors.js';
 import { mcpSessionFactory } from '../../src/mcp/factory.js';
-import { UpstreamSessionRegistry } from '../../src/registry.js';
+import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 import { type RichServer, startRichServer } from '../fixtures/rich-server.js';
 
 const ENDPOINT = 'http://127.0.0.1/mcp';

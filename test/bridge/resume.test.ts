@@ -18,7 +18,7 @@ import { markTransportInitialized } from '../../src/bridge/resume-transport.js';
 import { AffinityUnavailableError, InvalidOptionsError } from '../../src/errors.js';
 import { mcpSessionFactory } from '../../src/mcp/factory.js';
 import type { UpstreamSessionRecord, UpstreamSessionStore } from '../../src/mcp/session-store.js';
-import { UpstreamSessionRegistry } from '../../src/registry.js';
+import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 
 const ENDPOINT = 'http://127.0.0.1/mcp';
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' };

@@ -15,7 +15,7 @@ import type { SessionBridge } from '../../src/bridge/session-bridge.js';
 import { InvalidOptionsError, InvalidRequestError } from '../../src/errors.js';
 import { mcpSessionFactory } from '../../src/mcp/factory.js';
 import type { RegistryOptions } from '../../src/options.js';
-import { UpstreamSessionRegistry } from '../../src/registry.js';
+import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 import { type RichServer, startRichServer } from '../fixtures/rich-server.js';
 
 /** An upstream whose tools/list pages `pageSize` tools at a time. */

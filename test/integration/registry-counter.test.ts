@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { mcpSessionFactory } from '../../src/mcp/factory.js';
-import { UpstreamSessionRegistry } from '../../src/registry.js';
+import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 import type { SessionCreateRequestInit } from '../../src/request.js';
 import { type CounterServer, startCounterServer } from '../fixtures/counter-server.js';
 import { callText } from '../fixtures/factory-harness.js';

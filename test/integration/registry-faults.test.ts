@@ -9,7 +9,7 @@ import { classifyError } from '../../src/classify.js';
 import { CreateFailedError, SessionLostError } from '../../src/errors.js';
 import { mcpSessionFactory } from '../../src/mcp/factory.js';
 import type { RegistryOptions } from '../../src/options.js';
-import { UpstreamSessionRegistry } from '../../src/registry.js';
+import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 import type { UpstreamSessionRecord, UpstreamSessionStore } from '../../src/mcp/session-store.js';
 import { SessionCreateRequest, type SessionCreateRequestInit } from '../../src/request.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';

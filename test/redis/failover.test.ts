@@ -11,7 +11,7 @@ import { mcpSessionFactory } from '../../src/mcp/factory.js';
 import type { RedisAffinity } from '../../src/redis/affinity.js';
 import type { RegistryOptions } from '../../src/options.js';
 import { RedisSessionStore } from '../../src/redis/session-store.js';
-import { UpstreamSessionRegistry } from '../../src/registry.js';
+import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 import type { SessionCreateRequestInit } from '../../src/request.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
 import { type CounterServer, startCounterServer } from '../fixtures/counter-server.js';

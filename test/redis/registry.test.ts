@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NotOwnerError } from '../../src/errors.js';
 import type { RetireReason } from '../../src/events.js';
 import type { RedisAffinity } from '../../src/redis/affinity.js';
-import { UpstreamSessionRegistry } from '../../src/registry.js';
+import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 import { SessionCreateRequest } from '../../src/request.js';
 import { createFakeFactory, type FakeClient, ManualClock } from '../../src/testing/index.js';
 import { skipRedisSuites } from '../fixtures/redis-server.js';

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError, InvalidRequestError, RegistryError } from '../../src/errors.js';
 import type { RegistryOptions } from '../../src/options.js';
-import { UpstreamSessionRegistry } from '../../src/registry.js';
+import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 import { type FakeClient, ManualClock, createFakeFactory } from '../../src/testing/index.js';
 import { setup } from './helpers.js';
 

@@ -77,3 +77,65 @@ describe('invariant 11: bounded resources', () => {
     expect(fake.maxConcurrentCreates).toBe(3);
   });
 });
+
+describe('capacity refusals and connections retiring (issue 9, §2.3, §2.7)', () => {
+  it('regression 2.3: a CapacityError leaves no gateway state behind', async () => {
+    const { registry } = setup({ maxSessions: 1 });
+    (await registry.acquire(req('a', 'g0'))).release();
+    for (let i = 1; i <= 200; i++) {
+      await expect(registry.acquire(req(`d${i}`, `g${i}`))).rejects.toBeInstanceOf(CapacityError);
+    }
+    expect(Object.keys(registry.snapshot().gateways)).toEqual(['g0']);
+    expect(registry.snapshot().downstreamSessions).toBe(1);
+  });
+
+  it('regression 2.7: a draining session (lease in flight) counts against maxSessions', async () => {
+    const { registry } = setup({ maxSessions: 1 });
+    const lease = await registry.acquire(req('a'));
+    const evicting = registry.evictSession('a');
+    expect(registry.snapshot().retiring).toBe(1);
+    await expect(registry.acquire(req('b'))).rejects.toMatchObject({ code: 'ERR_CAPACITY', scope: 'registry' });
+    lease.release();
+    await evicting;
+    (await registry.acquire(req('b'))).release();
+  });
+
+  it('regression 2.7: eviction churn with hung closes keeps at most maxSessions closing', async () => {
+    const { registry, fake } = setup({ maxSessions: 2, overflow: 'evict-idle' }, { close: 'hang' });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      outcomes.push(
+        await registry.acquire(req(`d${i}`)).then(
+          (lease) => {
+            lease.release();
+            return 'lease';
+          },
+          (e: { code?: string }) => String(e.code),
+        ),
+      );
+    }
+    const snapshot = registry.snapshot();
+    expect(snapshot.retiring).toBeLessThanOrEqual(2);
+    expect(snapshot.live + snapshot.creating).toBeLessThanOrEqual(2);
+    // Connections not yet closed never exceed 2 x maxSessions.
+    expect(fake.connections.filter((c) => !c.closed).length).toBeLessThanOrEqual(4);
+    expect(outcomes).toContain('ERR_CAPACITY');
+  });
+});
+
+describe('found by review', () => {
+  it('forgets a downstream session whose last upstream session was evicted for capacity', async () => {
+    const { registry } = setup({ maxSessions: 1, overflow: 'evict-idle' });
+    for (let i = 0; i < 50; i++) (await registry.acquire(req(`ds-${i}`))).release();
+    expect(registry.snapshot().downstreamSessions).toBe(1);
+  });
+
+  it('keeps no per-gateway state for gateways without sessions', async () => {
+    const { registry } = setup();
+    for (let i = 0; i < 100; i++) {
+      (await registry.acquire(req('x', `gw-${i}`))).release();
+      await registry.evictSession('x');
+    }
+    expect(Object.keys(registry.snapshot().gateways)).toHaveLength(0);
+  });
+});

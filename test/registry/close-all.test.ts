@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RegistryClosedError } from '../../src/errors.js';
 import { req, record, settle, setup } from './helpers.js';
+import type { Affinity } from '../../src/affinity.js';
 
 describe('invariant 10: closed means closed', () => {
   it('closes every connection exactly once and rejects acquire at once afterwards', async () => {
@@ -84,5 +85,21 @@ describe('invariant 10: closed means closed', () => {
     expect(clock.pendingTimers).toBeGreaterThan(0);
     await registry.closeAll();
     expect(clock.pendingTimers).toBe(0);
+  });
+});
+
+describe('found by review', () => {
+  it('closeAll stays within 3 x closeTimeoutMs when the affinity release and close hang too', async () => {
+    const hang = () => new Promise<void>(() => {});
+    const affinity: Affinity = { workerId: 'w', claim: async () => ({ owned: true }), release: hang, close: hang };
+    const { registry, clock } = setup({ closeTimeoutMs: 1000, affinity }, { close: 'hang' });
+    await registry.acquire(req('x')); // a lease stays in flight: the drain phase runs
+    let doneAt = -1;
+    const closing = registry.closeAll().then(() => {
+      doneAt = clock.now();
+    });
+    for (let i = 0; i < 20 && doneAt < 0; i++) await clock.advance(250);
+    await closing;
+    expect(doneAt).toBeLessThanOrEqual(3000);
   });
 });

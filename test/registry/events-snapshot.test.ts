@@ -89,3 +89,39 @@ function stripError(event: unknown): unknown {
   const e = event as { error?: Error };
   return e.error === undefined ? event : { ...e, error: e.error.message };
 }
+
+describe('snapshot by state (issue 9, §1)', () => {
+  it('counts draining and closing sessions in retiring and lists only sessions in service', async () => {
+    const hang = () => new Promise<void>(() => {});
+    const affinity = { workerId: 'w', claim: async () => ({ owned: true as const }), release: hang, close: async () => {} };
+    const { registry } = setup({ affinity }, { close: 'hang' });
+    const lease = await registry.acquire(req('a'));
+    (await registry.acquire(req('b'))).release();
+    void registry.evictSession('a');
+    void registry.evictSession('b');
+    (await registry.acquire(req('c'))).release();
+    const states = registry.snapshot().sessions.map((s) => `${s.downstreamSessionId}:${s.state}`);
+    expect(states).toEqual(['c:ready']);
+    expect(registry.snapshot()).toMatchObject({ retiring: 2, live: 1, creating: 0 });
+    lease.release();
+  });
+
+  it('regression: ownership releases in progress are not counted as retiring sessions', async () => {
+    const hang = () => new Promise<void>(() => {});
+    const affinity = { workerId: 'w', claim: async () => ({ owned: true as const }), release: hang, close: async () => {} };
+    const { registry } = setup({ affinity });
+    // A transport error retires the only session of 'a': its ownership is given back (and hangs).
+    (await registry.acquire(req('a'))).release(new TypeError('fetch failed'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(registry.snapshot()).toMatchObject({ retiring: 0, live: 0, creating: 0 });
+    expect(registry.snapshot().totals.closed).toBe(1);
+  });
+});
+
+describe('found by review', () => {
+  it('keeps a gateway id named __proto__ as data in the snapshot', async () => {
+    const { registry } = setup();
+    (await registry.acquire(req('x', '__proto__'))).release();
+    expect(Object.keys(registry.snapshot().gateways)).toEqual(['__proto__']);
+  });
+});

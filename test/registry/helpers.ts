@@ -1,6 +1,6 @@
 import { afterEach } from 'vitest';
 import type { RegistryOptions } from '../../src/options.js';
-import { UpstreamSessionRegistry } from '../../src/registry.js';
+import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 import { SessionCreateRequest, type SessionCreateRequestInit } from '../../src/request.js';
 import { type FakeClient, type FakeFactoryOptions, ManualClock, createFakeFactory } from '../../src/testing/index.js';
 

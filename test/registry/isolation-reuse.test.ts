@@ -89,3 +89,13 @@ describe('invariant 2: reuse', () => {
     expect(registry.snapshot().sessions[0]?.inFlight).toBe(0);
   });
 });
+
+describe('found by review', () => {
+  it('does not expose the binding (and its request headers) on a lease', async () => {
+    const { registry } = setup();
+    const lease = await registry.acquire(req('x', 'g1', { headers: { authorization: 'Bearer SECRET' } }));
+    expect(Object.keys(lease)).not.toContain('binding');
+    expect(JSON.stringify(Object.values(lease))).not.toContain('SECRET');
+    lease.release();
+  });
+});

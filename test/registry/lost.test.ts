@@ -2,6 +2,11 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { SessionLostError } from '../../src/errors.js';
 import { req, record, setup } from './helpers.js';
+import type { SessionFactory } from '../../src/factory.js';
+import { UpstreamSessionRegistry } from '../../src/registry/index.js';
+import { type FakeClient, ManualClock } from '../../src/testing/index.js';
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('invariant 14 (registry side): onSessionLost', () => {
   it("'reconnect' retires, emits session:lost and rebuilds on the next acquire", async () => {
@@ -76,5 +81,112 @@ describe('reconnect-storm guard', () => {
     await clock.advance(2000);
     (await registry.acquire(req('c'))).release();
     expect(registry.snapshot().gateways.g1).toMatchObject({ consecutiveFailures: 0, backoffRemainingMs: 0 });
+  });
+});
+
+describe('no silent state loss and bounded lost marks (issue 9, §2.4, §2.5)', () => {
+  it("regression 2.5: 'fail': an idle-expired upstream session emits session:lost and the next acquire rejects", async () => {
+    const { registry, clock, fake } = setup({ onSessionLost: 'fail', idleTtlMs: 1000 });
+    const lost = record(registry, 'session:lost');
+    (await registry.acquire(req('a'))).release();
+    await clock.advance(2000);
+    expect(lost).toEqual([expect.objectContaining({ downstreamSessionId: 'a', reason: 'idle-expired', policy: 'fail' })]);
+    await expect(registry.acquire(req('a'))).rejects.toBeInstanceOf(SessionLostError);
+    expect(fake.created).toBe(1);
+  });
+
+  it("regression 2.5: 'fail': a capacity-evicted upstream session emits session:lost and its next acquire rejects", async () => {
+    const { registry } = setup({ onSessionLost: 'fail', maxSessions: 1, overflow: 'evict-idle' });
+    const lost = record(registry, 'session:lost');
+    (await registry.acquire(req('a'))).release();
+    (await registry.acquire(req('b'))).release();
+    expect(lost).toEqual([expect.objectContaining({ downstreamSessionId: 'a', reason: 'capacity', policy: 'fail' })]);
+    await expect(registry.acquire(req('a'))).rejects.toBeInstanceOf(SessionLostError);
+  });
+
+  it("regression 2.5: 'reconnect': idle expiry emits session:lost too, and the next acquire rebuilds", async () => {
+    const { registry, clock, fake } = setup({ idleTtlMs: 1000 });
+    const lost = record(registry, 'session:lost');
+    (await registry.acquire(req('a'))).release();
+    await clock.advance(2000);
+    expect(lost).toEqual([expect.objectContaining({ reason: 'idle-expired', policy: 'reconnect' })]);
+    (await registry.acquire(req('a'))).release();
+    expect(fake.created).toBe(2);
+  });
+
+  it('regression 2.4: lost marks are bounded in count (maxLostSessions); the oldest goes first', async () => {
+    const { registry, fake } = setup({ onSessionLost: 'fail', maxLostSessions: 3 });
+    for (let i = 0; i < 10; i++) {
+      (await registry.acquire(req(`d${i}`))).release();
+      fake.connections[i]!.break();
+    }
+    expect(registry.snapshot().downstreamSessions).toBe(3);
+    await expect(registry.acquire(req('d9'))).rejects.toBeInstanceOf(SessionLostError);
+  });
+
+  it('regression 2.4: lost marks are bounded in age (lostSessionTtlMs), also with idleTtlMs 0', async () => {
+    const { registry, clock, fake } = setup({ onSessionLost: 'fail', idleTtlMs: 0, lostSessionTtlMs: 1000 });
+    for (let i = 0; i < 5; i++) {
+      (await registry.acquire(req(`d${i}`))).release();
+      fake.connections[i]!.break();
+    }
+    expect(registry.snapshot().downstreamSessions).toBe(5);
+    await clock.advance(1000);
+    expect(registry.snapshot().downstreamSessions).toBe(0);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('regression 2.4: a lost mark that expires takes the rest of its downstream session with it', async () => {
+    const { registry, clock, fake } = setup({ onSessionLost: 'fail', idleTtlMs: 0, lostSessionTtlMs: 1000 });
+    (await registry.acquire(req('a', 'g1'))).release();
+    (await registry.acquire(req('a', 'g2'))).release();
+    fake.connections[0]!.break();
+    expect(registry.size).toBe(1);
+    await clock.advance(1000);
+    expect(registry.size).toBe(0);
+    expect(registry.snapshot().totals.retired['downstream-evicted']).toBe(1);
+  });
+});
+
+describe('found by review', () => {
+  it("onSessionLost 'fail': a waiter on another gateway gets SessionLostError, not a lease", async () => {
+    const { registry, fake } = setup({ onSessionLost: 'fail' }, { mode: 'manual' });
+    const g2 = registry.acquire(req('x', 'g2'));
+    await turn();
+    fake.pending[0]!.resolve();
+    (await g2).release();
+    const g1 = registry.acquire(req('x', 'g1')).then(
+      (lease) => {
+        lease.release();
+        return 'lease';
+      },
+      (e: { code?: string }) => e.code,
+    );
+    await turn();
+    fake.connections[0]!.break();
+    fake.pending[0]!.resolve();
+    expect(await g1).toBe('ERR_SESSION_LOST');
+  });
+
+  it('does not call the factory again for a session a session:lost listener evicted', async () => {
+    const clock = new ManualClock();
+    let calls = 0;
+    let closed = 0;
+    const gone = Object.assign(new Error('Session not found'), { code: 404, name: 'StreamableHTTPError' });
+    const factory: SessionFactory<FakeClient> = async () => {
+      calls++;
+      if (calls === 1) throw gone;
+      return {
+        client: {} as FakeClient,
+        close: async () => {
+          closed++;
+        },
+      };
+    };
+    const registry = new UpstreamSessionRegistry<FakeClient>({ factory, clock });
+    registry.on('session:lost', (event) => void registry.evictSession(event.downstreamSessionId));
+    await registry.acquire(req('x')).catch(() => undefined);
+    await registry.closeAll();
+    expect(calls - 1).toBe(closed);
   });
 });

@@ -97,3 +97,22 @@ describe('invariant 6: probe after idle', () => {
     expect(fake.calls).toBe(1);
   });
 });
+
+describe('probing is a state (issue 9, §2.7)', () => {
+  it('regression 2.7: a session whose probe wait was aborted stays probing; the sweeper does not expire it mid-probe', async () => {
+    const { registry, clock, fake } = setup({ idleTtlMs: 1000, idleValidationMs: 500, probeTimeoutMs: 2000 });
+    const retired = record(registry, 'session:retired');
+    (await registry.acquire(req('a'))).release();
+    await clock.advance(400);
+    (await registry.acquire(req('b'))).release();
+    await clock.advance(200); // t = 600: a is due for a probe
+    fake.connections[0]!.client.hangProbes();
+    const controller = new AbortController();
+    const waiting = settle(registry.acquire(req('a'), { signal: controller.signal }));
+    controller.abort(new Error('client went away'));
+    expect(await waiting).toMatchObject({ ok: false });
+    await clock.advance(900); // t = 1500: b expired; a is still being probed
+    expect(retired.map((e) => `${e.downstreamSessionId}:${e.reason}`)).toEqual(['b:idle-expired']);
+    expect(registry.snapshot().sessions.map((s) => `${s.downstreamSessionId}:${s.state}`)).toContain('a:probing');
+  });
+});

@@ -33,7 +33,7 @@ import { RegistryError, type SessionRetiredError } from '../../src/errors.js';
 import type { SessionFactory } from '../../src/factory.js';
 import type { SessionLease } from '../../src/lease.js';
 import type { RegistryOptions } from '../../src/options.js';
-import { UpstreamSessionRegistry } from '../../src/registry.js';
+import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 import type { SessionCreateRequest } from '../../src/request.js';
 import type { SessionInfo } from '../../src/session.js';
 import {
@@ -501,8 +501,13 @@ async function runOne(config: Config, steps: readonly Step[]): Promise<void> {
   const quiescentChecks = (where: string): void => {
     check(harnessErrors.length === 0, harnessErrors.join('; '));
     const snapshot = registry.snapshot();
-    const ready = snapshot.sessions.filter((s) => s.state === 'ready');
-    check(registry.size === ready.length, `${where}: size ${registry.size} but ${ready.length} ready sessions`);
+    // Live = ready or probing (a probe in progress keeps its connection).
+    const ready = snapshot.sessions.filter((s) => s.state === 'ready' || s.state === 'probing');
+    check(registry.size === ready.length, `${where}: size ${registry.size} but ${ready.length} live sessions`);
+    check(
+      snapshot.sessions.every((s) => s.state === 'creating' || s.state === 'ready' || s.state === 'probing'),
+      `${where}: a session not in service is listed`,
+    );
     check(snapshot.live === registry.size, `${where}: snapshot.live ${snapshot.live} but size ${registry.size}`);
     const perGateway = Object.values(snapshot.gateways).reduce((sum, g) => sum + g.live, 0);
     check(perGateway === registry.size, `${where}: gateways' live sum ${perGateway} but size ${registry.size}`);

@@ -1,7 +1,7 @@
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import type { SessionFactory } from '../../src/factory.js';
-import { UpstreamSessionRegistry } from '../../src/registry.js';
+import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 import { type FakeClient, createFakeFactory } from '../../src/testing/index.js';
 import { req, record, setup } from './helpers.js';
 
@@ -182,5 +182,14 @@ describe('invariant 9: bounded close', () => {
     await clock.advance(1);
     await evicting;
     expect(done).toBe(true);
+  });
+});
+
+describe('found by review', () => {
+  it('forgets a downstream session whose upstream session was retired for a transport error', async () => {
+    const { registry } = setup();
+    const lease = await registry.acquire(req('x'));
+    lease.release(new TypeError('fetch failed'));
+    expect(registry.snapshot().downstreamSessions).toBe(0);
   });
 });

@@ -91,3 +91,18 @@ describe('invariant 4: abort detaches one caller', () => {
     lease.release();
   });
 });
+
+describe('create deadline covers the queue (issue 9, §2.7)', () => {
+  it('regression 2.7: a create queued behind createConcurrencyPerGateway fails at its deadline, not after the queue', async () => {
+    const { registry, clock } = setup({ createConcurrencyPerGateway: 1, createTimeoutMs: 1000 }, { mode: 'manual' });
+    const first = settle(registry.acquire(req('a')));
+    await clock.advance(500);
+    const queued = settle(registry.acquire(req('b')));
+    await clock.advance(1000); // t = 1500: b's deadline, though it never reached the factory
+    const result = await Promise.race([queued, Promise.resolve('still waiting')]);
+    expect(result).toMatchObject({ ok: false, error: expect.any(CreateFailedError) });
+    expect(((result as { error: Error }).error).message).toMatch(/timed out/);
+    expect(registry.snapshot().creating).toBe(0);
+    await first;
+  });
+});

@@ -2,7 +2,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RegistryEvents } from '../../src/events.js';
 import { factoryByTransport } from '../../src/factory-by-transport.js';
-import { UpstreamSessionRegistry } from '../../src/registry.js';
+import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 import type { SessionCreateRequest } from '../../src/request.js';
 import { stdioProcessOf, stdioSessionFactory } from '../../src/stdio/index.js';
 import type { FakeClient } from '../../src/testing/fake-client.js';

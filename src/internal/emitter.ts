@@ -1,5 +1,5 @@
 import mittModule, { type Emitter } from 'mitt';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 
 // mitt's typings say ESM default export while its package is CommonJS; under
 // NodeNext the default import is typed as the module object. Accept both shapes.

@@ -1,5 +1,5 @@
-import type { Clock, ClockTimer } from './clock.js';
-import type { CloseContext } from './factory.js';
+import type { Clock, ClockTimer } from '../clock.js';
+import type { CloseContext } from '../factory.js';
 
 /** How a bounded close ended. */
 export interface CloseOutcome {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type IdleLinks, IdleList } from '../src/idle-list.js';
+import { type IdleLinks, IdleList } from '../../src/internal/idle-list.js';
 
 class Item implements IdleLinks<Item> {
   idlePrev: Item | undefined = undefined;

@@ -1,0 +1,103 @@
+/**
+ * Per-gateway state: its sessions, its create concurrency (`createConcurrencyPerGateway`)
+ * and the reconnect-storm backoff. A gateway with nothing to remember keeps no state.
+ *
+ * @module
+ */
+import pLimit, { type LimitFunction } from 'p-limit';
+import { CreateFailedError } from '../errors.js';
+import type { ProbeableClient } from '../probe.js';
+import type { Binding } from './binding.js';
+import type { RegistryCore } from './core.js';
+
+export interface GatewayState<C> {
+  readonly id: string;
+  /** Its sessions creating or live. */
+  readonly bindings: Set<Binding<C>>;
+  readonly limit: LimitFunction;
+  consecutiveFailures: number;
+  backoffUntil: number;
+  lastError: unknown;
+}
+
+export class Gateways<C extends ProbeableClient> {
+  readonly #core: RegistryCore<C>;
+  readonly #states = new Map<string, GatewayState<C>>();
+
+  constructor(core: RegistryCore<C>) {
+    this.#core = core;
+  }
+
+  get(id: string): GatewayState<C> | undefined {
+    return this.#states.get(id);
+  }
+
+  all(): IterableIterator<GatewayState<C>> {
+    return this.#states.values();
+  }
+
+  /** The gateway's state, created on first use. Call only once a create is certain (a refusal leaves nothing). */
+  stateFor(id: string): GatewayState<C> {
+    let gw = this.#states.get(id);
+    if (gw === undefined) {
+      gw = {
+        id,
+        bindings: new Set(),
+        limit: pLimit(this.#core.options.createConcurrencyPerGateway),
+        consecutiveFailures: 0,
+        backoffUntil: 0,
+        lastError: undefined,
+      };
+      this.#states.set(id, gw);
+    }
+    return gw;
+  }
+
+  /** Forgets a gateway with no sessions, no creates and no backoff state (and its p-limit). */
+  dropIfUnused(gw: GatewayState<C>): void {
+    if (gw.bindings.size > 0 || gw.limit.activeCount + gw.limit.pendingCount > 0 || gw.consecutiveFailures > 0) return;
+    if (this.#states.get(gw.id) === gw) this.#states.delete(gw.id);
+  }
+
+  /** `evictGateway`: forget its backoff; its state goes once its creates are over. */
+  reset(gw: GatewayState<C>): void {
+    gw.consecutiveFailures = 0;
+    gw.backoffUntil = 0;
+    gw.lastError = undefined;
+    if (gw.limit.activeCount + gw.limit.pendingCount === 0) this.#states.delete(gw.id);
+  }
+
+  /** The fail-fast error while the gateway backs off, or `undefined` when creates are allowed. */
+  backoffError(gw: GatewayState<C>, now: number): CreateFailedError | undefined {
+    if (gw.backoffUntil <= now) return undefined;
+    return new CreateFailedError(
+      gw.id,
+      `Creates for gateway ${JSON.stringify(gw.id)} are backing off after ${gw.consecutiveFailures} consecutive failures`,
+      gw.lastError,
+    );
+  }
+
+  succeeded(gw: GatewayState<C>): void {
+    gw.consecutiveFailures = 0;
+    gw.backoffUntil = 0;
+    gw.lastError = undefined;
+  }
+
+  /** Counts a failure; opens (or widens) the backoff window once `afterFailures` is reached. */
+  failed(gw: GatewayState<C>, cause: unknown): void {
+    gw.consecutiveFailures++;
+    gw.lastError = cause;
+    const { options, clock, logger, events } = this.#core;
+    const backoff = options.backoff;
+    if (backoff === undefined || gw.consecutiveFailures < backoff.afterFailures) return;
+    const exponent = Math.min(gw.consecutiveFailures - backoff.afterFailures, 30);
+    const backoffMs = Math.min(backoff.maxMs, backoff.initialMs * 2 ** exponent);
+    gw.backoffUntil = clock.now() + backoffMs;
+    logger.warn({ gatewayId: gw.id, consecutiveFailures: gw.consecutiveFailures, backoffMs }, 'gateway create backoff');
+    events.emit('gateway:backoff', { gatewayId: gw.id, consecutiveFailures: gw.consecutiveFailures, backoffMs });
+  }
+
+  clear(): void {
+    this.#states.clear();
+  }
+}

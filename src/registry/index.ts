@@ -1,0 +1,7 @@
+/**
+ * The registry: {@link UpstreamSessionRegistry} and its per-call options.
+ *
+ * @module
+ */
+export { UpstreamSessionRegistry } from './registry.js';
+export type { AcquireOptions } from './registry.js';

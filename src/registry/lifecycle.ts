@@ -1,0 +1,117 @@
+/**
+ * The session state machine: the one function that changes a session's phase,
+ * keeps the per-state counts, logs and emits the transition's event.
+ *
+ * ```
+ * creating -> ready | failed | closing
+ * ready    -> probing | draining | closing
+ * probing  -> ready | draining | closing
+ * draining -> closing
+ * closing  -> closed | orphaned
+ * ```
+ *
+ * @module
+ */
+import type { CloseOutcome } from '../internal/close.js';
+import type { SessionIdentity } from '../events.js';
+import type { ProbeableClient } from '../probe.js';
+import type { SessionState } from '../session.js';
+import type { Binding, Phase } from './binding.js';
+import type { RegistryCore } from './core.js';
+
+const NEXT: Readonly<Record<SessionState, readonly SessionState[]>> = {
+  creating: ['ready', 'failed', 'closing'],
+  ready: ['probing', 'draining', 'closing'],
+  probing: ['ready', 'draining', 'closing'],
+  draining: ['closing'],
+  closing: ['closed', 'orphaned'],
+  closed: [],
+  failed: [],
+  orphaned: [],
+};
+
+/** What a probe found; carried by the transition it ends with. */
+export interface ProbeOutcome {
+  readonly healthy: boolean;
+  readonly step: string;
+  readonly durationMs: number;
+}
+
+/** Extra facts a transition reports in its event. */
+export interface TransitionDetail {
+  /** The probe that ended a `probing` phase. */
+  readonly probe?: ProbeOutcome;
+  /** How the close ended (to `closed`). */
+  readonly close?: CloseOutcome;
+  /** Log a failed create at debug, not warn (a backoff refusal is logged once per window). */
+  readonly quiet?: boolean;
+}
+
+/** The identity events and logs carry; never headers or URLs. */
+export function identity(binding: Binding<unknown>): SessionIdentity {
+  const { downstreamSessionId, gatewayId, transport, connectionId } = binding.info;
+  return { downstreamSessionId, gatewayId, transport, connectionId };
+}
+
+/**
+ * Moves `binding` to `next`. The only writer of `binding.phase`. Throws on a
+ * transition the machine does not have (a registry bug, never user input).
+ */
+export function transition<C extends ProbeableClient>(core: RegistryCore<C>, binding: Binding<C>, next: Phase<C>, detail: TransitionDetail = {}): void {
+  const previous = binding.phase;
+  if (!NEXT[previous.state].includes(next.state)) {
+    throw new Error(`Invalid session transition ${previous.state} -> ${next.state}`);
+  }
+  binding.phase = next;
+  core.counts[previous.state]--;
+  core.counts[next.state]++;
+  announce(core, binding, previous, next, detail);
+}
+
+function announce<C extends ProbeableClient>(core: RegistryCore<C>, binding: Binding<C>, previous: Phase<C>, next: Phase<C>, detail: TransitionDetail): void {
+  const { events, logger, clock } = core;
+  const now = clock.now();
+  if (detail.probe !== undefined) events.emit('session:probed', { ...identity(binding), ...detail.probe });
+  switch (next.state) {
+    case 'ready':
+      if (previous.state !== 'creating') return;
+      core.totals.created++;
+      logger.debug(identity(binding), 'upstream session created');
+      events.emit('session:created', { ...identity(binding), durationMs: now - previous.job.started });
+      return;
+    case 'failed': {
+      const log = detail.quiet === true ? logger.debug : logger.warn;
+      log.call(logger, { ...identity(binding), error: next.error.message }, 'upstream session create failed');
+      const started = previous.state === 'creating' ? previous.job.started : binding.info.createdAt;
+      events.emit('session:create-failed', { ...identity(binding), error: next.error, durationMs: now - started });
+      return;
+    }
+    case 'draining':
+    case 'closing': {
+      if (previous.state === 'draining') return;
+      const { reason } = next.retirement;
+      core.totals.retired[reason]++;
+      logger.debug({ ...identity(binding), reason }, 'upstream session retired');
+      events.emit('session:retired', { ...identity(binding), reason, inFlight: binding.inFlight });
+      return;
+    }
+    case 'closed': {
+      const close = detail.close ?? { outcome: 'closed', forced: false };
+      const durationMs = now - next.retirement.at;
+      if (close.error !== undefined) {
+        logger.warn({ ...identity(binding), error: core.describe(close.error) }, 'upstream close failed');
+      }
+      const event = { ...identity(binding), forced: close.forced, durationMs };
+      events.emit('session:closed', close.error === undefined ? event : { ...event, error: close.error });
+      return;
+    }
+    case 'orphaned': {
+      const durationMs = now - next.retirement.at;
+      logger.warn({ ...identity(binding), durationMs }, 'upstream session did not close in time; orphaned');
+      events.emit('session:orphaned', { ...identity(binding), durationMs });
+      return;
+    }
+    case 'probing':
+      return;
+  }
+}

@@ -1,0 +1,305 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InvalidRequestError, RegistryClosedError, SessionLostError, SessionRetiredError } from '../errors.js';
+import type { RegistryEvents } from '../events.js';
+import type { SessionLease } from '../lease.js';
+import type { RegistryOptions } from '../options.js';
+import type { ProbeableClient } from '../probe.js';
+import { SessionCreateRequest, type SessionCreateRequestInit } from '../request.js';
+import type { SessionInfo } from '../session.js';
+import { showValue } from '../show-value.js';
+import type { RegistrySnapshot } from '../snapshot.js';
+import { type Binding, isLive, retirementOf } from './binding.js';
+import { RegistryCore } from './core.js';
+import type { DownstreamState } from './ownership.js';
+import { buildSnapshot } from './stats.js';
+
+/** Per-call options of {@link UpstreamSessionRegistry.acquire} and {@link UpstreamSessionRegistry.use}. */
+export interface AcquireOptions {
+  /** Aborting rejects this caller only, with `signal.reason`; a shared create goes on for the others. */
+  signal?: AbortSignal;
+}
+
+/** How many times one acquire rebuilds after the connection it waited for broke. */
+const MAX_ATTEMPTS = 3;
+
+function validateAcquireOptions(opts: unknown): AbortSignal | undefined {
+  if (opts === undefined) return undefined;
+  if (typeof opts !== 'object' || opts === null) {
+    throw new InvalidRequestError('options', `expected an object, got ${showValue(opts)}`);
+  }
+  const signal = (opts as AcquireOptions).signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidRequestError('options.signal', `expected an AbortSignal, got ${showValue(signal)}`);
+  }
+  return signal;
+}
+
+function requireString(name: string, value: unknown): string {
+  if (typeof value !== 'string') throw new InvalidRequestError(name, `expected a string, got ${showValue(value)}`);
+  return value;
+}
+
+/**
+ * Holds exactly one upstream MCP client session per (downstream session id,
+ * gateway id), reuses it for every call of that downstream session, probes it
+ * after idle, retires it when it breaks, its configuration changes or the
+ * downstream session ends, bounds every resource and closes everything in
+ * bounded time. Each upstream session moves through the states of
+ * {@link SessionState} (see `docs/lifecycle.md`).
+ *
+ * @typeParam C - the client type the factory makes; the SDK `Client` by default.
+ *
+ * @example
+ * ```ts
+ * const registry = new UpstreamSessionRegistry();
+ * const request = SessionCreateRequest.from({
+ *   downstreamSessionId: sessionIdFromDownstream,
+ *   gatewayId: 'weather',
+ *   url: 'https://weather.example.com/mcp',
+ *   headers: { authorization: `Bearer ${token}` },
+ * });
+ * const result = await registry.use(request, (client) => client.callTool({ name: 'forecast', arguments: { city } }));
+ * // when the downstream session ends:
+ * await registry.evictSession(sessionIdFromDownstream);
+ * ```
+ */
+export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
+  readonly #core: RegistryCore<C>;
+  #closeAll: Promise<void> | undefined;
+
+  /** Throws `InvalidOptionsError` for an unknown or malformed option. */
+  constructor(options?: RegistryOptions<C>) {
+    const core = new RegistryCore<C>(options);
+    this.#core = core;
+    core.unsubscribeOwnership = core.affinity.onOwnershipLost?.((id) => this.#onOwnershipLost(id));
+  }
+
+  /** Live (ready or probing) upstream sessions. */
+  get size(): number {
+    return this.#core.live;
+  }
+
+  /** True once `closeAll()` was called. */
+  get closed(): boolean {
+    return this.#core.closed;
+  }
+
+  /** Subscribes to an event. A listener that throws is logged and cannot break the registry. */
+  on<K extends keyof RegistryEvents>(type: K, handler: (event: RegistryEvents[K]) => void): void {
+    this.#core.events.on(type, handler);
+  }
+
+  /** Removes a listener added with {@link UpstreamSessionRegistry.on}. */
+  off<K extends keyof RegistryEvents>(type: K, handler: (event: RegistryEvents[K]) => void): void {
+    this.#core.events.off(type, handler);
+  }
+
+  /**
+   * Gets a lease on the upstream session of this (downstream session, gateway),
+   * creating it (once, however many callers wait), probing it after idle, or
+   * rebuilding it when its configuration changed. Release the lease when done.
+   *
+   * Rejects with `InvalidRequestError`, `RegistryClosedError`, `CapacityError`,
+   * `CreateFailedError`, `NotOwnerError`, `AffinityUnavailableError`,
+   * `SessionLostError`, `SessionRetiredError`, an application error from a
+   * health probe, or the caller's `signal.reason`.
+   */
+  async acquire(init: SessionCreateRequestInit | SessionCreateRequest, opts?: AcquireOptions): Promise<SessionLease<C>> {
+    const core = this.#core;
+    if (core.closed) throw new RegistryClosedError();
+    const request = SessionCreateRequest.from(init);
+    const signal = validateAcquireOptions(opts);
+    signal?.throwIfAborted();
+    // Warm path: a healthy, recently used connection of an owned downstream
+    // session is handed out without awaiting anything.
+    const held = core.bindings.get(request.key);
+    if (held !== undefined) {
+      const phase = held.phase;
+      const ds = core.ownership.get(request.downstreamSessionId);
+      if (
+        phase.state === 'ready' &&
+        ds?.owned === true &&
+        ds.lost === undefined &&
+        held.request.fingerprint === request.fingerprint &&
+        !core.leases.needsProbe(held)
+      ) {
+        return core.leases.lease(held, phase.connection);
+      }
+    }
+    return this.#acquireSlow(request, signal);
+  }
+
+  async #acquireSlow(request: SessionCreateRequest, signal: AbortSignal | undefined): Promise<SessionLease<C>> {
+    const { ownership, leases } = this.#core;
+    const ds = ownership.stateFor(request.downstreamSessionId);
+    // While any acquire of this downstream session is in progress its state stays,
+    // so one caller's failure cannot look like an eviction to another.
+    ds.pending++;
+    try {
+      await ownership.ensureOwned(ds, signal);
+      for (let attempt = 1; ; attempt++) {
+        this.#assertUsable(ds);
+        const binding = this.#bindingFor(request, ds);
+        const lease = await leases.whenReady(binding, signal);
+        if (lease !== undefined && ds.lost !== undefined) {
+          // Another gateway of this downstream session was lost while we waited ('fail').
+          lease.release();
+          throw new SessionLostError(ds.id, ds.lost.cause);
+        }
+        if (lease !== undefined) return lease;
+        const error = leases.waiterError(binding);
+        if (error !== undefined) throw error;
+        if (attempt === MAX_ATTEMPTS) throw new SessionRetiredError(retirementOf(binding.phase)?.reason ?? 'lost');
+      }
+    } finally {
+      ds.pending--;
+      // A downstream session that never got an upstream session keeps no state.
+      ownership.forgetIfEmpty(ds);
+    }
+  }
+
+  #assertUsable(ds: DownstreamState<C>): void {
+    if (this.#core.closed) throw new RegistryClosedError();
+    if (ds.lost !== undefined) throw new SessionLostError(ds.id, ds.lost.cause);
+    if (this.#core.ownership.get(ds.id) !== ds) throw new SessionRetiredError('downstream-evicted');
+  }
+
+  /** The session to use for this request: the held one, or a new one being created. */
+  #bindingFor(request: SessionCreateRequest, ds: DownstreamState<C>): Binding<C> {
+    const held = this.#core.bindings.get(request.key);
+    if (held !== undefined && held.request.fingerprint === request.fingerprint) return held;
+    if (held !== undefined) void this.#core.retirer.retire(held, 'config-changed');
+    return this.#core.creator.create(request, ds);
+  }
+
+  /**
+   * Runs `fn` with the upstream client of this (downstream session, gateway) and
+   * releases the lease afterwards. A transport error thrown by `fn` retires the
+   * connection (the next call builds a new one); the error is rethrown.
+   *
+   * @example
+   * ```ts
+   * const tools = await registry.use(request, (client) => client.listTools());
+   * ```
+   */
+  async use<T>(
+    init: SessionCreateRequestInit | SessionCreateRequest,
+    fn: (client: C, info: SessionInfo) => Promise<T>,
+    opts?: AcquireOptions,
+  ): Promise<T> {
+    if (typeof fn !== 'function') throw new InvalidRequestError('fn', `expected a function, got ${showValue(fn)}`);
+    const lease = await this.acquire(init, opts);
+    try {
+      const result = await fn(lease.client, lease.info);
+      lease.release();
+      return result;
+    } catch (error) {
+      lease.release(error);
+      throw error;
+    }
+  }
+
+  /**
+   * Says the downstream session is alive (e.g. its stream is open) without using
+   * it: refreshes the idle-expiry clock (`idleTtlMs`) of its live upstream
+   * sessions, but not the probe-after-idle clock. Returns how many it touched;
+   * 0 for an unknown downstream session or after `closeAll()`. O(its sessions).
+   *
+   * @example
+   * ```ts
+   * // while the client's GET stream is open:
+   * setInterval(() => registry.touch(sessionId), 60_000);
+   * ```
+   */
+  touch(downstreamSessionId: string): number {
+    requireString('downstreamSessionId', downstreamSessionId);
+    const core = this.#core;
+    const ds = core.closed ? undefined : core.ownership.get(downstreamSessionId);
+    if (ds === undefined) return 0;
+    const now = core.clock.now();
+    let touched = 0;
+    for (const binding of ds.bindings.values()) {
+      if (!isLive(binding.phase)) continue;
+      binding.activeAt = now;
+      // Keep the idle list ordered by activity: the touched session goes last.
+      if (core.idle.delete(binding)) core.idle.add(binding);
+      touched++;
+    }
+    return touched;
+  }
+
+  /**
+   * Retires every upstream session of a downstream session (call it when the
+   * downstream session ends), clears a lost mark and releases affinity
+   * ownership. Resolves with the number of upstream sessions retired, once
+   * they are closed (or orphaned).
+   */
+  async evictSession(downstreamSessionId: string): Promise<number> {
+    requireString('downstreamSessionId', downstreamSessionId);
+    const { ownership, retirer, closed } = this.#core;
+    const ds = ownership.get(downstreamSessionId);
+    if (ds !== undefined) {
+      ownership.detach(ds);
+      // Released below; a claim still in flight releases its own grant.
+      ds.owned = false;
+    }
+    const bindings = ds === undefined ? [] : [...ds.bindings.values()];
+    const retiring = bindings.map((b) => retirer.retire(b, 'downstream-evicted'));
+    const releasing = closed ? Promise.resolve() : ownership.release(downstreamSessionId);
+    await Promise.all([...retiring, releasing]);
+    return bindings.length;
+  }
+
+  /**
+   * Retires every upstream session of a gateway (e.g. it was removed from the
+   * configuration) and forgets its backoff state. Costs O(sessions of that gateway).
+   */
+  async evictGateway(gatewayId: string): Promise<number> {
+    requireString('gatewayId', gatewayId);
+    const { gateways, retirer } = this.#core;
+    const gw = gateways.get(gatewayId);
+    if (gw === undefined) return 0;
+    const bindings = [...gw.bindings];
+    gateways.reset(gw);
+    await Promise.all(bindings.map((b) => retirer.retire(b, 'gateway-evicted')));
+    return bindings.length;
+  }
+
+  /**
+   * Closes every upstream session in parallel and stops the registry. Idempotent.
+   * Bounded: at most 3 x `closeTimeoutMs` however many sessions there are (plus
+   * `closeTimeoutMs` for the affinity). After it, `acquire` rejects at once with
+   * `RegistryClosedError` (so does an acquire waiting for an affinity claim), and
+   * a create that finishes later is closed on arrival.
+   */
+  closeAll(): Promise<void> {
+    if (this.#closeAll !== undefined) return this.#closeAll;
+    this.#core.closed = true;
+    this.#closeAll = this.#core.retirer.shutdown();
+    return this.#closeAll;
+  }
+
+  /** Same as {@link UpstreamSessionRegistry.closeAll}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.closeAll();
+  }
+
+  /**
+   * Frozen plain data about the registry: sessions by state (`live` = ready or
+   * probing, `creating`, `retiring` = draining or closing); never header values,
+   * URL credentials or query strings.
+   */
+  snapshot(): RegistrySnapshot {
+    return buildSnapshot(this.#core);
+  }
+
+  #onOwnershipLost(downstreamSessionId: string): void {
+    const { ownership, retirer } = this.#core;
+    const ds = ownership.get(downstreamSessionId);
+    if (ds === undefined) return;
+    ownership.detach(ds);
+    // Another worker holds it now: nothing to release.
+    ds.owned = false;
+    for (const b of ds.bindings.values()) void retirer.retire(b, 'ownership-lost');
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * Taking sessions out of service: retire (at once), drain (bounded), close
+ * (bounded), orphan; a create that finishes late is closed on arrival; and
+ * `closeAll()`.
+ *
+ * @module
+ */
+import type { RetireReason } from '../events.js';
+import { SessionRetiredError } from '../errors.js';
+import type { UpstreamConnection } from '../factory.js';
+import { type CloseSchedule, closeWithin, sharedPhaseEnds, waitWithin } from '../internal/close.js';
+import { deferred } from '../internal/deferred.js';
+import type { ProbeableClient } from '../probe.js';
+import type { Binding, CreateJob, Retirement } from './binding.js';
+import type { RegistryCore } from './core.js';
+import { type ProbeOutcome, identity, transition } from './lifecycle.js';
+
+/**
+ * Retirements that lose upstream state the downstream session would notice:
+ * they emit `session:lost` and, under `onSessionLost: 'fail'`, mark the
+ * downstream session lost (DESIGN invariant 15).
+ */
+const LOSES_STATE: ReadonlySet<RetireReason> = new Set([
+  'lost',
+  'transport-error',
+  'probe-failed',
+  'idle-expired',
+  'capacity',
+]);
+
+const DONE: Promise<void> = Promise.resolve();
+
+export class Retirer<C extends ProbeableClient> {
+  readonly #core: RegistryCore<C>;
+  /** Closes of connections that arrived after their create failed: not sessions, tracked for `closeAll()` only. */
+  readonly #lateCloses = new Set<Promise<void>>();
+
+  constructor(core: RegistryCore<C>) {
+    this.#core = core;
+  }
+
+  /** The factory reported the connection broken. */
+  onBroken(binding: Binding<C>, reason: unknown): void {
+    const phase = binding.phase;
+    if (phase.state === 'creating') {
+      phase.job.broken ??= { reason };
+      return;
+    }
+    if (phase.state !== 'ready' && phase.state !== 'probing') return;
+    this.#core.logger.debug({ ...identity(binding), reason: this.#core.describe(reason) }, 'upstream connection reported broken');
+    void this.retire(binding, 'lost', reason);
+  }
+
+  /**
+   * Takes the session out of service at once and closes it once its leases end
+   * (or `closeTimeoutMs` passes). Idempotent. Resolves when it is closed or orphaned.
+   */
+  retire(binding: Binding<C>, reason: RetireReason, cause?: unknown, schedule?: CloseSchedule, probe?: ProbeOutcome): Promise<void> {
+    const phase = binding.phase;
+    switch (phase.state) {
+      case 'draining':
+      case 'closing':
+      case 'closed':
+      case 'orphaned':
+        return phase.retirement.done ?? DONE;
+      case 'failed':
+        return DONE;
+    }
+    const core = this.#core;
+    const plan = schedule ?? core.perPhase;
+    const retirement: Retirement = { reason, at: core.clock.now(), done: undefined, drained: undefined };
+    core.unindex(binding);
+    core.retiring.add(binding);
+    if (phase.state === 'creating') {
+      transition(core, binding, { state: 'closing', retirement });
+      const error = new SessionRetiredError(reason);
+      core.creator.abandon(phase.job, error);
+      phase.job.ready.reject(core.leases.waiterError(binding) ?? error);
+      retirement.done = this.#untrack(binding, this.#closeAfterCreate(binding, phase.job, retirement, plan));
+    } else {
+      if (phase.state === 'probing') phase.control.abort(new SessionRetiredError(reason));
+      transition(core, binding, { state: binding.inFlight > 0 ? 'draining' : 'closing', retirement }, { probe });
+      retirement.done = this.#untrack(binding, this.#drainAndClose(binding, phase.connection, retirement, plan));
+    }
+    if (LOSES_STATE.has(reason)) this.#sessionLost(binding, reason, cause);
+    core.ownership.forgetDownstreamOf(binding);
+    return retirement.done;
+  }
+
+  #untrack(binding: Binding<C>, closing: Promise<void>): Promise<void> {
+    return closing.finally(() => {
+      this.#core.retiring.delete(binding);
+    });
+  }
+
+  #sessionLost(binding: Binding<C>, reason: RetireReason, cause: unknown): void {
+    this.emitLost(binding, reason);
+    if (this.#core.options.onSessionLost === 'fail') this.#core.ownership.markLost(binding.request.downstreamSessionId, cause);
+  }
+
+  emitLost(binding: Binding<C>, reason: RetireReason): void {
+    this.#core.events.emit('session:lost', { ...identity(binding), reason, policy: this.#core.options.onSessionLost });
+  }
+
+  /** A lease ended: a draining session whose last lease ended goes on to close. */
+  drained(binding: Binding<C>): void {
+    const phase = binding.phase;
+    if (phase.state === 'draining') phase.retirement.drained?.resolve();
+  }
+
+  async #drainAndClose(binding: Binding<C>, connection: UpstreamConnection<C>, retirement: Retirement, schedule: CloseSchedule): Promise<void> {
+    if (binding.phase.state === 'draining') {
+      retirement.drained ??= deferred<void>();
+      if (binding.inFlight > 0) await waitWithin(retirement.drained.promise, schedule.drain, this.#core.clock);
+      transition(this.#core, binding, { state: 'closing', retirement });
+    }
+    await this.#close(binding, connection, retirement, schedule);
+  }
+
+  /** Retired while creating: wait (bounded) for the factory, then close what it made. */
+  async #closeAfterCreate(binding: Binding<C>, job: CreateJob<C>, retirement: Retirement, schedule: CloseSchedule): Promise<void> {
+    const call = job.call;
+    if (call === undefined) {
+      // Still queued: the factory never ran, there is nothing to close.
+      transition(this.#core, binding, { state: 'closed', retirement });
+      return;
+    }
+    const settled = await waitWithin(call, schedule.drain, this.#core.clock);
+    if (!settled) {
+      transition(this.#core, binding, { state: 'orphaned', retirement });
+      this.#closeLateArrival(binding, call);
+      return;
+    }
+    const connection = await call.catch(() => undefined);
+    if (connection === undefined) {
+      transition(this.#core, binding, { state: 'closed', retirement });
+      return;
+    }
+    await this.#close(binding, connection, retirement, schedule);
+  }
+
+  async #close(binding: Binding<C>, connection: UpstreamConnection<C>, retirement: Retirement, schedule: CloseSchedule): Promise<void> {
+    const detach = retirement.reason === 'ownership-lost';
+    const result = await closeWithin((ctx) => connection.close(ctx), schedule, this.#core.clock, detach);
+    if (result.outcome === 'orphaned') transition(this.#core, binding, { state: 'orphaned', retirement });
+    else transition(this.#core, binding, { state: 'closed', retirement }, { close: result });
+  }
+
+  /** A failed create whose factory may still deliver: wait (bounded), then close on arrival. */
+  closeAfterFailedCreate(binding: Binding<C>, call: Promise<UpstreamConnection<C>>): void {
+    const { clock, perPhase } = this.#core;
+    const work = (async () => {
+      if (!(await waitWithin(call, perPhase.drain, clock))) return this.#closeLateArrival(binding, call);
+      const connection = await call.catch(() => undefined);
+      if (connection !== undefined) await closeWithin((ctx) => connection.close(ctx), perPhase, clock);
+    })();
+    const tracked = work.finally(() => this.#lateCloses.delete(tracked));
+    this.#lateCloses.add(tracked);
+  }
+
+  /** A create that finishes after the registry stopped waiting is closed on arrival. */
+  #closeLateArrival(binding: Binding<C>, call: Promise<UpstreamConnection<C>>): void {
+    const { clock, perPhase, logger } = this.#core;
+    call
+      .then(
+        (connection) => closeWithin((ctx) => connection.close(ctx), perPhase, clock),
+        () => undefined,
+      )
+      .then(
+        () => logger.debug(identity(binding), 'late upstream connection closed on arrival'),
+        () => undefined,
+      );
+  }
+
+  /**
+   * `closeAll()`: retires everything in parallel under one set of phase ends, so
+   * however long retiring 100k sessions takes, none closes later than
+   * 3 x `closeTimeoutMs` after it began. Ownership goes back meanwhile.
+   */
+  async shutdown(): Promise<void> {
+    const core = this.#core;
+    core.limits.stopSweeper();
+    core.ownership.cancelClaims();
+    const owned = core.ownership.owned();
+    const shared = sharedPhaseEnds(core.options.closeTimeoutMs, core.clock);
+    const [first, second, third] = shared.ends as [Promise<void>, Promise<void>, Promise<void>];
+    const idle: CloseSchedule = { drain: first, graceful: first, forced: second };
+    const busy: CloseSchedule = { drain: first, graceful: second, forced: third };
+    const retiring = [...core.bindings.values()].map((b) =>
+      this.retire(b, 'registry-closed', undefined, b.inFlight > 0 || b.phase.state === 'creating' ? busy : idle),
+    );
+    const already = [...core.retiring].map((b) => ('retirement' in b.phase ? b.phase.retirement.done : undefined) ?? DONE);
+    // Release (<= closeTimeoutMs) then affinity close (<= closeTimeoutMs) fit in the 3 x closeTimeoutMs of a retire.
+    const releasing = Promise.all(owned.map((id) => core.ownership.release(id))).then(() => this.#closeAffinity());
+    await Promise.all([...retiring, ...already, releasing, ...this.#lateCloses, ...core.ownership.releasing]);
+    shared.cancel();
+    core.ownership.clear();
+    core.gateways.clear();
+  }
+
+  async #closeAffinity(): Promise<void> {
+    const { affinity, options, clock, logger } = this.#core;
+    this.#core.unsubscribeOwnership?.();
+    try {
+      const closed = await waitWithin(Promise.resolve().then(() => affinity.close()), options.closeTimeoutMs, clock);
+      if (!closed) logger.warn({}, 'affinity close timed out');
+    } catch (error) {
+      logger.warn({ error: this.#core.describe(error) }, 'affinity close failed');
+    }
+  }
+}

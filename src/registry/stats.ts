@@ -1,0 +1,116 @@
+/**
+ * Counters and the snapshot: what the registry tells an operator.
+ *
+ * @module
+ */
+import type { RetireReason } from '../events.js';
+import type { ProbeableClient } from '../probe.js';
+import type { GatewaySnapshot, RegistrySnapshot, SessionSnapshot } from '../snapshot.js';
+import { type Binding, isLive } from './binding.js';
+import type { RegistryCore } from './core.js';
+
+const RETIRE_REASONS: readonly RetireReason[] = [
+  'downstream-evicted',
+  'gateway-evicted',
+  'config-changed',
+  'probe-failed',
+  'transport-error',
+  'idle-expired',
+  'capacity',
+  'lost',
+  'ownership-lost',
+  'registry-closed',
+];
+
+/** Counters that are not per-state counts (those live in `RegistryCore.counts`). */
+export interface Totals {
+  created: number;
+  reused: number;
+  probes: number;
+  probeFailures: number;
+  retired: Record<RetireReason, number>;
+}
+
+export function newTotals(): Totals {
+  return {
+    created: 0,
+    reused: 0,
+    probes: 0,
+    probeFailures: 0,
+    retired: Object.fromEntries(RETIRE_REASONS.map((r) => [r, 0])) as Record<RetireReason, number>,
+  };
+}
+
+function sessionSnapshot(b: Binding<unknown>, now: number): SessionSnapshot {
+  return {
+    downstreamSessionId: b.info.downstreamSessionId,
+    gatewayId: b.info.gatewayId,
+    transport: b.info.transport,
+    url: b.safeUrl,
+    connectionId: b.info.connectionId,
+    state: b.phase.state,
+    ageMs: now - b.info.createdAt,
+    idleMs: b.inFlight > 0 ? 0 : now - b.lastUsedAt,
+    useCount: b.useCount,
+    inFlight: b.inFlight,
+  };
+}
+
+function gatewaySnapshots<C extends ProbeableClient>(core: RegistryCore<C>, now: number): [string, GatewaySnapshot][] {
+  const gateways: [string, GatewaySnapshot][] = [];
+  for (const gw of core.gateways.all()) {
+    let live = 0;
+    for (const b of gw.bindings) if (isLive(b.phase)) live++;
+    gateways.push([
+      gw.id,
+      {
+        live,
+        creating: gw.bindings.size - live,
+        queuedCreates: gw.limit.pendingCount,
+        consecutiveFailures: gw.consecutiveFailures,
+        backoffRemainingMs: Math.max(0, gw.backoffUntil - now),
+      },
+    ]);
+  }
+  return gateways;
+}
+
+/** Frozen plain data: sessions in service (creating, ready, probing) each with its state; retiring ones by count. */
+export function buildSnapshot<C extends ProbeableClient>(core: RegistryCore<C>): RegistrySnapshot {
+  const now = core.clock.now();
+  const sessions: SessionSnapshot[] = [];
+  for (const b of core.bindings.values()) sessions.push(sessionSnapshot(b, now));
+  const { counts, totals } = core;
+  return freezeSnapshot({
+    closed: core.closed,
+    uptimeMs: now - core.startedAt,
+    live: core.live,
+    creating: counts.creating,
+    retiring: counts.draining + counts.closing,
+    downstreamSessions: core.ownership.size,
+    // fromEntries defines own properties, so a gateway named "__proto__" stays data.
+    gateways: Object.fromEntries(gatewaySnapshots(core, now)),
+    totals: {
+      created: totals.created,
+      reused: totals.reused,
+      probes: totals.probes,
+      probeFailures: totals.probeFailures,
+      createFailures: counts.failed,
+      closed: counts.closed,
+      orphaned: counts.orphaned,
+      retired: { ...totals.retired },
+    },
+    sessions,
+  });
+}
+
+/** Deep-freezes a snapshot built from fresh plain objects. */
+export function freezeSnapshot(snapshot: RegistrySnapshot): RegistrySnapshot {
+  for (const session of snapshot.sessions) Object.freeze(session);
+  Object.freeze(snapshot.sessions);
+  for (const gateway of Object.values(snapshot.gateways)) Object.freeze(gateway);
+  Object.freeze(snapshot.gateways);
+  Object.freeze(snapshot.totals.retired);
+  Object.freeze(snapshot.totals);
+  return Object.freeze(snapshot);
+}
