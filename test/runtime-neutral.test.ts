@@ -1,5 +1,8 @@
-import { build } from 'esbuild';
-import { describe, expect, it } from 'vitest';
+import { build, stop } from 'esbuild';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// esbuild keeps a service child process for later builds; end it with the file.
+afterAll(() => stop());
 
 // The root entry must run on Bun, Deno and Workers: nothing it reaches may
 // import a `node:` module (test:runtimes proves the built entry on workerd).
