@@ -59,7 +59,7 @@ export type Phase<C> =
 /** Phases of a session in service (handed out, or about to be). */
 export type LivePhase<C> = Extract<Phase<C>, { readonly state: 'ready' | 'probing' }>;
 /** Phases of a retired session. */
-export type RetiredPhase<C> = Extract<Phase<C>, { readonly retirement: Retirement }>;
+type RetiredPhase<C> = Extract<Phase<C>, { readonly retirement: Retirement }>;
 
 /** True while the session serves leases (ready or probing). */
 export function isLive<C>(phase: Phase<C>): phase is LivePhase<C> {
