@@ -64,8 +64,9 @@ async function main(): Promise<void> {
     } finally {
       await proxy.close();
     }
-    const file = (await readdir(dir)).find((f) => f.endsWith('.cpuprofile'));
-    if (file === undefined) throw new Error(`no .cpuprofile in ${dir}`);
+    // Node writes one profile per thread (tsx's loader hooks run on a worker thread): the main thread's is `<...>.0.<n>.cpuprofile`.
+    const file = (await readdir(dir)).find((f) => /\.0\.\d+\.cpuprofile$/.test(f));
+    if (file === undefined) throw new Error(`no main-thread .cpuprofile in ${dir}`);
     const summary = summarizeProfile(JSON.parse(await readFile(join(dir, file), 'utf8')), window);
     const report = [
       `# ${name} example proxy, ${sessionCount} sessions, ${seconds} s of load`,
@@ -73,7 +74,7 @@ async function main(): Promise<void> {
       `Proxy CPU during the measured load (from /proc): user ${cpu.userMs.toFixed(0)} ms + system ${cpu.systemMs.toFixed(0)} ms for ${calls} calls = ${(((cpu.userMs + cpu.systemMs) * 1000) / calls).toFixed(0)} µs per call (${((cpu.systemMs * 1000) / calls).toFixed(0)} µs of it in the kernel). Load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' / ')}.`,
       'The profile below counts only the samples taken during the measured load (V8 profile timestamps and process.hrtime share CLOCK_MONOTONIC on Linux).',
       '',
-      profileMarkdown(summary, calls),
+      profileMarkdown(summary, calls, ((cpu.userMs + cpu.systemMs) * 1000) / calls),
       '',
     ].join('\n');
     await writeFile(join(dir, 'summary.md'), report);

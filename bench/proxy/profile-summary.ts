@@ -150,12 +150,17 @@ export function summarizeProfile(profile: CpuProfile, window?: Window, topFuncti
   return { busyMs, idleMs, components, functions: [...new Set([...topSelf, ...topInclusive])] };
 }
 
-/** The summary as markdown, with per-call figures when `calls` is given. */
-export function profileMarkdown(summary: ProfileSummary, calls: number, topFunctions = 25): string {
-  const perCall = (ms: number): string => `${((ms * 1000) / calls).toFixed(0)} µs`;
+/**
+ * The summary as markdown. Sampled time on a loaded machine is wall time (a
+ * descheduled process is sampled where it stopped), so per-call figures are
+ * each share of the samples times `cpuUsPerCall`, the process's CPU time per
+ * call measured apart (from `/proc`).
+ */
+export function profileMarkdown(summary: ProfileSummary, calls: number, cpuUsPerCall: number, topFunctions = 25): string {
+  const perCall = (ms: number): string => `${((ms / summary.busyMs) * cpuUsPerCall).toFixed(0)} µs`;
   const pct = (ms: number): string => `${((ms / summary.busyMs) * 100).toFixed(1)}%`;
   const lines = [
-    `Busy ${summary.busyMs.toFixed(0)} ms (idle ${summary.idleMs.toFixed(0)} ms) for ${calls} forwarded calls: ${perCall(summary.busyMs)} per call.`,
+    `Samples: busy ${summary.busyMs.toFixed(0)} ms (idle ${summary.idleMs.toFixed(0)} ms) over ${calls} forwarded calls; per-call columns scale each share to ${cpuUsPerCall.toFixed(0)} µs of CPU per call.`,
     '',
     '| Component | Self | Self per call | Inclusive | Inclusive per call |',
     '|---|---:|---:|---:|---:|',
