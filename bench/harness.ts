@@ -143,18 +143,27 @@ export async function compareRates<K extends string>(
     const chunk = await calibrateChunk(variants[name]);
     chunks.set(name, chunk);
   }
-  // Full-length warm-up rounds, interleaved too: the JIT (and a peer process) has
-  // seen the steady state of every variant before timing starts.
-  for (let round = 0; round < (options.warmupRounds ?? 1); round++) {
-    for (const name of names) await timedRound(variants[name], chunks.get(name) as number, options.sampleMs);
-  }
+  return interleavedRounds(names, options, (name) => timedRound(variants[name], chunks.get(name) as number, options.sampleMs));
+}
+
+/**
+ * Full-length warm-up rounds of every variant (the JIT, and a peer process,
+ * have seen each steady state before timing starts), then `options.rounds`
+ * timed rounds in rotating order, with a full GC before each unless turned off.
+ */
+async function interleavedRounds<K extends string>(
+  names: readonly K[],
+  options: RateOptions,
+  round: (name: K) => Promise<{ rate: number; ops: number }>,
+): Promise<Record<K, RateResult>> {
+  for (let warm = 0; warm < (options.warmupRounds ?? 1); warm++) for (const name of names) await round(name);
   const samples = new Map<K, number[]>(names.map((name) => [name, []]));
   const ops = new Map<K, number>(names.map((name) => [name, 0]));
-  for (let round = 0; round < options.rounds; round++) {
+  for (let r = 0; r < options.rounds; r++) {
     for (let i = 0; i < names.length; i++) {
-      const name = names[(round + i) % names.length] as K;
+      const name = names[(r + i) % names.length] as K;
       if (options.gcBetweenRounds !== false) collectGarbage();
-      const result = await timedRound(variants[name], chunks.get(name) as number, options.sampleMs);
+      const result = await round(name);
       samples.get(name)?.push(result.rate);
       ops.set(name, (ops.get(name) as number) + result.ops);
     }
@@ -196,22 +205,10 @@ export async function compareClosedLoops<K extends string>(
     const ops = await variants[name](start + options.sampleMs);
     return { rate: (ops * 1000) / (now() - start), ops };
   };
-  for (let warm = 0; warm < (options.warmupRounds ?? 1); warm++) for (const name of names) await round(name);
-  const samples = new Map<K, number[]>(names.map((name) => [name, []]));
-  const ops = new Map<K, number>(names.map((name) => [name, 0]));
-  for (let r = 0; r < options.rounds; r++) {
-    for (let i = 0; i < names.length; i++) {
-      const name = names[(r + i) % names.length] as K;
-      if (options.gcBetweenRounds !== false) collectGarbage();
-      const result = await round(name);
-      samples.get(name)?.push(result.rate);
-      ops.set(name, (ops.get(name) as number) + result.ops);
-    }
-  }
-  return summarize(names, samples, ops, options.rounds);
+  return interleavedRounds(names, options, round);
 }
 
-/** Runs `op` in a loop per item, all items at once,, all at once, until `deadline`; resolves with the total operations. */
+/** Runs `op` in a loop per item, all items at once, until `deadline`; resolves with the total operations. */
 export async function closedLoop<T>(items: readonly T[], deadline: number, op: (item: T) => Promise<unknown>): Promise<number> {
   let total = 0;
   await Promise.all(
