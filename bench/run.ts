@@ -4,7 +4,7 @@
  *
  * Usage: `npm run bench [-- --quick] [-- --only P1,P4]`
  *
- * - `--quick`: shorter rounds and fewer runs; finishes in under a minute.
+ * - `--quick`: shorter rounds and fewer runs; about a minute on an idle 2-core machine, two when loaded.
  * - `--only P1,P4`: run some scenarios; the results are printed but not written.
  * - `--source src`: run `src/` through tsx instead of a fresh build (see `library.ts`).
  *
