@@ -159,6 +159,14 @@ export function summarizeProfile(profile: CpuProfile, window?: Window, topFuncti
 export function profileMarkdown(summary: ProfileSummary, calls: number, cpuUsPerCall: number, topFunctions = 25): string {
   const perCall = (ms: number): string => `${((ms / summary.busyMs) * cpuUsPerCall).toFixed(0)} µs`;
   const pct = (ms: number): string => `${((ms / summary.busyMs) * 100).toFixed(1)}%`;
+  const topTable = (title: string, column: string, time: (f: Share) => number): string[] => [
+    `| ${title} | ${column} | Per call |`,
+    '|---|---:|---:|',
+    ...[...summary.functions]
+      .sort((a, b) => time(b) - time(a))
+      .slice(0, topFunctions)
+      .map((f) => `| \`${f.name}\` | ${pct(time(f))} | ${perCall(time(f))} |`),
+  ];
   const lines = [
     `Samples: busy ${summary.busyMs.toFixed(0)} ms (idle ${summary.idleMs.toFixed(0)} ms) over ${calls} forwarded calls; per-call columns scale each share to ${cpuUsPerCall.toFixed(0)} µs of CPU per call.`,
     '',
@@ -166,19 +174,9 @@ export function profileMarkdown(summary: ProfileSummary, calls: number, cpuUsPer
     '|---|---:|---:|---:|---:|',
     ...summary.components.map((c) => `| ${c.name} | ${pct(c.selfMs)} | ${perCall(c.selfMs)} | ${pct(c.inclusiveMs)} | ${perCall(c.inclusiveMs)} |`),
     '',
-    '| Top self time | Self | Per call |',
-    '|---|---:|---:|',
-    ...[...summary.functions]
-      .sort((a, b) => b.selfMs - a.selfMs)
-      .slice(0, topFunctions)
-      .map((f) => `| \`${f.name}\` | ${pct(f.selfMs)} | ${perCall(f.selfMs)} |`),
+    ...topTable('Top self time', 'Self', (f) => f.selfMs),
     '',
-    '| Top inclusive time | Inclusive | Per call |',
-    '|---|---:|---:|',
-    ...[...summary.functions]
-      .sort((a, b) => b.inclusiveMs - a.inclusiveMs)
-      .slice(0, topFunctions)
-      .map((f) => `| \`${f.name}\` | ${pct(f.inclusiveMs)} | ${perCall(f.inclusiveMs)} |`),
+    ...topTable('Top inclusive time', 'Inclusive', (f) => f.inclusiveMs),
   ];
   return lines.join('\n');
 }
