@@ -58,8 +58,6 @@ export type Phase<C> =
 
 /** Phases of a session in service (handed out, or about to be). */
 export type LivePhase<C> = Extract<Phase<C>, { readonly state: 'ready' | 'probing' }>;
-/** Phases of a retired session. */
-type RetiredPhase<C> = Extract<Phase<C>, { readonly retirement: Retirement }>;
 
 /** True while the session serves leases (ready or probing). */
 export function isLive<C>(phase: Phase<C>): phase is LivePhase<C> {
