@@ -109,7 +109,7 @@ export class Creator<C extends ProbeableClient> {
     if (binding.phase.state !== 'creating') return;
     const started = this.#core.clock.now();
     job.started = started;
-    const refusal = this.#core.gateways.backoffError(gw, started);
+    const refusal = this.#core.gateways.admit(gw, binding, started);
     if (refusal !== undefined) {
       // Logged once when the window opened (gateway:backoff), not per caller.
       this.#fail(binding, job, refusal, true);
@@ -124,6 +124,8 @@ export class Creator<C extends ProbeableClient> {
       const error = this.#createError(gw, job, cause);
       this.#fail(binding, job, error);
       throw error;
+    } finally {
+      this.#core.gateways.endTrial(gw, binding);
     }
     // Retired while the factory answered: the retirement closes what it made.
     if (binding.phase.state !== 'creating') throw new SessionRetiredError(retirementOf(binding.phase)?.reason ?? 'lost');
