@@ -102,7 +102,7 @@ export class Creator<C extends ProbeableClient> {
     job.timer = undefined;
     job.control.abort(new DOMException(`Create timed out after ${deadlineMs} ms`, 'TimeoutError'));
     if (job.call !== undefined || binding.phase.state !== 'creating') return;
-    this.#fail(binding, job, this.#createError(gw, job, job.control.signal.reason));
+    this.#fail(binding, job, this.#createError(binding, gw, job, job.control.signal.reason));
   }
 
   async #run(binding: Binding<C>, job: CreateJob<C>, gw: GatewayState<C>): Promise<void> {
@@ -121,7 +121,7 @@ export class Creator<C extends ProbeableClient> {
       connection = await this.#call(binding, job, ctx, true);
     } catch (cause) {
       if (binding.phase.state !== 'creating') throw cause;
-      const error = this.#createError(gw, job, cause);
+      const error = this.#createError(binding, gw, job, cause);
       this.#fail(binding, job, error);
       throw error;
     } finally {
@@ -152,8 +152,9 @@ export class Creator<C extends ProbeableClient> {
       if (!mayRetry || !isSessionGone(cause) || binding.phase.state !== 'creating') throw cause;
       this.#core.retirer.emitLost(binding, 'lost');
       if (this.#core.options.onSessionLost === 'fail') {
-        this.#core.ownership.markLost(binding.request.downstreamSessionId, cause);
-        throw new SessionLostError(binding.request.downstreamSessionId, cause);
+        const safe = this.#core.redact(cause, binding.request);
+        this.#core.ownership.markLost(binding.request.downstreamSessionId, safe);
+        throw new SessionLostError(binding.request.downstreamSessionId, safe);
       }
       // A session:lost listener may have evicted it meanwhile.
       if (binding.phase.state !== 'creating') throw cause;
@@ -161,14 +162,16 @@ export class Creator<C extends ProbeableClient> {
     }
   }
 
-  #createError(gw: GatewayState<C>, job: CreateJob<C>, cause: unknown): Error {
+  /** The create's error; its cause is a redacted copy (it reaches events, logs and callers). */
+  #createError(binding: Binding<C>, gw: GatewayState<C>, job: CreateJob<C>, cause: unknown): Error {
     if (cause instanceof SessionLostError) return cause;
-    this.#core.gateways.failed(gw, cause);
+    const safe = this.#core.redact(cause, binding.request);
+    this.#core.gateways.failed(gw, safe);
     const what = job.control.signal.aborted ? 'timed out' : 'failed';
     return new CreateFailedError(
       gw.id,
-      `Creating the upstream session for gateway ${JSON.stringify(gw.id)} ${what}: ${this.#core.describe(cause)}`,
-      cause,
+      `Creating the upstream session for gateway ${JSON.stringify(gw.id)} ${what}: ${this.#core.describe(safe)}`,
+      safe,
     );
   }
 
