@@ -108,10 +108,9 @@ export class Leases<C extends ProbeableClient> {
           await raceSignal(phase.probe, signal);
           probed = true;
         } else if (phase.state === 'ready') {
-          if (probed || !this.needsProbe(binding)) {
-            this.#rotateCredentials(binding, phase.connection, request);
-            return this.lease(binding, phase.connection);
-          }
+          // Before a probe too: an expired token must not fail the probe of a live session.
+          this.#rotateCredentials(binding, phase.connection, request);
+          if (probed || !this.needsProbe(binding)) return this.lease(binding, phase.connection);
           this.#startProbe(binding, phase.connection);
         } else {
           return undefined;

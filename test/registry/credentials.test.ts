@@ -74,13 +74,18 @@ describe('invariant 16: credentials rotate in place', () => {
     expect(fake.connections[0]!.credentials).toEqual(token(2));
   });
 
-  it('rotates a session that needs a probe after idle, after the probe', async () => {
+  it('rotates a session that needs a probe after idle before probing it (an expired token must not fail the probe)', async () => {
     const { registry, fake, clock } = setup({ idleValidationMs: 1000 });
     const probed = record(registry, 'session:probed');
+    let credentialsAtProbe: unknown;
+    registry.on('session:probed', () => {
+      credentialsAtProbe = fake.connections[0]!.credentials;
+    });
     (await registry.acquire(req('tab-a', 'g1', { credentials: token(1) }))).release();
     await clock.advance(2000);
     (await registry.acquire(req('tab-a', 'g1', { credentials: token(2) }))).release();
     expect(probed).toHaveLength(1);
+    expect(credentialsAtProbe).toEqual(token(2));
     expect(fake.calls).toBe(1);
     expect(fake.connections[0]!.credentials).toEqual(token(2));
   });
