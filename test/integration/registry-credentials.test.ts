@@ -6,24 +6,11 @@
  */
 import { inspect } from 'node:util';
 import { afterEach, expect, it } from 'vitest';
-import type { RegistryEvents } from '../../src/events.js';
-import type { Logger } from '../../src/logger.js';
 import { mcpSessionFactory } from '../../src/mcp/factory.js';
 import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 import { type CounterServer, startCounterServer } from '../fixtures/counter-server.js';
 import { callText } from '../fixtures/factory-harness.js';
-
-const EVENT_TYPES: readonly (keyof RegistryEvents)[] = [
-  'session:created',
-  'session:reused',
-  'session:probed',
-  'session:retired',
-  'session:closed',
-  'session:orphaned',
-  'session:create-failed',
-  'session:lost',
-  'gateway:backoff',
-];
+import { EVENT_TYPES, recordingLogger } from '../fixtures/leak-scan.js';
 
 const servers: CounterServer[] = [];
 const registries: UpstreamSessionRegistry[] = [];
@@ -32,12 +19,6 @@ afterEach(async () => {
   await Promise.all(registries.splice(0).map((registry) => registry.closeAll()));
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
-
-/** A logger that keeps every line, fields included. */
-function recordingLogger(lines: unknown[]): Logger {
-  const keep = (level: string) => (fields: object, message: string) => lines.push({ level, message, fields });
-  return { debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') };
-}
 
 it('rotates a bearer token 10 times in one upstream session: counter continues, new token on the next request, nothing leaks', async () => {
   const server = await startCounterServer();

@@ -10,6 +10,18 @@ import { record, req, settle, setup } from './helpers.js';
 
 const BACKOFF = { createBackoff: { afterFailures: 2, initialMs: 1000, maxMs: 16_000 } };
 
+type Setup = ReturnType<typeof setup>;
+
+/** Two failed creates (manual mode): the 1000 ms window opens. */
+async function openWindow(registry: Setup['registry'], fake: Setup['fake']): Promise<void> {
+  for (const id of ['a', 'b']) {
+    const p = settle(registry.acquire(req(id)));
+    await new Promise((r) => setImmediate(r));
+    fake.pending[0]!.reject(new Error('down'));
+    await p;
+  }
+}
+
 describe('create backoff: half-open', () => {
   it('upstream down -> window opens -> upstream back: the first acquire after the window creates, later ones reuse or create at once', async () => {
     let down = true;
@@ -39,12 +51,7 @@ describe('create backoff: half-open', () => {
 
   it('lets exactly one trial through when the window ends; the others fail fast until it ends', async () => {
     const { registry, fake, clock } = setup(BACKOFF, { mode: 'manual' });
-    for (const id of ['a', 'b']) {
-      const p = settle(registry.acquire(req(id)));
-      await new Promise((r) => setImmediate(r));
-      fake.pending[0]!.reject(new Error('down'));
-      await p;
-    }
+    await openWindow(registry, fake);
     await clock.advance(1000);
     const trial = registry.acquire(req('t'));
     await new Promise((r) => setImmediate(r));
@@ -82,12 +89,7 @@ describe('create backoff: half-open', () => {
 
   it('a trial retired while creating frees the half-open slot', async () => {
     const { registry, fake, clock } = setup(BACKOFF, { mode: 'manual' });
-    for (const id of ['a', 'b']) {
-      const p = settle(registry.acquire(req(id)));
-      await new Promise((r) => setImmediate(r));
-      fake.pending[0]!.reject(new Error('down'));
-      await p;
-    }
+    await openWindow(registry, fake);
     await clock.advance(1000);
     const trial = settle(registry.acquire(req('t')));
     await new Promise((r) => setImmediate(r));

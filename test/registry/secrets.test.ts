@@ -10,24 +10,11 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { isSessionGone } from '../../src/classify.js';
 import { CreateFailedError, SessionLostError } from '../../src/errors.js';
-import type { RegistryEvents } from '../../src/events.js';
 import type { SessionFactory } from '../../src/factory.js';
-import type { Logger } from '../../src/logger.js';
 import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 import { SessionCreateRequest } from '../../src/request.js';
 import { type FakeClient, ManualClock, createFakeFactory } from '../../src/testing/index.js';
-
-const EVENT_TYPES: readonly (keyof RegistryEvents)[] = [
-  'session:created',
-  'session:reused',
-  'session:probed',
-  'session:retired',
-  'session:closed',
-  'session:orphaned',
-  'session:create-failed',
-  'session:lost',
-  'gateway:backoff',
-];
+import { EVENT_TYPES, recordingLogger } from '../fixtures/leak-scan.js';
 
 /** Every planted secret contains this; none may be seen. */
 const MARK = 'PLANTED';
@@ -52,11 +39,6 @@ function leakyError(label: string): Error {
   });
   error.stack = `Error: ${label}\n    at connect (http://u:${MARK}-stack@upstream.test/mcp?k=${MARK}-stack-query)`;
   return error;
-}
-
-function recordingLogger(lines: unknown[]): Logger {
-  const keep = (level: string) => (fields: object, message: string) => lines.push({ level, message, fields });
-  return { debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') };
 }
 
 function scan(items: readonly unknown[]): void {
