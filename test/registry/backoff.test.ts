@@ -87,6 +87,18 @@ describe('create backoff: half-open', () => {
     expect(fake.calls).toBe(3);
   });
 
+  it('a burst of acquires at the end of a window during the outage widens it once, not once per caller', async () => {
+    const { registry, fake, clock } = setup(BACKOFF, { fail: () => new Error('still down') });
+    const backoffs = record(registry, 'gateway:backoff');
+    await settle(registry.acquire(req('a')));
+    await settle(registry.acquire(req('b')));
+    await clock.advance(1000);
+    await Promise.all(['c', 'd', 'e', 'f', 'g'].map((id) => settle(registry.acquire(req(id)))));
+    expect(fake.calls).toBe(3);
+    // Before: all five creates ran, failed, and the window jumped to 16 s (its cap).
+    expect(backoffs.map((e) => e.backoffMs)).toEqual([1000, 2000]);
+  });
+
   it('a trial retired while creating frees the half-open slot', async () => {
     const { registry, fake, clock } = setup(BACKOFF, { mode: 'manual' });
     await openWindow(registry, fake);
