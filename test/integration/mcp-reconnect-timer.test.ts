@@ -13,8 +13,9 @@ import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/in
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, expect, it, vi } from 'vitest';
 import { mcpSessionFactory } from '../../src/mcp/factory.js';
+import { createTransport } from '../../src/mcp/transport.js';
 import { SessionCreateRequest } from '../../src/request.js';
 import { recordingContext } from '../fixtures/factory-harness.js';
 
@@ -116,4 +117,33 @@ it('leaves no reconnection timer and makes no request after close, when the upst
   // Generous bound for a busy machine; the failure shows up within ~20 ms.
   await new Promise((resolve) => setTimeout(resolve, 300));
   expect(calls.filter((c) => c.afterClose)).toEqual([]);
+});
+
+it('clears the reconnect timers of every stream on close, not only the last one the SDK remembers', async () => {
+  vi.useFakeTimers();
+  try {
+    const request = SessionCreateRequest.from({ downstreamSessionId: 'ds', gatewayId: 'g', url: 'http://127.0.0.1:9/mcp' });
+    const fetchSpy = vi.fn<FetchLike>();
+    const transport = createTransport(request, {
+      fetch: fetchSpy,
+      observer: { onSessionGone: () => {} },
+      armed: () => true,
+      credentials: () => ({}),
+    });
+    await transport.start();
+    // Two streams ended (say the GET stream and a resumable POST stream): the SDK keeps one timer field.
+    const internals = transport as unknown as { _scheduleReconnection(options: object, attempt: number): void };
+    internals._scheduleReconnection({}, 0);
+    internals._scheduleReconnection({}, 0);
+    expect(vi.getTimerCount()).toBe(2);
+    await transport.close();
+    expect(vi.getTimerCount()).toBe(0);
+    // Nothing is scheduled once closed either.
+    internals._scheduleReconnection({}, 0);
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.runAllTimersAsync();
+    expect(fetchSpy).not.toHaveBeenCalled();
+  } finally {
+    vi.useRealTimers();
+  }
 });
