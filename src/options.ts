@@ -12,9 +12,11 @@ export type OverflowPolicy = 'reject' | 'evict-idle';
 
 /**
  * Reconnect-storm guard: after `afterFailures` consecutive create failures on a
- * gateway, creates for it fail fast with `CreateFailedError` for a window that
- * starts at `initialMs`, doubles with each further failure up to `maxMs`, and
- * resets on the first success.
+ * gateway, creates for it fail fast with `CreateFailedError` (`retryAfterMs`:
+ * the time left) for a window that starts at `initialMs` and doubles with each
+ * further failure up to `maxMs`. When a window ends, exactly one trial create
+ * goes through (half-open); its success ends the backoff at once, its failure
+ * opens the next window.
  */
 export interface CreateBackoffOptions {
   /** Consecutive failures that open the first window. Default 2. */

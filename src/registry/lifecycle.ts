@@ -98,11 +98,15 @@ function announce<C extends ProbeableClient>(core: RegistryCore<C>, binding: Bin
     case 'closed': {
       const close = detail.close ?? { outcome: 'closed', forced: false };
       const durationMs = now - next.retirement.at;
-      if (close.error !== undefined) {
-        logger.warn({ ...identity(binding), error: core.describe(close.error) }, 'upstream close failed');
-      }
       const event = { ...identity(binding), forced: close.forced, durationMs };
-      events.emit('session:closed', close.error === undefined ? event : { ...event, error: close.error });
+      if (close.error === undefined) {
+        events.emit('session:closed', event);
+        return;
+      }
+      // The close error may quote the URL or a header: only a redacted copy leaves.
+      const error = core.redact(close.error, binding.request);
+      logger.warn({ ...identity(binding), error: core.describe(error) }, 'upstream close failed');
+      events.emit('session:closed', { ...event, error });
       return;
     }
     case 'orphaned': {
