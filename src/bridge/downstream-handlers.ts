@@ -9,12 +9,16 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CallToolRequestSchema,
+  CancelTaskRequestSchema,
   CompleteRequestSchema,
   ErrorCode,
   GetPromptRequestSchema,
+  GetTaskPayloadRequestSchema,
+  GetTaskRequestSchema,
   ListPromptsRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListResourcesRequestSchema,
+  ListTasksRequestSchema,
   ListToolsRequestSchema,
   McpError,
   ReadResourceRequestSchema,
@@ -344,6 +348,28 @@ function installCompletion(bridge: SessionBridge): void {
   });
 }
 
+/**
+ * Tasks of the single gateway (its `tasks` capability is announced only then):
+ * `tasks/get`, `tasks/result`, `tasks/list`, `tasks/cancel` go to it as they
+ * are; a task-augmented `tools/call` is forwarded by the tools handler with its
+ * `task` parameter, and its `CreateTaskResult` comes back unchanged.
+ */
+function installTasks(bridge: SessionBridge): void {
+  const only = bridge.gatewayIds[0];
+  if (bridge.gatewayIds.length !== 1 || only === undefined) return;
+  const forward = (method: string, params: Params, extra: DownstreamExtra) =>
+    bridge.call(only, extra, (client, options) => client.request({ method, params: bridge.forwardParams(params) } as never, ResultSchema, options));
+  const { server } = bridge;
+  server.setRequestHandler(GetTaskRequestSchema, (r, extra) => forward('tasks/get', r.params, extra) as never);
+  server.setRequestHandler(ListTasksRequestSchema, (r, extra) => forward('tasks/list', r.params, extra) as never);
+  server.setRequestHandler(CancelTaskRequestSchema, (r, extra) => forward('tasks/cancel', r.params, extra) as never);
+  server.setRequestHandler(GetTaskPayloadRequestSchema, async (r, extra) => {
+    // The payload of a tool task is a tools/call result: its URIs get the same prefix.
+    const result = await forward('tasks/result', r.params, extra);
+    return renameToolResult(result, (uri) => bridge.namespace.toDownstream(only, uri)) as never;
+  });
+}
+
 function installLogging(bridge: SessionBridge): void {
   bridge.server.setRequestHandler(SetLevelRequestSchema, async (request, extra) => {
     const params = bridge.forwardParams(request.params);
@@ -394,5 +420,6 @@ export function installDownstreamHandlers(bridge: SessionBridge): void {
   if (capabilities.resources) installResources(bridge);
   if (capabilities.completions) installCompletion(bridge);
   if (capabilities.logging) installLogging(bridge);
+  if (capabilities.tasks) installTasks(bridge);
   installClientNotifications(bridge);
 }

@@ -26,6 +26,7 @@ import {
   type Result,
   ResultSchema,
   type ServerNotification,
+  TaskStatusNotificationSchema,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { ForwardedJsonRpcError, describeError, toJsonRpcError } from './http-errors.js';
@@ -115,6 +116,10 @@ function installNotifications(bridge: SessionBridge, client: Client, gatewayId: 
     forward({ ...n, params: { ...n.params, uri: namespace.toDownstream(gatewayId, n.params.uri) } }),
   );
   client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => forward(n, true));
+  // Announced (and so reaching a client) only with one gateway: see `installTasks`.
+  client.setNotificationHandler(TaskStatusNotificationSchema, (n) => {
+    if (bridge.capabilities.tasks !== undefined) forward(n);
+  });
   if (capabilities.elicitation !== undefined) {
     client.setNotificationHandler(ElicitationCompleteNotificationSchema, (n) => forward(n, true));
   }
