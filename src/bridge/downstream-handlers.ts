@@ -112,8 +112,10 @@ async function target(bridge: SessionBridge, spec: TargetSpec, name: string, ext
     return found;
   }
   let gatewayId = mergedOwner(bridge, spec.kind, name);
-  if (gatewayId === undefined) {
-    await Promise.all(listsFor(spec.kind).map((list) => gather(bridge, list, extra, (client, options) => listAll(client, list, {}, options))));
+  const lists = listsFor(spec.kind);
+  // Every gateway's list known and fresh: the name is simply unknown; listing again would only amplify the client's mistake.
+  if (gatewayId === undefined && !lists.every((list) => bridge.routes.complete(list.kind))) {
+    await Promise.all(lists.map((list) => gather(bridge, list, extra, (client, options) => listAll(client, list, {}, options))));
     gatewayId = mergedOwner(bridge, spec.kind, name);
   }
   if (gatewayId === undefined) throw notFound(spec.label, name, spec.code);

@@ -102,6 +102,12 @@ export class MergedRoutes {
     if (kind === 'templates') this.#templates.delete(gatewayId);
   }
 
+  /** True when every gateway's complete list of `kind` is known (none forgotten or failed since). */
+  complete(kind: RouteKind): boolean {
+    const byGateway = this.#names.get(kind);
+    return byGateway !== undefined && this.#gatewayIds.every((id) => byGateway.has(id));
+  }
+
   /** The first gateway (configuration order) that lists `name` as a `kind`. */
   owner(kind: RouteKind, name: string): string | undefined {
     const byGateway = this.#names.get(kind);

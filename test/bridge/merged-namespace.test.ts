@@ -8,7 +8,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { ResourceUpdatedNotificationSchema, SubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ListToolsRequestSchema, ResourceUpdatedNotificationSchema, SubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type McpHost, hostMcpServer } from '../../examples/shared/mcp-host.js';
@@ -42,6 +42,16 @@ function upstream(id: string, calls: string[] = []): Promise<McpHost> {
       {},
       async (uri, { key }) => ({ contents: [{ uri: uri.href, text: `${id} item ${String(key)}` }] }),
     );
+    // Counts tools/list (the same two tools McpServer would list).
+    mcp.server.setRequestHandler(ListToolsRequestSchema, async () => {
+      calls.push('tools/list');
+      return {
+        tools: [
+          { name: 'shared', description: `shared of ${id}`, inputSchema: { type: 'object' as const } },
+          { name: `${id}_only`, inputSchema: { type: 'object' as const } },
+        ],
+      };
+    });
     mcp.server.setRequestHandler(SubscribeRequestSchema, async (request) => {
       calls.push(`subscribe ${request.params.uri}`);
       await mcp.server.sendResourceUpdated({ uri: request.params.uri });
@@ -78,7 +88,8 @@ describe("namespace: 'none' with several gateways", () => {
     const client = new Client({ name: 'test', version: '1.0.0' });
     await client.connect(clientSide);
     cleanups.push(() => client.close(), () => bridge.close());
-    return { client, warnings };
+    const lists = () => Object.fromEntries(Object.entries(calls).map(([id, c]) => [id, c.filter((x) => x === 'tools/list').length]));
+    return { client, warnings, lists };
   }
 
   it('routes a call to the gateway that offers the name, without a prior list', async () => {
@@ -86,10 +97,19 @@ describe("namespace: 'none' with several gateways", () => {
     const { client } = await setup(['alpha', 'beta'], calls);
     expect(await client.callTool({ name: 'beta_only' })).toEqual(text('beta_only'));
     expect(await client.callTool({ name: 'alpha_only' })).toEqual(text('alpha_only'));
-    expect(calls).toEqual({ alpha: ['alpha_only'], beta: ['beta_only'] });
+    expect(calls).toEqual({ alpha: ['tools/list', 'alpha_only'], beta: ['tools/list', 'beta_only'] });
     const prompt = await client.getPrompt({ name: 'beta_prompt', arguments: { city: 'Oslo' } });
     expect(prompt.messages[0]?.content).toEqual({ type: 'text', text: 'beta Oslo' });
     await expect(client.callTool({ name: 'gamma_only' })).rejects.toThrow(/Tool gamma_only not found/);
+  });
+
+  it("lists again on a miss only while some gateway's list is unknown", async () => {
+    const { client, lists } = await setup(['alpha', 'beta']);
+    await client.callTool({ name: 'beta_only' });
+    expect(lists()).toEqual({ alpha: 1, beta: 1 });
+    await expect(client.callTool({ name: 'gamma_only' })).rejects.toThrow(/not found/);
+    await client.callTool({ name: 'alpha_only' });
+    expect(lists()).toEqual({ alpha: 1, beta: 1 });
   });
 
   it('lists each name once, unprefixed; a collision is won by the first gateway, logged once and named in _meta', async () => {
