@@ -8,7 +8,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { ListToolsRequestSchema, ResourceUpdatedNotificationSchema, SubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ListToolsRequestSchema, ResourceUpdatedNotificationSchema, SubscribeRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type McpHost, hostMcpServer } from '../../examples/shared/mcp-host.js';
@@ -42,15 +42,19 @@ function upstream(id: string, calls: string[] = []): Promise<McpHost> {
       {},
       async (uri, { key }) => ({ contents: [{ uri: uri.href, text: `${id} item ${String(key)}` }] }),
     );
-    // Counts tools/list (the same two tools McpServer would list).
+    // `<id>_late` is callable from the start but listed only after `<id>_reveal`, which says so with list_changed.
+    let revealed = false;
+    mcp.registerTool(`${id}_late`, {}, async () => text(`${id}_late`));
+    mcp.registerTool(`${id}_reveal`, {}, async (extra) => {
+      revealed = true;
+      await extra.sendNotification({ method: 'notifications/tools/list_changed' });
+      return text('revealed');
+    });
+    // Counts tools/list.
     mcp.server.setRequestHandler(ListToolsRequestSchema, async () => {
       calls.push('tools/list');
-      return {
-        tools: [
-          { name: 'shared', description: `shared of ${id}`, inputSchema: { type: 'object' as const } },
-          { name: `${id}_only`, inputSchema: { type: 'object' as const } },
-        ],
-      };
+      const names = ['shared', `${id}_only`, `${id}_reveal`, ...(revealed ? [`${id}_late`] : [])];
+      return { tools: names.map((name) => ({ name, description: name === 'shared' ? `shared of ${id}` : undefined, inputSchema: { type: 'object' as const } })) };
     });
     mcp.server.setRequestHandler(SubscribeRequestSchema, async (request) => {
       calls.push(`subscribe ${request.params.uri}`);
@@ -112,10 +116,20 @@ describe("namespace: 'none' with several gateways", () => {
     expect(lists()).toEqual({ alpha: 1, beta: 1 });
   });
 
+  it("forgets a gateway's routes on its list_changed, so a new name routes after one more list", async () => {
+    const { client, lists } = await setup(['alpha', 'beta']);
+    await expect(client.callTool({ name: 'beta_late' })).rejects.toThrow(/not found/);
+    const changed = new Promise((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, resolve));
+    await client.callTool({ name: 'beta_reveal' });
+    await changed;
+    expect(await client.callTool({ name: 'beta_late' })).toEqual(text('beta_late'));
+    expect(lists()).toEqual({ alpha: 2, beta: 2 });
+  });
+
   it('lists each name once, unprefixed; a collision is won by the first gateway, logged once and named in _meta', async () => {
     const { client, warnings } = await setup(['beta', 'alpha']);
     const listed = await client.listTools();
-    expect(listed.tools.map((t) => t.name).sort()).toEqual(['alpha_only', 'beta_only', 'shared']);
+    expect(listed.tools.map((t) => t.name).sort()).toEqual(['alpha_only', 'alpha_reveal', 'beta_only', 'beta_reveal', 'shared']);
     expect(listed.tools.find((t) => t.name === 'shared')?.description).toBe('shared of beta');
     expect(listed._meta?.[NAME_COLLISIONS_META_KEY]).toEqual({ collisions: [{ name: 'shared', gatewayId: 'beta', shadowed: ['alpha'] }] });
     expect(listed.nextCursor).toBeUndefined();
