@@ -161,7 +161,7 @@ interface Gathered {
 }
 
 /**
- * Asks every gateway (or those in `cursors`) for `spec` in parallel; a failed
+ * Asks every gateway (or those in `gatewayIds`) for `spec` in parallel; a failed
  * gateway is left out and retried (partial lists). Under `namespace: 'none'`
  * a gateway's answer is its complete list, and becomes its routes.
  */
