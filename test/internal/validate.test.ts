@@ -1,16 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError } from '../../src/errors.js';
-import { DEFAULT_CLIENT_INFO, PACKAGE_VERSION } from '../../src/internal/client-info.js';
+import { DEFAULT_CLIENT_INFO, PACKAGE_VERSION, implementationOption } from '../../src/internal/client-info.js';
 import {
   MAX_TIMER_MS,
   assertKnownKeys,
   count,
   flag,
   milliseconds,
+  numberIn,
   oneOf,
   optionalFunction,
+  optionalRecord,
+  optionalString,
   optionsObject,
+  withMethods,
 } from '../../src/internal/validate.js';
 
 function errorOf(fn: () => unknown): InvalidOptionsError {
@@ -35,11 +39,18 @@ describe('validation kit', () => {
       expect(error.option).toBe('timeoutMs');
       expect(error.message).toContain(`at most ${MAX_TIMER_MS}`);
     }
+    expect(milliseconds('t', 1.5)).toBe(1.5);
+    expect(errorOf(() => milliseconds('t', 1.5, { integer: true })).message).toContain('whole number of milliseconds > 0, at most 2147483647, got 1.5');
   });
 
   it('count, flag, oneOf and optionalFunction show the bad value safely', () => {
     expect(count('n', 3)).toBe(3);
-    expect(count('n', 0, 0)).toBe(0);
+    expect(count('n', 0, { min: 0 })).toBe(0);
+    expect(count('n', Number.POSITIVE_INFINITY, { infinity: true })).toBe(Number.POSITIVE_INFINITY);
+    expect(errorOf(() => count('n', Number.POSITIVE_INFINITY)).message).toContain('got Infinity');
+    expect(errorOf(() => count('n', 11, { max: 10 })).message).toBe('Invalid option: n: expected an integer >= 1, at most 10, got 11');
+    expect(numberIn('s', 1.5, 0, 10)).toBe(1.5);
+    expect(errorOf(() => numberIn('s', Number.NaN, 0, 10)).message).toContain('from 0 to 10, got NaN');
     expect(errorOf(() => count('n', 1.5)).message).toContain('got 1.5');
     expect(flag('f', undefined, true)).toBe(true);
     expect(errorOf(() => flag('f', 'yes', true)).message).toContain('got "yes"');
@@ -48,6 +59,26 @@ describe('validation kit', () => {
     expect(errorOf(() => optionalFunction('fn', { secret: 'x' })).message).not.toContain('secret');
     const long = 'x'.repeat(500);
     expect(errorOf(() => flag('f', long, true)).message.length).toBeLessThan(200);
+  });
+
+  it('withMethods names the first missing method and shows only non-objects', () => {
+    const clock = { now: () => 0, setTimeout: () => 0 };
+    expect(withMethods('clock', clock, ['now', 'setTimeout'])).toBe(clock);
+    expect(withMethods('clock', undefined, ['now'])).toBeUndefined();
+    const missing = errorOf(() => withMethods('clock', { now: () => 0, secret: 'x' }, ['now', 'clearTimeout']));
+    expect(missing.option).toBe('clock');
+    expect(missing.message).toBe('Invalid option: clock: expected an object with a clearTimeout() method');
+    expect(errorOf(() => withMethods('clock', 42, ['now'])).message).toContain('got 42');
+    expect(errorOf(() => optionalRecord('capabilities', 'all')).message).toContain('expected an object, got "all"');
+    expect(errorOf(() => optionalString('instructions', 7)).message).toContain('expected a string, got 7');
+  });
+
+  it('clientInfo and serverInfo: non-empty name and version, the bad field named', () => {
+    expect(implementationOption('clientInfo', undefined)).toBeUndefined();
+    expect(errorOf(() => implementationOption('clientInfo', 'me')).option).toBe('clientInfo');
+    const empty = errorOf(() => implementationOption('serverInfo', { name: 'x', version: '' }));
+    expect(empty.option).toBe('serverInfo.version');
+    expect(empty.message).toContain('got ""');
   });
 
   it('options objects and unknown keys', () => {
