@@ -4,11 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { validateBridgeBehaviour } from '../../src/bridge/bridge-options.js';
 import { MemoryEventStore } from '../../src/bridge/memory-event-store.js';
 import { OwnerCache } from '../../src/bridge/owner-cache.js';
-import { InvalidOptionsError } from '../../src/errors.js';
 import { resolveMcpOptions } from '../../src/mcp/options.js';
 import { resolveOptions } from '../../src/options.js';
 import { resolveRedisAffinityOptions } from '../../src/redis/options.js';
 import { resolveStdioOptions } from '../../src/stdio/options.js';
+import { optionErrorOf } from '../fixtures/option-error.js';
 
 const OVER = 2 ** 31;
 
@@ -24,15 +24,6 @@ const TIMER_OPTIONS: ReadonlyArray<readonly [string, () => unknown]> = [
   ['memory event store maxAgeMs', () => new MemoryEventStore({ maxAgeMs: OVER })],
 ];
 
-function errorOf(fn: () => unknown): InvalidOptionsError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof InvalidOptionsError) return error;
-    throw error;
-  }
-  throw new Error('expected an InvalidOptionsError');
-}
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -44,7 +35,7 @@ function sourceFiles(dir: string): string[] {
 
 describe('one validation kit for every options parser', () => {
   it.each(TIMER_OPTIONS)('%s: the same timer maximum, the bad value shown', (_name, parse) => {
-    const error = errorOf(parse);
+    const error = optionErrorOf(parse);
     expect(error.message).toContain('at most 2147483647');
     expect(error.message).toContain(`got ${OVER}`);
   });
@@ -57,7 +48,7 @@ describe('one validation kit for every options parser', () => {
     ['bridge', () => validateBridgeBehaviour({ tpyo: 1 })],
     ['owner cache', () => new OwnerCache({ tpyo: 1 } as never)],
   ])('%s: an unknown key is named the same way', (_name, parse) => {
-    const error = errorOf(parse);
+    const error = optionErrorOf(parse);
     expect(error.option).toBe('tpyo');
     expect(error.message).toBe('Invalid option: tpyo: unknown option');
   });
