@@ -24,7 +24,6 @@ const TIMER_OPTIONS: ReadonlyArray<readonly [string, () => unknown]> = [
   ['memory event store maxAgeMs', () => new MemoryEventStore({ maxAgeMs: OVER })],
 ];
 
-
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);

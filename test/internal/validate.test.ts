@@ -17,7 +17,6 @@ import {
 } from '../../src/internal/validate.js';
 import { optionErrorOf } from '../fixtures/option-error.js';
 
-
 describe('validation kit', () => {
   it('milliseconds: (0, 2^31-1], with zero and Infinity only when allowed', () => {
     expect(MAX_TIMER_MS).toBe(2 ** 31 - 1);
