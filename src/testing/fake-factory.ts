@@ -2,9 +2,7 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { type Clock, systemClock } from '../clock.js';
 import { InvalidOptionsError } from '../errors.js';
 import type { FactoryContext, SessionFactory, UpstreamConnection } from '../factory.js';
-import { assertKnownKeys, oneOf, optionalFunction, withMethods } from '../internal/validate.js';
 import type { SessionCreateRequest } from '../request.js';
-import { showValue } from '../show-value.js';
 import { FakeClient } from './fake-client.js';
 
 /**
@@ -384,20 +382,30 @@ function slowClose(ms: number, signal: AbortSignal, clock: Clock): Promise<void>
 }
 
 function validateOptions(options: FakeFactoryOptions): void {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('options', `expected an object, got ${showValue(options)}`);
-  assertKnownKeys(options, OPTION_KEYS);
-  const { createLatencyMs, close } = options;
-  withMethods('clock', options.clock, ['setTimeout', 'clearTimeout']);
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionsError('options', `expected an object, got ${String(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) throw new InvalidOptionsError(key, 'unknown option');
+  }
+  const { clock, createLatencyMs, fail, close, mode } = options;
+  if (clock !== undefined && (typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function')) {
+    throw new InvalidOptionsError('clock', 'expected a Clock with setTimeout and clearTimeout');
+  }
   if (
     createLatencyMs !== undefined &&
     typeof createLatencyMs !== 'function' &&
     !(typeof createLatencyMs === 'number' && Number.isFinite(createLatencyMs) && createLatencyMs >= 0)
   ) {
-    throw new InvalidOptionsError('createLatencyMs', `expected a finite number >= 0 or a function, got ${showValue(createLatencyMs)}`);
+    throw new InvalidOptionsError('createLatencyMs', `expected a finite number >= 0 or a function, got ${String(createLatencyMs)}`);
   }
-  optionalFunction('fail', options.fail);
+  if (fail !== undefined && typeof fail !== 'function') {
+    throw new InvalidOptionsError('fail', `expected a function, got ${typeof fail}`);
+  }
   if (close !== undefined) validateCloseBehaviour('close', close);
-  oneOf('mode', options.mode, ['auto', 'manual'], 'auto');
+  if (mode !== undefined && mode !== 'auto' && mode !== 'manual') {
+    throw new InvalidOptionsError('mode', `expected 'auto' or 'manual', got ${JSON.stringify(String(mode)).slice(0, 40)}`);
+  }
 }
 
 function validateCloseBehaviour(option: string, behaviour: FakeCloseBehaviour): void {
@@ -408,6 +416,6 @@ function validateCloseBehaviour(option: string, behaviour: FakeCloseBehaviour): 
   }
   throw new InvalidOptionsError(
     option,
-    `expected 'ok', 'hang', 'throw', 'until-abort' or { slowMs: number >= 0 }, got ${showValue(behaviour)}`,
+    `expected 'ok', 'hang', 'throw', 'until-abort' or { slowMs: number >= 0 }, got ${String(JSON.stringify(behaviour)).slice(0, 40)}`,
   );
 }
