@@ -6,6 +6,8 @@
  */
 
 import { InvalidOptionsError } from '../errors.js';
+import { oneOf } from '../internal/validate.js';
+import { showValue } from '../show-value.js';
 
 /**
  * When names and URIs get a gateway prefix: `'auto'` with several gateways,
@@ -22,12 +24,6 @@ export const DEFAULT_NAMESPACE_SEPARATOR = '__';
 export interface NamespacedTarget {
   readonly gatewayId: string;
   readonly name: string;
-}
-
-const MAX_SHOWN = 64;
-
-function show(value: string): string {
-  return JSON.stringify(value.length > MAX_SHOWN ? `${value.slice(0, MAX_SHOWN)}…` : value);
 }
 
 /**
@@ -64,13 +60,10 @@ export class GatewayNamespace {
   /** Throws `InvalidOptionsError` for an empty separator or a gateway id that contains it. */
   constructor(gatewayIds: readonly string[], options: { separator?: string; mode?: NamespaceMode } = {}) {
     const separator = options.separator ?? DEFAULT_NAMESPACE_SEPARATOR;
-    const mode = options.mode ?? 'auto';
     if (typeof separator !== 'string' || separator.length === 0) {
-      throw new InvalidOptionsError('namespaceSeparator', 'must be a non-empty string');
+      throw new InvalidOptionsError('namespaceSeparator', `expected a non-empty string, got ${showValue(separator)}`);
     }
-    if (mode !== 'auto' && mode !== 'always' && mode !== 'none') {
-      throw new InvalidOptionsError('namespace', `must be 'auto', 'always' or 'none', got ${show(String(mode))}`);
-    }
+    const mode = oneOf<NamespaceMode>('namespace', options.mode, ['auto', 'always', 'none'], 'auto');
     this.separator = separator;
     this.prefixed = mode === 'always' || (mode === 'auto' && gatewayIds.length > 1);
     this.merged = mode === 'none' && gatewayIds.length > 1;
@@ -79,7 +72,7 @@ export class GatewayNamespace {
     if (!this.prefixed) return;
     for (const id of gatewayIds) {
       if (id.includes(separator)) {
-        throw new InvalidOptionsError('gateways.id', `${show(id)} contains the namespace separator ${show(separator)}`);
+        throw new InvalidOptionsError('gateways.id', `${showValue(id)} contains the namespace separator ${showValue(separator)}`);
       }
     }
   }
