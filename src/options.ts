@@ -6,6 +6,7 @@ import type { SessionFactory } from './factory.js';
 import type { Logger } from './logger.js';
 import type { ProbeChain, ProbeableClient } from './probe.js';
 import { showValue } from './show-value.js';
+import type { RegistryTelemetry } from './telemetry.js';
 
 /** What happens at `maxSessions` / `maxSessionsPerGateway` when a new key arrives. */
 export type OverflowPolicy = 'reject' | 'evict-idle';
@@ -70,6 +71,12 @@ export interface RegistryOptions<C extends ProbeableClient = ProbeableClient> {
   clock?: Clock;
   /** pino- or console-compatible logger. Default: silent. */
   logger?: Logger;
+  /**
+   * Metrics and tracing hooks, called on slow paths only (create, probe, claim,
+   * retire, close); e.g. `otelTelemetry()` from `mcp-upstream-registry/otel`.
+   * Default: none (no extra work anywhere).
+   */
+  telemetry?: RegistryTelemetry;
 }
 
 /** Options after validation and defaults. */
@@ -108,7 +115,21 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'createBackoff',
   'clock',
   'logger',
+  'telemetry',
 ]);
+
+/** The hooks a `telemetry` option must have (`attach` is optional). */
+const TELEMETRY_HOOKS: readonly string[] = [
+  'acquireStart',
+  'claimStart',
+  'createStart',
+  'backoff',
+  'probeStart',
+  'retired',
+  'lost',
+  'closeStart',
+  'closeAllStart',
+];
 
 /** Largest delay a timer can hold (2^31 - 1 ms); longer ones fire at once in Node. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -196,6 +217,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   requireShape('affinity', o.affinity, ['claim', 'release', 'close']);
   requireShape('clock', o.clock, ['now', 'setTimeout', 'clearTimeout']);
   requireShape('logger', o.logger, ['debug', 'info', 'warn', 'error']);
+  requireShape('telemetry', o.telemetry, TELEMETRY_HOOKS);
   if (o.probeChain !== undefined) validateChain(o.probeChain);
   const maxSessions = count('maxSessions', o.maxSessions, 10_000);
   return {

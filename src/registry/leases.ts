@@ -12,7 +12,7 @@ import { raceSignal } from '../internal/abort.js';
 import { deferred } from '../internal/deferred.js';
 import { Lease, type LeaseOwner, type SessionLease } from '../lease.js';
 import { type ProbeableClient, runProbeChain } from '../probe.js';
-import { type Binding, type Phase, retirementOf } from './binding.js';
+import { type AcquireSpan, type Binding, type Phase, retirementOf } from './binding.js';
 import type { RegistryCore } from './core.js';
 import { type ProbeOutcome, transition } from './lifecycle.js';
 
@@ -62,7 +62,7 @@ export class Leases<C extends ProbeableClient> {
   }
 
   /** Waits for the session to be ready and probed; `undefined` means it was retired meanwhile. */
-  async whenReady(binding: Binding<C>, signal: AbortSignal | undefined): Promise<SessionLease<C> | undefined> {
+  async whenReady(binding: Binding<C>, signal: AbortSignal | undefined, span?: AcquireSpan): Promise<SessionLease<C> | undefined> {
     // A session someone waits for is not idle: neither the sweeper nor evict-idle may take it.
     binding.waiters++;
     this.#core.idle.delete(binding);
@@ -83,7 +83,7 @@ export class Leases<C extends ProbeableClient> {
           probed = true;
         } else if (phase.state === 'ready') {
           if (probed || !this.needsProbe(binding)) return this.lease(binding, phase.connection);
-          this.#startProbe(binding, phase.connection);
+          this.#startProbe(binding, phase.connection, span);
         } else {
           return undefined;
         }
@@ -108,15 +108,16 @@ export class Leases<C extends ProbeableClient> {
   }
 
   /** ready -> probing; the probe ends in ready (healthy, or an application error) or a retirement. */
-  #startProbe(binding: Binding<C>, connection: UpstreamConnection<C>): void {
+  #startProbe(binding: Binding<C>, connection: UpstreamConnection<C>, parent: AcquireSpan | undefined): void {
     const done = deferred<void>();
     const phase = { state: 'probing', connection, probe: done.promise, control: new AbortController() } as const;
     transition(this.#core, binding, phase);
-    this.#probe(binding, phase).then(done.resolve, done.reject);
+    this.#probe(binding, phase, parent).then(done.resolve, done.reject);
   }
 
-  async #probe(binding: Binding<C>, phase: Extract<Phase<C>, { state: 'probing' }>): Promise<void> {
+  async #probe(binding: Binding<C>, phase: Extract<Phase<C>, { state: 'probing' }>, parent: AcquireSpan | undefined): Promise<void> {
     const core = this.#core;
+    const span = core.telemetry?.probeStart(binding.info, parent);
     const started = core.clock.now();
     core.totals.probes++;
     let outcome: ProbeOutcome;
@@ -127,14 +128,22 @@ export class Leases<C extends ProbeableClient> {
         clock: core.clock,
       });
       outcome = { healthy: result.healthy, step: result.step, durationMs: core.clock.now() - started };
+      if (binding.phase === phase) span?.end(result.healthy ? 'healthy' : 'unhealthy', result.step, result.error);
     } catch (error) {
       // Retired while probing: the waiters see the state. Anything else is an
       // application error: it reaches the caller and the session stays.
-      if (binding.phase !== phase) return;
+      if (binding.phase !== phase) {
+        span?.end('retired', 'none');
+        return;
+      }
+      span?.end('error', 'none', error);
       this.#backToReady(binding, phase.connection);
       throw error;
     }
-    if (binding.phase !== phase) return;
+    if (binding.phase !== phase) {
+      span?.end('retired', 'none');
+      return;
+    }
     if (outcome.healthy) {
       this.#backToReady(binding, phase.connection, outcome);
       return;

@@ -8,10 +8,10 @@ import { SessionCreateRequest, type SessionCreateRequestInit } from '../request.
 import type { SessionInfo } from '../session.js';
 import { showValue } from '../show-value.js';
 import type { RegistrySnapshot } from '../snapshot.js';
-import { type Binding, isLive, retirementOf } from './binding.js';
+import { type AcquireSpan, type Binding, isLive, retirementOf } from './binding.js';
 import { RegistryCore } from './core.js';
 import type { DownstreamState } from './ownership.js';
-import { buildSnapshot } from './stats.js';
+import { buildSnapshot, gatewaySnapshots } from './stats.js';
 
 /** Per-call options of {@link UpstreamSessionRegistry.acquire} and {@link UpstreamSessionRegistry.use}. */
 export interface AcquireOptions {
@@ -66,12 +66,14 @@ function requireString(name: string, value: unknown): string {
 export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   readonly #core: RegistryCore<C>;
   #closeAll: Promise<void> | undefined;
+  #detachTelemetry: (() => void) | undefined;
 
   /** Throws `InvalidOptionsError` for an unknown or malformed option. */
   constructor(options?: RegistryOptions<C>) {
     const core = new RegistryCore<C>(options);
     this.#core = core;
     core.unsubscribeOwnership = core.affinity.onOwnershipLost?.((id) => this.#onOwnershipLost(id));
+    this.#detachTelemetry = core.telemetry?.attach?.({ gatewayCounts: () => gatewaySnapshots(core, core.clock.now()) });
   }
 
   /** Live (ready or probing) upstream sessions. */
@@ -131,26 +133,33 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
 
   async #acquireSlow(request: SessionCreateRequest, signal: AbortSignal | undefined): Promise<SessionLease<C>> {
     const { ownership, leases } = this.#core;
+    const span = this.#core.telemetry?.acquireStart(request);
     const ds = ownership.stateFor(request.downstreamSessionId);
     // While any acquire of this downstream session is in progress its state stays,
     // so one caller's failure cannot look like an eviction to another.
     ds.pending++;
     try {
-      await ownership.ensureOwned(ds, signal);
+      await ownership.ensureOwned(ds, signal, span);
       for (let attempt = 1; ; attempt++) {
         this.#assertUsable(ds);
-        const binding = this.#bindingFor(request, ds);
-        const lease = await leases.whenReady(binding, signal);
+        const binding = this.#bindingFor(request, ds, span);
+        const lease = await leases.whenReady(binding, signal, span);
         if (lease !== undefined && ds.lost !== undefined) {
           // Another gateway of this downstream session was lost while we waited ('fail').
           lease.release();
           throw new SessionLostError(ds.id, ds.lost.cause);
         }
-        if (lease !== undefined) return lease;
+        if (lease !== undefined) {
+          span?.end('ok');
+          return lease;
+        }
         const error = leases.waiterError(binding);
         if (error !== undefined) throw error;
         if (attempt === MAX_ATTEMPTS) throw new SessionRetiredError(retirementOf(binding.phase)?.reason ?? 'lost');
       }
+    } catch (error) {
+      span?.end('error', error);
+      throw error;
     } finally {
       ds.pending--;
       // A downstream session that never got an upstream session keeps no state.
@@ -165,11 +174,11 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   }
 
   /** The session to use for this request: the held one, or a new one being created. */
-  #bindingFor(request: SessionCreateRequest, ds: DownstreamState<C>): Binding<C> {
+  #bindingFor(request: SessionCreateRequest, ds: DownstreamState<C>, span: AcquireSpan | undefined): Binding<C> {
     const held = this.#core.bindings.get(request.key);
     if (held !== undefined && held.request.fingerprint === request.fingerprint) return held;
     if (held !== undefined) void this.#core.retirer.retire(held, 'config-changed');
-    return this.#core.creator.create(request, ds);
+    return this.#core.creator.create(request, ds, span);
   }
 
   /**
@@ -274,8 +283,18 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
    */
   closeAll(): Promise<void> {
     if (this.#closeAll !== undefined) return this.#closeAll;
-    this.#core.closed = true;
-    this.#closeAll = this.#core.retirer.shutdown();
+    const core = this.#core;
+    core.closed = true;
+    const span = core.telemetry?.closeAllStart();
+    const orphansBefore = core.counts.orphaned;
+    this.#closeAll = core.retirer.shutdown();
+    if (span !== undefined || this.#detachTelemetry !== undefined) {
+      const done = (): void => {
+        span?.end(core.counts.orphaned - orphansBefore);
+        this.#detachTelemetry?.();
+      };
+      this.#closeAll.then(done, done);
+    }
     return this.#closeAll;
   }
 

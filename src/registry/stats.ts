@@ -6,7 +6,7 @@
 import type { RetireReason } from '../events.js';
 import type { ProbeableClient } from '../probe.js';
 import type { GatewaySnapshot, RegistrySnapshot, SessionSnapshot } from '../snapshot.js';
-import { type Binding, isLive } from './binding.js';
+import type { Binding } from './binding.js';
 import type { RegistryCore } from './core.js';
 
 const RETIRE_REASONS: readonly RetireReason[] = [
@@ -56,16 +56,15 @@ function sessionSnapshot(b: Binding<unknown>, now: number): SessionSnapshot {
   };
 }
 
-function gatewaySnapshots<C extends ProbeableClient>(core: RegistryCore<C>, now: number): [string, GatewaySnapshot][] {
+/** Per-gateway counts from the gateways' counters: O(gateways), no session is walked. */
+export function gatewaySnapshots<C extends ProbeableClient>(core: RegistryCore<C>, now: number): [string, GatewaySnapshot][] {
   const gateways: [string, GatewaySnapshot][] = [];
   for (const gw of core.gateways.all()) {
-    let live = 0;
-    for (const b of gw.bindings) if (isLive(b.phase)) live++;
     gateways.push([
       gw.id,
       {
-        live,
-        creating: gw.bindings.size - live,
+        live: gw.live,
+        creating: gw.bindings.size - gw.live,
         queuedCreates: gw.limit.pendingCount,
         consecutiveFailures: gw.consecutiveFailures,
         backoffRemainingMs: Math.max(0, gw.backoffUntil - now),
