@@ -7,11 +7,12 @@ import type { ProbeableClient } from '../probe.js';
 import { SessionCreateRequest, type SessionCreateRequestInit } from '../request.js';
 import type { SessionInfo } from '../session.js';
 import { showValue } from '../show-value.js';
-import type { RegistrySnapshot } from '../snapshot.js';
+import type { RegistrySnapshot, SessionPage, SessionPageOptions, SnapshotOptions } from '../snapshot.js';
 import { type AcquireSpan, type Binding, isLive, retirementOf } from './binding.js';
 import { RegistryCore } from './core.js';
 import type { DownstreamState } from './ownership.js';
-import { buildSnapshot, gatewaySnapshots } from './stats.js';
+import { buildSessionPage, buildSnapshot, gatewaySnapshots } from './stats.js';
+import { validatePageOptions, validateSnapshotOptions } from './snapshot-options.js';
 
 /** Per-call options of {@link UpstreamSessionRegistry.acquire} and {@link UpstreamSessionRegistry.use}. */
 export interface AcquireOptions {
@@ -306,10 +307,32 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   /**
    * Frozen plain data about the registry: sessions by state (`live` = ready or
    * probing, `creating`, `retiring` = draining or closing); never header values,
-   * URL credentials or query strings.
+   * URL credentials or query strings. `snapshot({ sessions: false })` is the
+   * counts-only form: O(gateways), `sessions` empty.
+   *
+   * @example
+   * ```ts
+   * const { live, gateways } = registry.snapshot({ sessions: false });
+   * ```
    */
-  snapshot(): RegistrySnapshot {
-    return buildSnapshot(this.#core);
+  snapshot(options?: SnapshotOptions): RegistrySnapshot {
+    return buildSnapshot(this.#core, validateSnapshotOptions(options));
+  }
+
+  /**
+   * One page of the sessions in service (creating, ready or probing), oldest
+   * connection first, for an operator's listing. Follow `nextCursor` for the
+   * next page. Throws `InvalidRequestError` for a bad cursor or limit.
+   *
+   * @example
+   * ```ts
+   * let page = registry.sessions({ limit: 500 });
+   * while (page.nextCursor !== undefined) page = registry.sessions({ cursor: page.nextCursor, limit: 500 });
+   * ```
+   */
+  sessions(options?: SessionPageOptions): SessionPage {
+    const { after, limit } = validatePageOptions(options);
+    return buildSessionPage(this.#core, after, limit);
   }
 
   #onOwnershipLost(downstreamSessionId: string): void {
