@@ -16,6 +16,7 @@
 import { rm } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as Root from '../src/index.js';
+import type * as Otel from '../src/otel/index.js';
 import type * as Testing from '../src/testing/index.js';
 
 /** Where the library was loaded from. */
@@ -25,6 +26,8 @@ export type LibrarySource = 'build' | 'src';
 export interface Library {
   readonly root: typeof Root;
   readonly testing: typeof Testing;
+  /** The `/otel` entry (telemetry-on variants). */
+  readonly otel: typeof Otel;
   readonly source: LibrarySource;
   /** Removes the build (the loaded modules stay usable). */
   dispose(): Promise<void>;
@@ -41,6 +44,7 @@ async function buildLibrary(): Promise<void> {
     entry: {
       index: fileURLToPath(new URL('src/index.ts', ROOT)),
       'testing/index': fileURLToPath(new URL('src/testing/index.ts', ROOT)),
+      'otel/index': fileURLToPath(new URL('src/otel/index.ts', ROOT)),
     },
     format: ['esm'],
     target: 'node20',
@@ -57,14 +61,15 @@ async function buildLibrary(): Promise<void> {
 /** Builds (unless `source` is `'src'`) and imports the library. */
 export async function loadLibrary(source: LibrarySource): Promise<Library> {
   if (source === 'src') {
-    const [root, testing] = await Promise.all([import('../src/index.js'), import('../src/testing/index.js')]);
-    return { root, testing, source, dispose: () => Promise.resolve() };
+    const [root, testing, otel] = await Promise.all([import('../src/index.js'), import('../src/testing/index.js'), import('../src/otel/index.js')]);
+    return { root, testing, otel, source, dispose: () => Promise.resolve() };
   }
   await buildLibrary();
   const url = (path: string): string => pathToFileURL(`${OUT_DIR}${path}`).href;
-  const [root, testing] = (await Promise.all([import(url('index.js')), import(url('testing/index.js'))])) as [
+  const [root, testing, otel] = (await Promise.all([import(url('index.js')), import(url('testing/index.js')), import(url('otel/index.js'))])) as [
     typeof Root,
     typeof Testing,
+    typeof Otel,
   ];
-  return { root, testing, source, dispose: () => rm(OUT_DIR, { recursive: true, force: true }) };
+  return { root, testing, otel, source, dispose: () => rm(OUT_DIR, { recursive: true, force: true }) };
 }

@@ -21,6 +21,10 @@ export async function runP1(settings: Settings, lib: Library): Promise<ScenarioR
   const registry = new UpstreamSessionRegistry({ factory: fake.factory });
   const request = SessionCreateRequest.from(INIT);
   (await registry.acquire(request)).release();
+  // The same with telemetry on: otelTelemetry() on the API's global no-op providers
+  // (no SDK registered), the setup of an app that installs the SDK later or not at all.
+  const traced = new UpstreamSessionRegistry({ factory: fake.factory, telemetry: lib.otel.otelTelemetry() });
+  (await traced.acquire(request)).release();
 
   const pool = genericPool.createPool({ create: async () => ({ id: 1 }), destroy: async () => {} }, { min: 1, max: 1 });
   pool.release(await pool.acquire());
@@ -33,6 +37,12 @@ export async function runP1(settings: Settings, lib: Library): Promise<ScenarioR
       registry: async (n) => {
         for (let i = 0; i < n; i++) {
           const lease = await registry.acquire(request);
+          lease.release();
+        }
+      },
+      registryTelemetry: async (n) => {
+        for (let i = 0; i < n; i++) {
+          const lease = await traced.acquire(request);
           lease.release();
         }
       },
@@ -68,6 +78,7 @@ export async function runP1(settings: Settings, lib: Library): Promise<ScenarioR
 
   const created = fake.created;
   await registry.closeAll();
+  await traced.closeAll();
   await pool.drain();
   await pool.clear();
 
@@ -117,6 +128,19 @@ export async function runP1(settings: Settings, lib: Library): Promise<ScenarioR
         },
       },
       {
+        measure: 'same, telemetry on (otelTelemetry(), no SDK registered)',
+        value: rates.registryTelemetry.median,
+        unit: 'ops/s',
+        compare: {
+          label: 'telemetry off',
+          value: reg,
+          unit: 'ops/s',
+          ratioLabel: 'on / off',
+          ratio: rates.registryTelemetry.median / reg,
+        },
+        target: 'within noise of off (hooks run on slow paths only)',
+      },
+      {
         measure: 'acquire + release, warm key, plain init object (validated and hashed per call)',
         value: rates.registryInit.median,
         unit: 'ops/s',
@@ -132,6 +156,7 @@ export async function runP1(settings: Settings, lib: Library): Promise<ScenarioR
     notes: [
       'One registry with the fake factory from `/testing` (default options); the key is created once before timing, so every timed acquire is a hit.',
       'The request is built once with `SessionCreateRequest.from(...)`: validation and fingerprint hashing are off the hot path. The last row passes a plain init object instead, as a proxy that builds the request per call would.',
+      'Telemetry on: a second registry with `telemetry: otelTelemetry()`; its warm path never calls a hook, so on/off must agree within noise.',
       'generic-pool: `createPool` with min = max = 1; each op is `await pool.acquire()` then `pool.release(resource)` (not awaited: it resolves at once).',
       'The Map floor is a synchronous `get` + `set` on the same key; the async floor adds one `await`, the least any promise-returning acquire costs.',
       `Interleaved rounds (${settings.rates.rounds} x ~${settings.rates.sampleMs} ms per variant), median reported; the factory ran ${created} time(s).`,
