@@ -11,6 +11,7 @@ import type { RegistryEvents } from '../events.js';
 import { isValidMcpSessionId } from '../headers.js';
 import { SessionCreateRequest, type SessionCreateRequestInit } from '../request.js';
 import type { SessionInfo } from '../session.js';
+import type { ProxyTelemetry } from '../telemetry.js';
 import { GatewayNamespace, type NamespaceMode } from './namespace.js';
 import { DEFAULT_PARTIAL_LIST_RETRY_MS } from './partial-lists.js';
 
@@ -95,6 +96,14 @@ export interface BridgeBehaviour {
    * when the downstream transport runs with `enableJsonResponse`.
    */
   relateToRequests?: boolean;
+  /**
+   * Client spans and `mcp.client.operation.duration` for every request
+   * forwarded upstream (e.g. `otelTelemetry()` from `mcp-upstream-registry/otel`);
+   * the upstream request's `params._meta` then carries this span's trace
+   * context. Without it, a `traceparent` in the downstream request's `_meta`
+   * (or its HTTP `traceparent` header) is passed upstream as it came.
+   */
+  telemetry?: ProxyTelemetry;
 }
 
 /** Options of `BridgeHub.createBridge`. Unknown keys are rejected. */
@@ -123,6 +132,7 @@ export interface ResolvedBridgeOptions {
   readonly clientRequestTimeoutMs: number;
   readonly retryAfterSeconds: number;
   readonly relateToRequests: boolean;
+  readonly telemetry: ProxyTelemetry | undefined;
 }
 
 /** The downstream capabilities a bridge announces by default. */
@@ -151,6 +161,7 @@ const BEHAVIOUR_KEYS = [
   'clientRequestTimeoutMs',
   'retryAfterSeconds',
   'relateToRequests',
+  'telemetry',
   'forwardClientInfo',
   'partialListRetryMs',
 ] as const;
@@ -227,6 +238,10 @@ function checkBehaviour(options: Record<string, unknown>): Omit<ResolvedBridgeOp
   if (forwardClientInfo !== undefined && typeof forwardClientInfo !== 'boolean') {
     throw new InvalidOptionsError('forwardClientInfo', `must be a boolean, got ${show(forwardClientInfo)}`);
   }
+  const { telemetry } = options;
+  if (telemetry !== undefined && (!isRecord(telemetry) || typeof telemetry.operationStart !== 'function')) {
+    throw new InvalidOptionsError('telemetry', `must have an operationStart() method, got ${show(telemetry)}`);
+  }
   return {
     serverInfo: serverInfo as Implementation | undefined,
     capabilities: capabilities as ServerCapabilities | undefined,
@@ -238,6 +253,7 @@ function checkBehaviour(options: Record<string, unknown>): Omit<ResolvedBridgeOp
       checkNumber('clientRequestTimeoutMs', options.clientRequestTimeoutMs, 1, MAX_TIMEOUT_MS) ?? DEFAULT_CLIENT_REQUEST_TIMEOUT_MS,
     retryAfterSeconds: checkNumber('retryAfterSeconds', options.retryAfterSeconds, 0, 86_400) ?? DEFAULT_RETRY_AFTER_SECONDS,
     relateToRequests: relateToRequests ?? true,
+    telemetry: telemetry as ProxyTelemetry | undefined,
   };
 }
 

@@ -6,7 +6,6 @@
  */
 
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CallToolRequestSchema,
   CompleteRequestSchema,
@@ -19,7 +18,6 @@ import {
   McpError,
   ReadResourceRequestSchema,
   type Result,
-  ResultSchema,
   RootsListChangedNotificationSchema,
   SetLevelRequestSchema,
   SubscribeRequestSchema,
@@ -31,6 +29,7 @@ import type { NamespacedTarget } from './namespace.js';
 import { PARTIAL_LIST_META_KEY } from './partial-lists.js';
 import { renameItems, renamePromptResult, renameReadResult, renameToolResult } from './rewrite.js';
 import type { DownstreamExtra, SessionBridge } from './session-bridge.js';
+import type { SendUpstream } from './upstream-request.js';
 
 /** Server capability a list method needs; a gateway without it contributes nothing. */
 type Capability = 'tools' | 'prompts' | 'resources';
@@ -70,15 +69,10 @@ function target(bridge: SessionBridge, name: string, kind: string, code?: number
 }
 
 /** One page of `spec` from one gateway: `undefined` when the gateway does not offer it. */
-async function listPage(
-  client: Client,
-  spec: ListSpec,
-  params: Params,
-  options: RequestOptions,
-): Promise<Result | undefined> {
+async function listPage(client: Client, spec: ListSpec, params: Params, send: SendUpstream): Promise<Result | undefined> {
   if (!mayHave(client, spec.capability)) return undefined;
   try {
-    return await client.request({ method: spec.method, params }, ResultSchema, options);
+    return await send(spec.method, params);
   } catch (error) {
     if (isMethodNotFound(error)) return undefined;
     throw error;
@@ -90,7 +84,7 @@ async function list(bridge: SessionBridge, spec: ListSpec, params: Params, extra
   const forwarded = bridge.forwardParams(params);
   if (!namespace.prefixed) {
     const only = namespace.gatewayIds[0] as string;
-    const page = await bridge.call(only, extra, (client, options) => listPage(client, spec, forwarded, options));
+    const page = await bridge.call(only, extra, (client, _options, send) => listPage(client, spec, forwarded, send));
     return page ?? { [spec.key]: [] };
   }
   const cursors = [...decodeCursor(params?.cursor, namespace.gatewayIds)];
@@ -99,7 +93,7 @@ async function list(bridge: SessionBridge, spec: ListSpec, params: Params, extra
       const gatewayParams = { ...forwarded, cursor: cursor ?? undefined };
       if (cursor === null) delete gatewayParams.cursor;
       // Progress of several upstreams cannot be merged into one increasing value: not relayed.
-      return bridge.call(gatewayId, extra, (client, options) => listPage(client, spec, gatewayParams, options), false);
+      return bridge.call(gatewayId, extra, (client, _options, send) => listPage(client, spec, gatewayParams, send), false);
     }),
   );
   const failed = settled.flatMap((outcome, i) =>
@@ -151,9 +145,7 @@ function installTools(bridge: SessionBridge): void {
   bridge.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { gatewayId, name } = target(bridge, request.params.name, 'Tool');
     const params = { ...bridge.forwardParams(request.params), name };
-    const result = await bridge.call(gatewayId, extra, (client, options) =>
-      client.request({ method: 'tools/call', params }, ResultSchema, options),
-    );
+    const result = await bridge.call(gatewayId, extra, (_client, _options, send) => send('tools/call', params, name));
     return renameToolResult(result, (uri) => bridge.namespace.toDownstream(gatewayId, uri)) as never;
   });
 }
@@ -162,9 +154,7 @@ function installPrompts(bridge: SessionBridge): void {
   bridge.server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
     const { gatewayId, name } = target(bridge, request.params.name, 'Prompt');
     const params = { ...bridge.forwardParams(request.params), name };
-    const result = await bridge.call(gatewayId, extra, (client, options) =>
-      client.request({ method: 'prompts/get', params }, ResultSchema, options),
-    );
+    const result = await bridge.call(gatewayId, extra, (_client, _options, send) => send('prompts/get', params, name));
     return renamePromptResult(result, (uri) => bridge.namespace.toDownstream(gatewayId, uri)) as never;
   });
 }
@@ -174,9 +164,7 @@ function installResources(bridge: SessionBridge): void {
   server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
     const { gatewayId, name: uri } = target(bridge, request.params.uri, 'Resource', RESOURCE_NOT_FOUND);
     const params = { ...bridge.forwardParams(request.params), uri };
-    const result = await bridge.call(gatewayId, extra, (client, options) =>
-      client.request({ method: 'resources/read', params }, ResultSchema, options),
-    );
+    const result = await bridge.call(gatewayId, extra, (_client, _options, send) => send('resources/read', params));
     return renameReadResult(result, (u) => namespace.toDownstream(gatewayId, u)) as never;
   });
   for (const [schema, method] of [
@@ -186,7 +174,7 @@ function installResources(bridge: SessionBridge): void {
     server.setRequestHandler(schema, async (request, extra) => {
       const { gatewayId, name: uri } = target(bridge, request.params.uri, 'Resource', RESOURCE_NOT_FOUND);
       const params = { ...bridge.forwardParams(request.params), uri };
-      return bridge.call(gatewayId, extra, (client, options) => client.request({ method, params }, ResultSchema, options)) as never;
+      return bridge.call(gatewayId, extra, (_client, _options, send) => send(method, params)) as never;
     });
   }
 }
@@ -198,9 +186,7 @@ function installCompletion(bridge: SessionBridge): void {
       ref.type === 'ref/prompt' ? target(bridge, ref.name, 'Prompt') : target(bridge, ref.uri, 'Resource template', RESOURCE_NOT_FOUND);
     const upstreamRef = ref.type === 'ref/prompt' ? { ...ref, name: found.name } : { ...ref, uri: found.name };
     const params = { ...bridge.forwardParams(request.params), ref: upstreamRef };
-    return bridge.call(found.gatewayId, extra, (client, options) =>
-      client.request({ method: 'completion/complete', params }, ResultSchema, options),
-    ) as never;
+    return bridge.call(found.gatewayId, extra, (_client, _options, send) => send('completion/complete', params)) as never;
   });
 }
 
@@ -212,10 +198,10 @@ function installLogging(bridge: SessionBridge): void {
         bridge.call(
           gatewayId,
           extra,
-          async (client, options) => {
+          async (client, _options, send) => {
             if (!mayHave(client, 'logging')) return;
             try {
-              await client.request({ method: 'logging/setLevel', params }, ResultSchema, options);
+              await send('logging/setLevel', params);
             } catch (error) {
               if (!isMethodNotFound(error)) throw error;
             }
