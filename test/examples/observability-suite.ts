@@ -11,13 +11,14 @@ import type { TracerProvider } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hostMcpServer } from '../../examples/shared/mcp-host.js';
-import type { BridgeGateway } from '../../src/bridge/index.js';
+import type { BridgeBehaviour, BridgeGateway } from '../../src/bridge/index.js';
 import type { UpstreamSessionRegistry } from '../../src/index.js';
 
 export type StartObservedProxy = (options: {
   gateways: readonly BridgeGateway[];
   adminToken?: string;
   tracerProvider?: TracerProvider;
+  bridge?: BridgeBehaviour;
 }) => Promise<{ readonly url: string; readonly registry: UpstreamSessionRegistry; close(): Promise<void> }>;
 
 const TOKEN = 'admin-secret-token';
@@ -52,13 +53,13 @@ export function observabilitySuite(name: string, startProxy: StartObservedProxy)
       for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
     });
 
-    async function setup(adminToken?: string) {
+    async function setup(adminToken?: string, bridge?: BridgeBehaviour) {
       const up = await metaUpstream();
       cleanups.push(() => up.close());
       const exporter = new InMemorySpanExporter();
       const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
       cleanups.push(() => tracerProvider.shutdown());
-      const proxy = await startProxy({ gateways: [{ id: 'meta', url: up.url }], tracerProvider, ...(adminToken && { adminToken }) });
+      const proxy = await startProxy({ gateways: [{ id: 'meta', url: up.url }], tracerProvider, ...(adminToken && { adminToken }), ...(bridge && { bridge }) });
       cleanups.push(() => proxy.close());
       const admin = (path: string, token?: string) =>
         fetch(proxy.url.replace(/\/mcp$/, path), token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
@@ -87,6 +88,14 @@ export function observabilitySuite(name: string, startProxy: StartObservedProxy)
       const span = exporter.getFinishedSpans().find((s) => s.name === 'tools/call meta');
       expect(span?.parentSpanContext?.spanId).toBe(CALLER_SPAN);
       expect(received.traceparent).toBe(`00-${TRACE_ID}-${span?.spanContext().spanId}-01`);
+    });
+
+    it('without bridge telemetry, an HTTP traceparent header still reaches the upstream _meta as it came', async () => {
+      const { proxy } = await setup(undefined, { telemetry: undefined });
+      const traceparent = `00-${TRACE_ID}-${CALLER_SPAN}-01`;
+      const c = await connect(proxy.url, { traceparent, tracestate: 'k=v' });
+      cleanups.push(() => c.client.close());
+      expect(metaOf(await c.client.callTool({ name: 'meta', arguments: {} }))).toEqual({ traceparent, tracestate: 'k=v' });
     });
 
     it('/admin/sessions and /metrics are refused without the admin token: 403 when none is configured, 401 when wrong', async () => {
