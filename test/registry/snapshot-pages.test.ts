@@ -29,6 +29,38 @@ describe('snapshot({ sessions: false }) and sessions({ cursor, limit })', () => 
     expect(registry.snapshot({ sessions: false }).gateways.weather?.live).toBe(1);
   });
 
+  it('per-gateway counters agree with a walk of the sessions through breaks, config changes, evictions and capacity', async () => {
+    const { registry, fake, clock } = setup({ maxSessions: 6, overflow: 'evict-idle', idleValidationMs: 1000 });
+    const agree = () => {
+      const full = registry.snapshot();
+      const walked: Record<string, { live: number; creating: number }> = {};
+      for (const s of full.sessions) {
+        const counts = (walked[s.gatewayId] ??= { live: 0, creating: 0 });
+        if (s.state === 'creating') counts.creating++;
+        else counts.live++;
+      }
+      const counted = Object.fromEntries(
+        Object.entries(registry.snapshot({ sessions: false }).gateways)
+          .filter(([, g]) => g.live + g.creating > 0)
+          .map(([id, g]) => [id, { live: g.live, creating: g.creating }]),
+      );
+      expect(counted).toEqual(walked);
+    };
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 8; i++) (await registry.acquire(req(`d${i}`, `g${i % 3}`, { headers: { 'x-round': String(round % 2) } }))).release();
+      agree();
+      fake.connections[fake.connections.length - 1]?.break();
+      agree();
+      await registry.evictSession(`d${round}`);
+      agree();
+      await clock.advance(1000);
+      (await registry.acquire(req('d7', 'g1'))).release();
+      agree();
+    }
+    await registry.evictGateway('g2');
+    agree();
+  });
+
   it('pages through every session in service exactly once, oldest connection first', async () => {
     const { registry } = setup();
     for (let i = 0; i < 7; i++) (await registry.acquire(req(`d${i}`))).release();
