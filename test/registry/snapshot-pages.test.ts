@@ -35,7 +35,8 @@ describe('snapshot({ sessions: false }) and sessions({ cursor, limit })', () => 
       const full = registry.snapshot();
       const walked: Record<string, { live: number; creating: number }> = {};
       for (const s of full.sessions) {
-        const counts = (walked[s.gatewayId] ??= { live: 0, creating: 0 });
+        const counts = walked[s.gatewayId] ?? { live: 0, creating: 0 };
+        walked[s.gatewayId] = counts;
         if (s.state === 'creating') counts.creating++;
         else counts.live++;
       }
