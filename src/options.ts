@@ -218,6 +218,10 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   requireShape('clock', o.clock, ['now', 'setTimeout', 'clearTimeout']);
   requireShape('logger', o.logger, ['debug', 'info', 'warn', 'error']);
   requireShape('telemetry', o.telemetry, TELEMETRY_HOOKS);
+  const attach = (o.telemetry as { attach?: unknown } | undefined)?.attach;
+  if (attach !== undefined && typeof attach !== 'function') {
+    throw new InvalidOptionsError('telemetry', `expected attach to be a function, got ${showValue(attach)}`);
+  }
   if (o.probeChain !== undefined) validateChain(o.probeChain);
   const maxSessions = count('maxSessions', o.maxSessions, 10_000);
   return {

@@ -146,5 +146,7 @@ describe('RegistryOptions.telemetry: hooks on slow paths only', () => {
     rec = recordingTelemetry();
     expect(() => setup({ telemetry: {} as never })).toThrow(InvalidOptionsError);
     expect(() => setup({ telemetry: 'otel' as never })).toThrow(/telemetry/);
+    expect(() => setup({ telemetry: { ...rec.telemetry, attach: 1 } as never })).toThrow(/attach.*1/);
+    expect(() => setup({ telmetry: rec.telemetry } as never)).toThrow(/telmetry/);
   });
 });
