@@ -89,8 +89,15 @@ async function run(name: string, startProxy: (options: ProxyStartOptions & Pick<
   if (demo) console.log(`No MCP_PROXY_CONFIG or MCP_GATEWAYS given: started the demo counter upstream at ${demo.url}`);
   const gateways = config?.gateways ?? [{ id: 'counter', url: demo?.url as string }];
   const adminToken = process.env[ADMIN_TOKEN_ENV] || undefined;
-  const logger = jsonLogger();
-  const proxy = await startProxy({ gateways, logger, ...(config ?? listenAddress()), ...(cluster && { cluster }), ...(adminToken && { adminToken }) });
+  // A cluster worker keeps the stderr JSON lines its launcher follows (see cluster.ts).
+  const logger = cluster ? undefined : jsonLogger();
+  const proxy = await startProxy({
+    gateways,
+    ...(logger && { logger }),
+    ...(config ?? listenAddress()),
+    ...(cluster && { cluster }),
+    ...(adminToken && { adminToken }),
+  });
   const names = describeNamespace(gateways, config?.bridge ?? {});
   const role = cluster ? ` as worker ${cluster.workerId ?? '(random id)'} on ${redactUrl(cluster.redisUrl)}` : '';
   console.log(`${name} MCP proxy listening on ${proxy.url}${role} (gateways: ${gateways.map((g) => g.id).join(', ')}; ${names})`);

@@ -12,13 +12,15 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import { afterEach, describe, expect, it } from 'vitest';
 import { hostMcpServer } from '../../examples/shared/mcp-host.js';
 import type { BridgeBehaviour, BridgeGateway } from '../../src/bridge/index.js';
-import type { UpstreamSessionRegistry } from '../../src/index.js';
+import type { Logger, UpstreamSessionRegistry } from '../../src/index.js';
+import { pino } from 'pino';
 
 export type StartObservedProxy = (options: {
   gateways: readonly BridgeGateway[];
   adminToken?: string;
   tracerProvider?: TracerProvider;
   bridge?: BridgeBehaviour;
+  logger?: Logger;
 }) => Promise<{ readonly url: string; readonly registry: UpstreamSessionRegistry; close(): Promise<void> }>;
 
 const TOKEN = 'admin-secret-token';
@@ -53,13 +55,13 @@ export function observabilitySuite(name: string, startProxy: StartObservedProxy)
       for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
     });
 
-    async function setup(adminToken?: string, bridge?: BridgeBehaviour) {
+    async function setup(adminToken?: string, bridge?: BridgeBehaviour, logger?: Logger) {
       const up = await metaUpstream();
       cleanups.push(() => up.close());
       const exporter = new InMemorySpanExporter();
       const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
       cleanups.push(() => tracerProvider.shutdown());
-      const proxy = await startProxy({ gateways: [{ id: 'meta', url: up.url }], tracerProvider, ...(adminToken && { adminToken }), ...(bridge && { bridge }) });
+      const proxy = await startProxy({ gateways: [{ id: 'meta', url: up.url }], tracerProvider, ...(adminToken && { adminToken }), ...(bridge && { bridge }), ...(logger && { logger }) });
       cleanups.push(() => proxy.close());
       const admin = (path: string, token?: string) =>
         fetch(proxy.url.replace(/\/mcp$/, path), token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
@@ -96,6 +98,19 @@ export function observabilitySuite(name: string, startProxy: StartObservedProxy)
       const c = await connect(proxy.url, { traceparent, tracestate: 'k=v' });
       cleanups.push(() => c.client.close());
       expect(metaOf(await c.client.callTool({ name: 'meta', arguments: {} }))).toEqual({ traceparent, tracestate: 'k=v' });
+    });
+
+    it('logs each MCP request as pino JSON on a child logger with the session tag, never the session id', async () => {
+      const lines: Record<string, unknown>[] = [];
+      const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+      const { proxy } = await setup(undefined, undefined, logger);
+      const c = await connect(proxy.url);
+      cleanups.push(() => c.client.close());
+      await c.client.callTool({ name: 'meta', arguments: {} });
+      const requests = lines.filter((l) => l.msg === 'mcp request');
+      expect(requests.length).toBeGreaterThanOrEqual(2);
+      expect(requests.at(-1)).toMatchObject({ method: 'POST', path: '/mcp', status: 200, session: expect.stringMatching(/^[0-9a-f]{12}$/) });
+      expect(JSON.stringify(lines)).not.toContain(c.sessionId);
     });
 
     it('/admin/sessions and /metrics are refused without the admin token: 403 when none is configured, 401 when wrong', async () => {
