@@ -25,6 +25,9 @@ export async function runP1(settings: Settings, lib: Library): Promise<ScenarioR
   // (no SDK registered), the setup of an app that installs the SDK later or not at all.
   const traced = new UpstreamSessionRegistry({ factory: fake.factory, telemetry: lib.otel.otelTelemetry() });
   (await traced.acquire(request)).release();
+  // A second registry without telemetry: the spread between the two off registries is the noise floor.
+  const twin = new UpstreamSessionRegistry({ factory: fake.factory });
+  (await twin.acquire(request)).release();
 
   const pool = genericPool.createPool({ create: async () => ({ id: 1 }), destroy: async () => {} }, { min: 1, max: 1 });
   pool.release(await pool.acquire());
@@ -43,6 +46,12 @@ export async function runP1(settings: Settings, lib: Library): Promise<ScenarioR
       registryTelemetry: async (n) => {
         for (let i = 0; i < n; i++) {
           const lease = await traced.acquire(request);
+          lease.release();
+        }
+      },
+      registryTwin: async (n) => {
+        for (let i = 0; i < n; i++) {
+          const lease = await twin.acquire(request);
           lease.release();
         }
       },
@@ -79,6 +88,7 @@ export async function runP1(settings: Settings, lib: Library): Promise<ScenarioR
   const created = fake.created;
   await registry.closeAll();
   await traced.closeAll();
+  await twin.closeAll();
   await pool.drain();
   await pool.clear();
 
@@ -139,6 +149,18 @@ export async function runP1(settings: Settings, lib: Library): Promise<ScenarioR
           ratio: rates.registryTelemetry.median / reg,
         },
         target: 'within noise of off (hooks run on slow paths only)',
+      },
+      {
+        measure: 'same, a second registry without telemetry (noise floor)',
+        value: rates.registryTwin.median,
+        unit: 'ops/s',
+        compare: {
+          label: 'telemetry off',
+          value: reg,
+          unit: 'ops/s',
+          ratioLabel: 'twin / off',
+          ratio: rates.registryTwin.median / reg,
+        },
       },
       {
         measure: 'acquire + release, warm key, plain init object (validated and hashed per call)',
