@@ -14,7 +14,15 @@ export type { AcquireOptions } from './registry/index.js';
 export type { RegistryOptions, OverflowPolicy, CreateBackoffOptions } from './options.js';
 export type { SessionLease } from './lease.js';
 export type { SessionInfo, SessionState } from './session.js';
-export type { RegistrySnapshot, SessionSnapshot, GatewaySnapshot, RegistryTotals } from './snapshot.js';
+export type {
+  RegistrySnapshot,
+  SessionSnapshot,
+  GatewaySnapshot,
+  RegistryTotals,
+  SnapshotOptions,
+  SessionPageOptions,
+  SessionPage,
+} from './snapshot.js';
 
 // Requests and headers
 export { SessionCreateRequest } from './request.js';

@@ -19,6 +19,7 @@ import { stdioSessionFactory } from 'mcp-upstream-registry/stdio';
 import { type ClusterMember, joinCluster, jsonLinesLogger } from './cluster.js';
 import type { ProxyOptions } from './main.js';
 import { listenHttp } from './node-http.js';
+import { type ProxyObservability, proxyObservability } from './observability.js';
 
 /** The framework-neutral half of a running example proxy. */
 export interface ProxyCore<T extends DownstreamTransport> {
@@ -30,6 +31,8 @@ export interface ProxyCore<T extends DownstreamTransport> {
   readonly sessions: DownstreamSessions<T>;
   /** Host names to accept; undefined: no Host/Origin check (not bound to loopback). */
   readonly allowedHosts: readonly string[] | undefined;
+  /** OpenTelemetry metrics (served on `/metrics`) and spans of the registry and the bridge. */
+  readonly observability: ProxyObservability;
   /** Ends downstream sessions, then upstream sessions (DELETE), then the server. Idempotent. */
   close(): Promise<void>;
 }
@@ -50,8 +53,11 @@ export async function startProxyCore<T extends DownstreamTransport>(
   const { server, url } = await listenHttp(host, options.port ?? 0, options.timeouts);
   const worker = options.cluster && (await joinCluster(options.cluster, url, options.gateways, options.logger ?? jsonLinesLogger()));
   const hub = new BridgeHub({ logger: options.logger });
+  const observability = proxyObservability(options.tracerProvider);
+  const { telemetry } = observability;
   const registry = new UpstreamSessionRegistry<Client>({
     onSessionLost: 'fail',
+    telemetry,
     ...options.registry,
     ...(worker && { affinity: worker.affinity }),
     factory: upstreamFactory(hub, worker),
@@ -60,7 +66,7 @@ export async function startProxyCore<T extends DownstreamTransport>(
     hub,
     registry,
     gateways: options.gateways,
-    bridge: options.bridge,
+    bridge: { telemetry, ...options.bridge },
     createTransport,
     keepAliveWhileStreaming: true,
     ...options.downstream,
@@ -75,6 +81,7 @@ export async function startProxyCore<T extends DownstreamTransport>(
     await sessions.closeAll(); // ends downstream streams, evicts (DELETEs) upstream sessions
     await registry.closeAll(); // also closes the affinity: gives up ownership, stops the heartbeat
     await hub.close();
+    await observability.close();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
     await closed;
@@ -86,6 +93,7 @@ export async function startProxyCore<T extends DownstreamTransport>(
     registry,
     sessions,
     allowedHosts,
+    observability,
     close: () => (closing ??= shutdown()),
   };
 }

@@ -7,11 +7,12 @@ import type { ProbeableClient } from '../probe.js';
 import { SessionCreateRequest, type SessionCreateRequestInit } from '../request.js';
 import type { SessionInfo } from '../session.js';
 import { showValue } from '../show-value.js';
-import type { RegistrySnapshot } from '../snapshot.js';
-import { type Binding, isLive, retirementOf } from './binding.js';
+import type { RegistrySnapshot, SessionPage, SessionPageOptions, SnapshotOptions } from '../snapshot.js';
+import { type AcquireSpan, type Binding, isLive, retirementOf } from './binding.js';
 import { RegistryCore } from './core.js';
 import type { DownstreamState } from './ownership.js';
-import { buildSnapshot } from './stats.js';
+import { buildSessionPage, buildSnapshot, gatewaySnapshots } from './stats.js';
+import { validatePageOptions, validateSnapshotOptions } from './snapshot-options.js';
 
 /** Per-call options of {@link UpstreamSessionRegistry.acquire} and {@link UpstreamSessionRegistry.use}. */
 export interface AcquireOptions {
@@ -66,12 +67,14 @@ function requireString(name: string, value: unknown): string {
 export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   readonly #core: RegistryCore<C>;
   #closeAll: Promise<void> | undefined;
+  #detachTelemetry: (() => void) | undefined;
 
   /** Throws `InvalidOptionsError` for an unknown or malformed option. */
   constructor(options?: RegistryOptions<C>) {
     const core = new RegistryCore<C>(options);
     this.#core = core;
     core.unsubscribeOwnership = core.affinity.onOwnershipLost?.((id) => this.#onOwnershipLost(id));
+    this.#detachTelemetry = core.telemetry?.attach?.({ gatewayCounts: () => gatewaySnapshots(core, core.clock.now()) });
   }
 
   /** Live (ready or probing) upstream sessions. */
@@ -132,26 +135,33 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
 
   async #acquireSlow(request: SessionCreateRequest, signal: AbortSignal | undefined): Promise<SessionLease<C>> {
     const { ownership, leases } = this.#core;
+    const span = this.#core.telemetry?.acquireStart(request);
     const ds = ownership.stateFor(request.downstreamSessionId);
     // While any acquire of this downstream session is in progress its state stays,
     // so one caller's failure cannot look like an eviction to another.
     ds.pending++;
     try {
-      await ownership.ensureOwned(ds, signal);
+      await ownership.ensureOwned(ds, signal, span);
       for (let attempt = 1; ; attempt++) {
         this.#assertUsable(ds);
-        const binding = this.#bindingFor(request, ds);
-        const lease = await leases.whenReady(binding, signal, request);
+        const binding = this.#bindingFor(request, ds, span);
+        const lease = await leases.whenReady(binding, signal, request, span);
         if (lease !== undefined && ds.lost !== undefined) {
           // Another gateway of this downstream session was lost while we waited ('fail').
           lease.release();
           throw new SessionLostError(ds.id, ds.lost.cause);
         }
-        if (lease !== undefined) return lease;
+        if (lease !== undefined) {
+          span?.end('ok');
+          return lease;
+        }
         const error = leases.waiterError(binding);
         if (error !== undefined) throw error;
         if (attempt === MAX_ATTEMPTS) throw new SessionRetiredError(retirementOf(binding.phase)?.reason ?? 'lost');
       }
+    } catch (error) {
+      span?.end('error', error);
+      throw error;
     } finally {
       ds.pending--;
       // A downstream session that never got an upstream session keeps no state.
@@ -169,13 +179,13 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
    * The session to use for this request: the held one (its credentials rotate
    * in place), or a new one being created.
    */
-  #bindingFor(request: SessionCreateRequest, ds: DownstreamState<C>): Binding<C> {
+  #bindingFor(request: SessionCreateRequest, ds: DownstreamState<C>, span: AcquireSpan | undefined): Binding<C> {
     const held = this.#core.bindings.get(request.key);
     if (held !== undefined && held.request.fingerprint === request.fingerprint && this.#core.leases.credentialsFit(held, request)) {
       return held;
     }
     if (held !== undefined) void this.#core.retirer.retire(held, 'config-changed');
-    return this.#core.creator.create(request, ds);
+    return this.#core.creator.create(request, ds, span);
   }
 
   /**
@@ -280,8 +290,18 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
    */
   closeAll(): Promise<void> {
     if (this.#closeAll !== undefined) return this.#closeAll;
-    this.#core.closed = true;
-    this.#closeAll = this.#core.retirer.shutdown();
+    const core = this.#core;
+    core.closed = true;
+    const span = core.telemetry?.closeAllStart();
+    const orphansBefore = core.counts.orphaned;
+    this.#closeAll = core.retirer.shutdown();
+    if (span !== undefined || this.#detachTelemetry !== undefined) {
+      const done = (): void => {
+        span?.end(core.counts.orphaned - orphansBefore);
+        this.#detachTelemetry?.();
+      };
+      this.#closeAll.then(done, done);
+    }
     return this.#closeAll;
   }
 
@@ -293,10 +313,32 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   /**
    * Frozen plain data about the registry: sessions by state (`live` = ready or
    * probing, `creating`, `retiring` = draining or closing); never header values,
-   * URL credentials or query strings.
+   * URL credentials or query strings. `snapshot({ sessions: false })` is the
+   * counts-only form: O(gateways), `sessions` empty.
+   *
+   * @example
+   * ```ts
+   * const { live, gateways } = registry.snapshot({ sessions: false });
+   * ```
    */
-  snapshot(): RegistrySnapshot {
-    return buildSnapshot(this.#core);
+  snapshot(options?: SnapshotOptions): RegistrySnapshot {
+    return buildSnapshot(this.#core, validateSnapshotOptions(options));
+  }
+
+  /**
+   * One page of the sessions in service (creating, ready or probing), oldest
+   * connection first, for an operator's listing. Follow `nextCursor` for the
+   * next page. Throws `InvalidRequestError` for a bad cursor or limit.
+   *
+   * @example
+   * ```ts
+   * let page = registry.sessions({ limit: 500 });
+   * while (page.nextCursor !== undefined) page = registry.sessions({ cursor: page.nextCursor, limit: 500 });
+   * ```
+   */
+  sessions(options?: SessionPageOptions): SessionPage {
+    const { after, limit } = validatePageOptions(options);
+    return buildSessionPage(this.#core, after, limit);
   }
 
   #onOwnershipLost(downstreamSessionId: string): void {

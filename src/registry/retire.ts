@@ -8,9 +8,10 @@
 import type { RetireReason } from '../events.js';
 import { SessionRetiredError } from '../errors.js';
 import type { UpstreamConnection } from '../factory.js';
-import { type CloseSchedule, closeWithin, sharedPhaseEnds, waitWithin } from '../internal/close.js';
+import { type CloseOutcome, type CloseSchedule, closeWithin, sharedPhaseEnds, waitWithin } from '../internal/close.js';
 import { deferred } from '../internal/deferred.js';
 import type { ProbeableClient } from '../probe.js';
+import type { ConnectionCloseOutcome } from '../telemetry.js';
 import type { Binding, CreateJob, Retirement } from './binding.js';
 import type { RegistryCore } from './core.js';
 import { type ProbeOutcome, identity, transition } from './lifecycle.js';
@@ -29,6 +30,13 @@ const LOSES_STATE: ReadonlySet<RetireReason> = new Set([
 ]);
 
 const DONE: Promise<void> = Promise.resolve();
+
+/** The telemetry outcome of one connection close. */
+function closeOutcome(result: CloseOutcome): ConnectionCloseOutcome {
+  if (result.outcome === 'orphaned') return 'orphaned';
+  if (result.error !== undefined) return 'error';
+  return result.forced ? 'forced' : 'closed';
+}
 
 export class Retirer<C extends ProbeableClient> {
   readonly #core: RegistryCore<C>;
@@ -102,6 +110,7 @@ export class Retirer<C extends ProbeableClient> {
 
   emitLost(binding: Binding<C>, reason: RetireReason): void {
     this.#core.events.emit('session:lost', { ...identity(binding), reason, policy: this.#core.options.onSessionLost });
+    this.#core.telemetry?.lost(binding.info, reason, this.#core.options.onSessionLost);
   }
 
   /** A lease ended: a draining session whose last lease ended goes on to close. */
@@ -142,8 +151,10 @@ export class Retirer<C extends ProbeableClient> {
   }
 
   async #close(binding: Binding<C>, connection: UpstreamConnection<C>, retirement: Retirement, schedule: CloseSchedule): Promise<void> {
+    const span = this.#core.telemetry?.closeStart(binding.info);
     const detach = retirement.reason === 'ownership-lost';
     const result = await closeWithin((ctx) => connection.close(ctx), schedule, this.#core.clock, detach);
+    span?.end(closeOutcome(result), result.error);
     if (result.outcome === 'orphaned') transition(this.#core, binding, { state: 'orphaned', retirement });
     else transition(this.#core, binding, { state: 'closed', retirement }, { close: result });
   }
