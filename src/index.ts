@@ -10,7 +10,7 @@
 
 // The registry
 export { UpstreamSessionRegistry } from './registry/index.js';
-export type { AcquireOptions } from './registry/index.js';
+export type { AcquireOptions, CloseAllOptions } from './registry/index.js';
 export type { RegistryOptions, OverflowPolicy, CreateBackoffOptions } from './options.js';
 export type { SessionLease } from './lease.js';
 export type { SessionInfo, SessionState } from './session.js';

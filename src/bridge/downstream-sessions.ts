@@ -14,6 +14,8 @@ import { type Clock, systemClock } from '../clock.js';
 import { InvalidOptionsError, NotOwnerError, RegistryClosedError, RegistryError } from '../errors.js';
 import { downstreamSessionIdFrom } from '../headers.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { type Deferred, deferred } from '../internal/deferred.js';
+import { waitWithin } from '../internal/close.js';
 import { showValue } from '../show-value.js';
 import type { BridgeBehaviour, BridgeGateway, BridgeRegistry } from './bridge-options.js';
 import { validateBridgeBehaviour } from './bridge-options.js';
@@ -139,6 +141,36 @@ export interface IncomingMcpRequest {
   readonly signal?: AbortSignal;
 }
 
+/** Options of {@link DownstreamSessions.closeAll}. Unknown keys are rejected. */
+export interface CloseSessionsOptions {
+  /**
+   * Hand the sessions over to other workers (graceful shutdown of one of many
+   * workers): refuse new requests (503 with `Retry-After`, which the client
+   * may retry; another worker then serves it), wait for the requests in flight
+   * to be answered (at most `drainTimeoutMs`), then close every transport
+   * without evicting its upstream sessions. Follow with
+   * `registry.closeAll({ handover: true })`. Default false: end every session.
+   */
+  handover?: boolean;
+  /** With `handover`: the longest wait for requests in flight. Default 10 000. */
+  drainTimeoutMs?: number;
+}
+
+const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+
+function checkCloseOptions(options: CloseSessionsOptions | undefined): { handover: boolean; drainTimeoutMs: number } {
+  if (options === undefined) return { handover: false, drainTimeoutMs: DEFAULT_DRAIN_TIMEOUT_MS };
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('options', `must be an object, got ${showValue(options)}`);
+  for (const key of Object.keys(options)) {
+    if (key !== 'handover' && key !== 'drainTimeoutMs') throw new InvalidOptionsError(/^[\w$]{1,64}$/.test(key) ? key : 'options', 'unknown option');
+  }
+  if (options.handover !== undefined && typeof options.handover !== 'boolean') {
+    throw new InvalidOptionsError('handover', `must be a boolean, got ${showValue(options.handover)}`);
+  }
+  checkInteger('drainTimeoutMs', options.drainTimeoutMs, 0, MAX_TIMER_MS);
+  return { handover: options.handover === true, drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS };
+}
+
 /** One live downstream session. */
 export interface DownstreamSession<T extends DownstreamTransport> {
   readonly id: string;
@@ -184,6 +216,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A live session with what the idle timer needs to know of it. */
 interface Entry<T extends DownstreamTransport> extends SessionActivity {
   readonly session: DownstreamSession<T>;
+  /** Requests other than GET being handled, and JSON-RPC requests not yet answered: what a handover waits for. */
+  busy: number;
 }
 
 function errorResponse(status: number, code: number, message: string): HttpErrorResponse {
@@ -215,6 +249,14 @@ function checkInteger(name: string, value: unknown, min: number, max: number): v
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new InvalidOptionsError(name, `must be an integer in [${min}, ${max}], got ${showValue(value)}`);
   }
+}
+
+function notFound(): DispatchOutcome<never> {
+  return { kind: 'respond', ...errorResponse(404, SESSION_NOT_FOUND_JSONRPC_CODE, 'Session not found') };
+}
+
+function notOwner(id: string, owner: WorkerInfo): DispatchOutcome<never> {
+  return { kind: 'not-owner', owner, ...(httpStatusForError(new NotOwnerError(id, owner)) as HttpErrorResponse) };
 }
 
 function outcomeOf<R>(rejection: BridgeRejection): DispatchOutcome<R> {
@@ -302,6 +344,8 @@ export class DownstreamSessions<T extends DownstreamTransport> {
     if (event.reason === 'ownership-lost' && this.#entries.has(event.downstreamSessionId)) this.#unowned.add(event.downstreamSessionId);
   };
   #closed = false;
+  /** Set while handing over: every request is refused, and this resolves when none is in flight. */
+  #handover: Deferred<void> | undefined;
 
   /** Throws `InvalidOptionsError` for an unknown or malformed option. */
   constructor(options: DownstreamSessionsOptions<T>) {
@@ -365,13 +409,43 @@ export class DownstreamSessions<T extends DownstreamTransport> {
     await this.#end(entry.session);
   }
 
-  /** Ends every session and refuses new ones (503). Call before `registry.closeAll()`. */
-  async closeAll(): Promise<void> {
+  /**
+   * Ends every session and refuses new ones (503). Call before
+   * `registry.closeAll()`. With `{ handover: true }` the sessions are handed
+   * over instead (see {@link CloseSessionsOptions.handover}): their upstream
+   * sessions stay for the worker that takes them over.
+   *
+   * @throws {InvalidOptionsError} for malformed options (nothing is closed then).
+   */
+  async closeAll(options?: CloseSessionsOptions): Promise<void> {
+    const { handover, drainTimeoutMs } = checkCloseOptions(options);
     this.#closed = true;
     this.#sweeper.stop();
     this.#options.registry.off('session:retired', this.#onRetired);
+    if (handover) return this.#handOver(drainTimeoutMs);
     await Promise.all(this.ids().map((id) => this.close(id)));
     await Promise.all([...this.#ending]);
+  }
+
+  async #handOver(drainTimeoutMs: number): Promise<void> {
+    this.#handover ??= deferred<void>();
+    this.#noteQuiet();
+    if (!(await waitWithin(this.#handover.promise, drainTimeoutMs, this.#clock))) {
+      this.#logger.warn({ drainTimeoutMs }, 'downstream sessions: requests still in flight at handover; their answers are cut');
+    }
+    for (const entry of [...this.#entries.values()]) {
+      this.#remove(entry.session);
+      this.#unowned.delete(entry.session.id);
+      this.#track(entry.session.bridge.close({ handover: true }));
+    }
+    await Promise.all([...this.#ending]);
+  }
+
+  /** A request ended: while handing over, the last one lets the transports close. */
+  #noteQuiet(): void {
+    if (this.#handover === undefined) return;
+    for (const entry of this.#entries.values()) if (entry.busy > 0) return;
+    this.#handover.resolve();
   }
 
   async #existing<R>(
@@ -379,17 +453,19 @@ export class DownstreamSessions<T extends DownstreamTransport> {
     request: IncomingMcpRequest,
     handle: (transport: T) => Promise<R>,
   ): Promise<DispatchOutcome<R>> {
+    // Handing over: another worker serves this session from now on; the client retries there.
+    if (this.#handover !== undefined) return { kind: 'respond', ...(this.#refusal() as HttpErrorResponse) };
     let session = id === undefined ? undefined : this.get(id);
     if (session === undefined) {
       const found = id === undefined ? undefined : await this.#locate(id, request);
-      if (found === undefined) return { kind: 'respond', ...errorResponse(404, SESSION_NOT_FOUND_JSONRPC_CODE, 'Session not found') };
+      if (found === undefined) return notFound();
       if (!('bridge' in found)) return found;
       session = found;
     }
     const rejection = session.bridge.admission();
     if (rejection === undefined) {
       const refused = await this.#reclaim(session, request);
-      if (refused !== undefined) return outcomeOf(refused);
+      if (refused !== undefined) return refused;
       return { kind: 'handled', value: await this.#handle(session, request, handle) };
     }
     // A lost upstream session ends the downstream one: the client re-initializes on the 404.
@@ -401,14 +477,19 @@ export class DownstreamSessions<T extends DownstreamTransport> {
   async #handle<R>(session: DownstreamSession<T>, request: IncomingMcpRequest, handle: (transport: T) => Promise<R>): Promise<R> {
     const entry = this.#entries.get(session.id);
     if (entry === undefined) return handle(session.transport);
+    // A GET's handler may last as long as its stream: a handover does not wait for it.
+    const busy = request.method === 'GET' ? 0 : 1;
     entry.inflight++;
+    entry.busy += busy;
     entry.lastActivity = this.#clock.now();
     let value: R;
     try {
       value = await handle(session.transport);
     } finally {
       entry.inflight--;
+      entry.busy -= busy;
       entry.lastActivity = this.#clock.now();
+      this.#noteQuiet();
     }
     const { signal } = request;
     if (request.method === 'GET' && signal !== undefined && !signal.aborted && mayBeStream(value)) {
@@ -442,16 +523,29 @@ export class DownstreamSessions<T extends DownstreamTransport> {
    * A session whose ownership was lost (e.g. Redis stayed away past the
    * ownership TTL) is claimed again before the transport sees the request, so
    * that an unreachable Redis is a 503 with Retry-After and a new owner a
-   * `not-owner` answer, never a JSON-RPC error inside an HTTP 200.
+   * `not-owner` answer, never a JSON-RPC error inside an HTTP 200. With a
+   * `locateSession`, the claim must also find the session's records: a session
+   * whose records are gone (Redis restarted empty) is lost (404, the client
+   * re-initializes), never rebuilt with fresh upstream sessions under its old id.
    */
-  async #reclaim(session: DownstreamSession<T>, request: IncomingMcpRequest): Promise<BridgeRejection | undefined> {
+  async #reclaim(session: DownstreamSession<T>, request: IncomingMcpRequest): Promise<DispatchOutcome<never> | undefined> {
     if (!this.#unowned.has(session.id)) return undefined;
+    if (this.#options.locateSession !== undefined) {
+      const location = await this.#located(session.id);
+      // Redis away: keep the session, the next request claims again.
+      if (location !== undefined && typeof location === 'object' && 'kind' in location) return location;
+      if (location !== 'resume') {
+        // Another worker serves it now (later requests locate it afresh), or nobody has its records.
+        void this.close(session.id);
+        return location === undefined ? notFound() : notOwner(session.id, location);
+      }
+    }
     const rejection = await session.bridge.connect({ signal: request.signal });
     if (rejection === undefined) this.#unowned.delete(session.id);
     // Another worker serves it now (drop this copy: later requests locate the owner afresh), or it is lost (404).
     // A 503 (Redis away) keeps it: the next request claims again.
     else if (rejection.owner !== undefined || rejection.status === 404) void this.close(session.id);
-    return rejection;
+    return rejection === undefined ? undefined : outcomeOf(rejection);
   }
 
   async #open<R>(request: IncomingMcpRequest, handle: (transport: T) => Promise<R>): Promise<DispatchOutcome<R>> {
@@ -485,23 +579,24 @@ export class DownstreamSessions<T extends DownstreamTransport> {
    * their HTTP answer, with a fixed message; the details go to the log.
    */
   async #locate(id: string, request: IncomingMcpRequest): Promise<DownstreamSession<T> | DispatchOutcome<never> | undefined> {
+    const location = await this.#located(id);
+    if (location === undefined) return undefined;
+    if (location === 'resume') return this.#resuming.get(id) ?? this.#resume(id, request);
+    return 'kind' in location ? location : notOwner(id, location);
+  }
+
+  /** `locateSession`'s answer, or the HTTP answer of the registry error it threw. */
+  async #located(id: string): Promise<SessionLocation | DispatchOutcome<never>> {
     const locate = this.#options.locateSession;
     if (locate === undefined) return undefined;
-    let location: SessionLocation;
     try {
-      location = await locate(id);
+      return await locate(id);
     } catch (error) {
       const http = error instanceof RegistryError ? httpStatusForError(error, this.#retryOptions()) : undefined;
       if (http === undefined) throw error;
       this.#logger.warn({ error: describeError(error) }, 'downstream sessions: locating a session failed');
       return { kind: 'respond', ...http };
     }
-    if (location === undefined) return undefined;
-    if (location !== 'resume') {
-      return { kind: 'not-owner', owner: location, ...(httpStatusForError(new NotOwnerError(id, location)) as HttpErrorResponse) };
-    }
-    const resuming = this.#resuming.get(id) ?? this.#resume(id, request);
-    return resuming;
   }
 
   /**
@@ -588,7 +683,7 @@ export class DownstreamSessions<T extends DownstreamTransport> {
       await bridge.close();
       throw error;
     }
-    const entry: Entry<T> = { session, lastActivity: this.#clock.now(), inflight: 0, streams: 0 };
+    const entry: Entry<T> = { session, lastActivity: this.#clock.now(), inflight: 0, streams: 0, busy: 0 };
     this.#countCalls(entry);
     this.#entries.set(id, entry);
     this.#sweeper.start();
@@ -609,13 +704,17 @@ export class DownstreamSessions<T extends DownstreamTransport> {
       if ('method' in message && 'id' in message && !pending.has(message.id)) {
         pending.add(message.id);
         entry.inflight++;
+        entry.busy++;
       }
       receive?.(message, extra);
     };
     transport.send = (message, options) => {
       if (!('method' in message) && 'id' in message && message.id !== undefined && pending.delete(message.id)) {
         entry.inflight--;
+        entry.busy--;
         entry.lastActivity = this.#clock.now();
+        // After the answer is written, so the transport is not closed under it.
+        return send(message, options).finally(() => this.#noteQuiet());
       }
       return send(message, options);
     };
@@ -647,7 +746,10 @@ export class DownstreamSessions<T extends DownstreamTransport> {
   }
 
   #end(session: DownstreamSession<T>): Promise<void> {
-    const ending = session.bridge.close();
+    return this.#track(session.bridge.close());
+  }
+
+  #track(ending: Promise<void>): Promise<void> {
     this.#ending.add(ending);
     return ending.finally(() => this.#ending.delete(ending));
   }

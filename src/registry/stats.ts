@@ -20,6 +20,7 @@ const RETIRE_REASONS: readonly RetireReason[] = [
   'lost',
   'ownership-lost',
   'registry-closed',
+  'handover',
 ];
 
 /** Counters that are not per-state counts (those live in `RegistryCore.counts`). */
