@@ -114,4 +114,33 @@ describe.skipIf(skipRedisSuites())('a Redis outage past the ownership TTL (examp
     expect(other.sessions.get(sessionId)).toBeDefined();
     expect(upstream.events.filter((e) => e.type === 'opened')).toHaveLength(1);
   });
+
+  it('Redis restarted empty: the owner that lost the session answers 404, never a new upstream session under the old id', async () => {
+    // After the previous test `other` (w2) owns the session, its counter at 4.
+    const owner = other;
+    const opened = upstream.events.filter((e) => e.type === 'opened').length;
+    const lost = new Promise<void>((resolve) => {
+      owner.registry.on('session:retired', (event) => {
+        if (event.reason === 'ownership-lost' && event.downstreamSessionId === sessionId) resolve();
+      });
+    });
+    const restartedAt = Date.now();
+    await redis.restartEmpty(); // ownership keys and upstream records are gone
+    // Another worker claims the empty key before the owner's renewal (as a request landing there does) ...
+    const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    const ownerKey = `${TIMINGS.keyPrefix}owner:{${hashId(sessionId)}}`;
+    await admin.set(ownerKey, 'w1', 'PX', 60_000);
+    // ... so the owner's renewal finds it owned by someone else: ownership lost.
+    await owner.worker?.affinity.refresh();
+    await lost;
+    // That worker found no records and gave its claim back.
+    await admin.del(ownerKey);
+    admin.disconnect();
+
+    const answer = await post('tools/call', { name: 'increment', arguments: {} }, owner);
+    expect(answer.status, answer.text).toBe(404);
+    expect(upstream.events.filter((e) => e.type === 'opened')).toHaveLength(opened); // nothing rebuilt silently
+    expect(owner.sessions.get(sessionId)).toBeUndefined();
+    console.log(`Redis restarted empty: ownership lost, then 404 (client re-initializes) ${Date.now() - restartedAt} ms after the restart`);
+  });
 });
