@@ -37,7 +37,7 @@ export { mcpSessionFactory } from './mcp/factory.js';
 export { factoryByTransport } from './factory-by-transport.js';
 export type { FactoriesByTransport } from './factory-by-transport.js';
 export type { McpClientOptions, McpSessionFactoryOptions } from './mcp/factory.js';
-export type { UpstreamSessionRecord, UpstreamSessionStore } from './mcp/session-store.js';
+export type { DownstreamClientRecord, DownstreamClientStore, UpstreamSessionRecord, UpstreamSessionStore } from './mcp/session-store.js';
 
 // Health probes and error classification
 export { defaultProbeChain, runProbeChain } from './probe.js';

@@ -85,7 +85,8 @@ export async function startProxyCore<T extends DownstreamTransport>(
     ...options.downstream,
     ...(logger && { logger }),
     eventStore: options.eventStore ?? worker?.eventStore ?? new MemoryEventStore(),
-    ...(worker && { locateSession: worker.locateSession }),
+    // The client's initialize (capabilities, clientInfo) next to its upstream records: a resumed session keeps them.
+    ...(worker && { locateSession: worker.locateSession, clientStore: worker.sessionStore }),
   });
   const allowedHosts = options.allowedHosts ?? (isLoopbackHost(host) ? LOOPBACK_HOSTS : undefined);
 

@@ -31,6 +31,7 @@ import { markTransportInitialized } from './resume-transport.js';
 import type { BridgeRejection, SessionBridge } from './session-bridge.js';
 import { type SessionActivity, SessionSweeper } from './session-sweeper.js';
 import type { SessionRetiredEvent } from '../events.js';
+import type { DownstreamClientRecord, DownstreamClientStore } from '../mcp/session-store.js';
 import { sessionEventStore } from './session-event-store.js';
 
 /** A downstream transport as the SDK's Streamable HTTP server transports are. */
@@ -128,6 +129,15 @@ export interface DownstreamSessionsOptions<T extends DownstreamTransport> {
    * store of `/redis` to resume on another worker. Must implement `getStreamIdForEventId`.
    */
   eventStore?: EventStore;
+  /**
+   * Multi-worker proxies: where what each client sent at `initialize`
+   * (protocol version, capabilities, clientInfo) is kept, so a session resumed
+   * on another worker declares the client's sampling, elicitation and roots
+   * capabilities to its upstreams (and forwards its clientInfo) as the first
+   * worker did. E.g. the `RedisSessionStore` of `/redis`. Written once per
+   * `initialize` (a failure is logged, the session goes on), read once per resume.
+   */
+  clientStore?: DownstreamClientStore;
 }
 
 /** An incoming HTTP request on the MCP endpoint, as far as routing needs it. */
@@ -206,6 +216,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'clock',
   'logger',
   'eventStore',
+  'clientStore',
 ]);
 
 const DEFAULT_MAX_SESSIONS = 10_000;
@@ -290,6 +301,10 @@ function checkOptions<T extends DownstreamTransport>(options: DownstreamSessions
   const store = options.eventStore;
   if (store !== undefined && (typeof store?.storeEvent !== 'function' || typeof store.getStreamIdForEventId !== 'function')) {
     throw new InvalidOptionsError('eventStore', 'must be an EventStore with getStreamIdForEventId');
+  }
+  const clients = options.clientStore;
+  if (clients !== undefined && (typeof clients?.getClient !== 'function' || typeof clients.setClient !== 'function')) {
+    throw new InvalidOptionsError('clientStore', 'must be a DownstreamClientStore (getClient, setClient)');
   }
   validateBridgeBehaviour(options.bridge);
 }
@@ -556,10 +571,14 @@ export class DownstreamSessions<T extends DownstreamTransport> {
     const id = this.#options.generateSessionId?.() ?? crypto.randomUUID();
     try {
       const bridge = await this.#createBridge(id, request);
-      const { capabilities, clientInfo } = (request.body as { params: { capabilities: ClientCapabilities; clientInfo?: Implementation } }).params;
+      const { capabilities, clientInfo, protocolVersion } = (
+        request.body as { params: { capabilities: ClientCapabilities; clientInfo?: Implementation; protocolVersion?: string } }
+      ).params;
       // The registry claims the session for this worker here, before the client learns its id.
       const rejection = await this.#connect(bridge, request, capabilities, clientInfo);
       if (rejection !== undefined) return outcomeOf(rejection);
+      // After the claim: a store like Redis's writes only for the session's owner.
+      await this.#remember(id, { capabilities, ...(clientInfo && { clientInfo }), ...(typeof protocolVersion === 'string' && { protocolVersion }) });
       session = await this.#install(id, bridge, false);
     } finally {
       this.#pending--;
@@ -613,8 +632,14 @@ export class DownstreamSessions<T extends DownstreamTransport> {
       this.#pending++;
       try {
         const bridge = await this.#createBridge(id, request);
-        // Without the downstream initialize, the client's capabilities are unknown here.
-        const rejection = await this.#connect(bridge, request, undefined);
+        // What the client declared at initialize (on another worker), when a clientStore kept it.
+        const client = await this.#recall(id);
+        const rejection = await this.#connect(
+          bridge,
+          request,
+          client?.capabilities as ClientCapabilities | undefined,
+          client?.clientInfo as Implementation | undefined,
+        );
         if (rejection !== undefined) return outcomeOf(rejection);
         return await this.#install(id, bridge, true);
       } finally {
@@ -627,6 +652,27 @@ export class DownstreamSessions<T extends DownstreamTransport> {
       () => this.#resuming.delete(id),
     );
     return work;
+  }
+
+  async #remember(id: string, record: DownstreamClientRecord): Promise<void> {
+    const store = this.#options.clientStore;
+    if (store === undefined) return;
+    try {
+      await store.setClient(id, record);
+    } catch (error) {
+      this.#logger.warn({ error: describeError(error) }, 'downstream sessions: storing the client record failed; a resumed session will not know its capabilities');
+    }
+  }
+
+  async #recall(id: string): Promise<DownstreamClientRecord | undefined> {
+    const store = this.#options.clientStore;
+    if (store === undefined) return undefined;
+    try {
+      return await store.getClient(id);
+    } catch (error) {
+      this.#logger.warn({ error: describeError(error) }, 'downstream sessions: reading the client record failed; resuming without its capabilities');
+      return undefined;
+    }
   }
 
   async #createBridge(id: string, request: IncomingMcpRequest): Promise<SessionBridge> {
