@@ -72,25 +72,13 @@ export class RedisSessionStore implements UpstreamSessionStore, DownstreamClient
   /** The record of (downstream session, gateway), or `undefined`. */
   async get(downstreamSessionId: string, gatewayId: string): Promise<UpstreamSessionRecord | undefined> {
     check(downstreamSessionId, gatewayId);
-    const raw = await this.#run('reading an upstream session record', async (client) =>
-      client.call('HGET', this.#internals.keys.records(downstreamSessionId), gatewayId),
-    );
-    return parseRecord(raw);
+    return parseRecord(await this.#read('reading an upstream session record', downstreamSessionId, gatewayId));
   }
 
   /** Stores the record, if this worker owns the downstream session. */
   async set(downstreamSessionId: string, gatewayId: string, record: UpstreamSessionRecord): Promise<void> {
     check(downstreamSessionId, gatewayId);
-    const json = JSON.stringify(checkRecord(record));
-    const { keys, options } = this.#internals;
-    await this.#run('storing an upstream session record', (client) =>
-      runScript(
-        client,
-        STORE_SET,
-        [keys.owner(downstreamSessionId), keys.records(downstreamSessionId)],
-        [this.#affinity.workerId, gatewayId, json, options.recordTtlMs],
-      ),
-    );
+    await this.#write('storing an upstream session record', downstreamSessionId, gatewayId, JSON.stringify(checkRecord(record)));
   }
 
   /** Deletes the record, if this worker owns the downstream session. */
@@ -110,23 +98,28 @@ export class RedisSessionStore implements UpstreamSessionStore, DownstreamClient
   /** What the downstream client sent at `initialize`, or `undefined`. */
   async getClient(downstreamSessionId: string): Promise<DownstreamClientRecord | undefined> {
     checkId(downstreamSessionId);
-    const raw = await this.#run('reading a downstream client record', async (client) =>
-      client.call('HGET', this.#internals.keys.records(downstreamSessionId), CLIENT_FIELD),
-    );
-    return parseClientRecord(raw);
+    return parseClientRecord(await this.#read('reading a downstream client record', downstreamSessionId, CLIENT_FIELD));
   }
 
   /** Stores what the downstream client sent at `initialize`, if this worker owns the downstream session. */
   async setClient(downstreamSessionId: string, record: DownstreamClientRecord): Promise<void> {
     checkId(downstreamSessionId);
-    const json = clientJson(record);
+    await this.#write('storing a downstream client record', downstreamSessionId, CLIENT_FIELD, clientJson(record));
+  }
+
+  #read(what: string, downstreamSessionId: string, field: string): Promise<unknown> {
+    return this.#run(what, async (client) => client.call('HGET', this.#internals.keys.records(downstreamSessionId), field));
+  }
+
+  /** One field of the session's records hash, written only while this worker owns the session ({@link STORE_SET}). */
+  async #write(what: string, downstreamSessionId: string, field: string, json: string): Promise<void> {
     const { keys, options } = this.#internals;
-    await this.#run('storing a downstream client record', (client) =>
+    await this.#run(what, (client) =>
       runScript(
         client,
         STORE_SET,
         [keys.owner(downstreamSessionId), keys.records(downstreamSessionId)],
-        [this.#affinity.workerId, CLIENT_FIELD, json, options.recordTtlMs],
+        [this.#affinity.workerId, field, json, options.recordTtlMs],
       ),
     );
   }
@@ -168,14 +161,18 @@ function clientJson(record: DownstreamClientRecord): string {
   return json;
 }
 
-function parseClientRecord(raw: unknown): DownstreamClientRecord | undefined {
+/** A stored JSON value; `undefined` when absent or not JSON. */
+function parseJson(raw: unknown): unknown {
   if (typeof raw !== 'string') return undefined;
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(raw);
+    return JSON.parse(raw);
   } catch {
     return undefined;
   }
+}
+
+function parseClientRecord(raw: unknown): DownstreamClientRecord | undefined {
+  const parsed = parseJson(raw);
   if (!isPlainObject(parsed) || !isPlainObject(parsed.capabilities)) return undefined;
   const { protocolVersion, capabilities, clientInfo } = parsed;
   if (protocolVersion !== undefined && !isField(protocolVersion)) return undefined;
@@ -212,13 +209,7 @@ function checkRecord(record: UpstreamSessionRecord): UpstreamSessionRecord {
 }
 
 function parseRecord(raw: unknown): UpstreamSessionRecord | undefined {
-  if (typeof raw !== 'string') return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
+  const parsed = parseJson(raw);
   if (typeof parsed !== 'object' || parsed === null) return undefined;
   const { sessionId, protocolVersion, fingerprint } = parsed as Record<string, unknown>;
   if (!isField(sessionId) || !isField(fingerprint)) return undefined;
