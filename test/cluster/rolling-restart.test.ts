@@ -111,6 +111,7 @@ describe.skipIf(skipRedisSuites())('rolling restart of three workers under load'
         const value = await increment(tab);
         expect(value, 'the counter continues exactly (no reset, no double count)').toBe(tab.count + 1);
         tab.count = value;
+        progressed();
       }
     });
     const failed = Promise.race(load.map((l) => l.then(() => new Promise<never>(() => {}))));
@@ -121,27 +122,32 @@ describe.skipIf(skipRedisSuites())('rolling restart of three workers under load'
       for (const [index, old] of workers.entries()) {
         // Let every session make progress on the full cluster between restarts.
         const before = tabs.map((t) => t.count);
-        await Promise.race([failed, waitFor(() => tabs.every((t, i) => t.count > (before[i] as number)))]);
+        await Promise.race([failed, progress(() => tabs.every((t, i) => t.count > (before[i] as number)))]);
         const port = Number(new URL(old.origin).port);
         const stoppedAt = Date.now();
         await old.stop(10_000);
-        const handedOver = old.logs.some((l) => l.level === 'warn' && String(l.msg).includes('still in flight'));
+        const cut = old.logs.some((l) => l.level === 'warn' && String(l.msg).includes('still in flight'));
+        const handover = old.logs.find((l) => l.msg === 'handover: upstream sessions detached, ownership given up');
+        expect(handover, `${old.workerId} handed over on SIGTERM`).toBeDefined();
         const fresh = await startWorker({ workerId: `${old.workerId}b`, redisUrl: redis.url, gateways, env: TIMINGS, port });
         workers[index] = fresh;
         retired.push(old);
-        restarts.push(`${old.workerId}→${fresh.workerId} in ${Date.now() - stoppedAt} ms${handedOver ? ' (drain timed out)' : ''}`);
+        restarts.push(
+          `${old.workerId}→${fresh.workerId}: handover ${String(handover?.durationMs)} ms${cut ? ' (drain timed out)' : ''}, ` +
+            `new process listening after ${Date.now() - stoppedAt} ms`,
+        );
       }
     })();
     try {
       await Promise.race([rolling, failed]);
     } catch (error) {
       for (const w of [...workers, ...retired]) {
-        for (const line of w.logs) console.log(w.workerId, JSON.stringify(line));
+        for (const line of w.logs) if (line.level !== 'info' || String(line.msg).startsWith('handover')) console.log(w.workerId, JSON.stringify(line));
       }
       throw error;
     } finally {
       restarting = false;
-      stopWaiting = true;
+      stopWaiting();
     }
     await Promise.all(load);
 
@@ -166,15 +172,30 @@ describe.skipIf(skipRedisSuites())('rolling restart of three workers under load'
   }, 90_000);
 });
 
-let stopWaiting = false;
+const waiters = new Set<() => void>();
 
-/** Resolves once `done()` holds (or the test stopped waiting), checking every few milliseconds. */
-function waitFor(done: () => boolean): Promise<void> {
+/** A call succeeded: wake the waiters of {@link progress}. */
+function progressed(): void {
+  for (const wake of [...waiters]) wake();
+}
+
+/** The test is over (passed or failed): nobody waits for progress any more. */
+function stopWaiting(): void {
+  for (const wake of [...waiters]) wake();
+  waiters.clear();
+  stopped = true;
+}
+let stopped = false;
+
+/** Resolves once `done()` holds after some call succeeded (or the test stopped waiting). */
+function progress(done: () => boolean): Promise<void> {
   return new Promise((resolve) => {
     const check = (): void => {
-      if (done() || stopWaiting) resolve();
-      else setTimeout(check, 10);
+      if (!done() && !stopped) return;
+      waiters.delete(check);
+      resolve();
     };
+    waiters.add(check);
     check();
   });
 }
