@@ -469,7 +469,7 @@ export class DownstreamSessions<T extends DownstreamTransport> {
     handle: (transport: T) => Promise<R>,
   ): Promise<DispatchOutcome<R>> {
     // Handing over: another worker serves this session from now on; the client retries there.
-    if (this.#handover !== undefined) return { kind: 'respond', ...(this.#refusal() as HttpErrorResponse) };
+    if (this.#handover !== undefined) return { kind: 'respond', ...this.#shuttingDown() };
     let session = id === undefined ? undefined : this.get(id);
     if (session === undefined) {
       const found = id === undefined ? undefined : await this.#locate(id, request);
@@ -523,10 +523,15 @@ export class DownstreamSessions<T extends DownstreamTransport> {
 
   /** Refuses a new session when the table is closed or full, counting sessions still being opened. */
   #refusal(): HttpErrorResponse | undefined {
-    if (this.#closed) return httpStatusForError(new RegistryClosedError('The proxy is shutting down'), this.#retryOptions());
+    if (this.#closed) return this.#shuttingDown();
     if (this.#entries.size + this.#pending < this.#maxSessions) return undefined;
     this.#logger.warn({ maxSessions: this.#maxSessions }, 'downstream sessions: at capacity, initialize refused');
     return downstreamCapacityResponse(this.#retryOptions());
+  }
+
+  /** 503 with `Retry-After`: nothing ran, the client may retry (on another worker). */
+  #shuttingDown(): HttpErrorResponse {
+    return httpStatusForError(new RegistryClosedError('The proxy is shutting down'), this.#retryOptions()) as HttpErrorResponse;
   }
 
   #retryOptions(): { retryAfterSeconds?: number } {
