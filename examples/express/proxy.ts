@@ -42,7 +42,7 @@ function logRequest(logger: Logger, method: string, sessionHeader: string | stri
 /** Starts the proxy on `host:port` (default 127.0.0.1, any free port). */
 export async function startProxy(options: ExpressProxyOptions): Promise<ExpressProxy> {
   const core = await startProxyCore(options, (transportOptions) => new StreamableHTTPServerTransport(transportOptions));
-  const { server, url, worker, registry, sessions, allowedHosts, observability } = core;
+  const { url, worker, registry, sessions, allowedHosts, observability } = core;
 
   const app = express();
   app.disable('x-powered-by');
@@ -96,7 +96,7 @@ export async function startProxy(options: ExpressProxyOptions): Promise<ExpressP
     res.status(500).json({ jsonrpc: '2.0', id: null, error: { code: -32603, message: 'Internal error' } });
   });
 
-  server.on('request', app);
+  core.serve(app);
 
   return { url, registry, sessions, worker, close: core.close };
 }

@@ -29,7 +29,7 @@ export interface HonoProxy extends RunningProxy {
 /** Starts the proxy on `host:port` (default 127.0.0.1, any free port). */
 export async function startProxy(options: HonoProxyOptions): Promise<HonoProxy> {
   const core = await startProxyCore(options, (transportOptions) => new WebStandardStreamableHTTPServerTransport(transportOptions));
-  const { server, url, worker, registry, sessions, allowedHosts } = core;
+  const { url, worker, registry, sessions, allowedHosts } = core;
 
   const app = new Hono();
   if (allowedHosts) {
@@ -88,7 +88,7 @@ export async function startProxy(options: HonoProxyOptions): Promise<HonoProxy> 
     throw new Error('unreachable: the last round always answers');
   });
 
-  server.on('request', getRequestListener(app.fetch));
+  core.serve(getRequestListener(app.fetch));
 
   return { url, registry, sessions, close: core.close };
 }

@@ -19,8 +19,12 @@ import type { HttpTimeouts } from './node-http.js';
 export interface RunningProxy {
   /** The MCP endpoint, e.g. `http://127.0.0.1:3000/mcp`. */
   readonly url: string;
-  /** Ends every downstream session, closes every upstream session, stops listening. */
-  close(): Promise<void>;
+  /**
+   * Ends every downstream session, closes every upstream session, stops
+   * listening. With `{ handover: true }` (a worker of a cluster restarting) the
+   * sessions are handed over to the other workers instead, upstream state intact.
+   */
+  close(options?: { readonly handover?: boolean }): Promise<void>;
 }
 
 /** Options both examples' `startProxy` accept. */
@@ -109,10 +113,12 @@ async function run(name: string, startProxy: (options: ProxyStartOptions & Pick<
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal}: closing downstream and upstream sessions...`);
+    // A worker of a cluster hands its sessions over (a rolling restart loses no upstream state); a single process ends them.
+    const handover = cluster !== undefined;
+    console.log(`${signal}: ${handover ? 'handing sessions over to the other workers' : 'closing downstream and upstream sessions'}...`);
     // Proxy first: it DELETEs its upstream sessions, which needs the upstream alive.
     proxy
-      .close()
+      .close({ handover })
       .then(() => demo?.close())
       .then(
       () => process.exit(0),

@@ -237,10 +237,14 @@ export class SessionBridge {
    * Ends the session: unregisters from the hub, closes the downstream server
    * (and with it its transport) and evicts this session's upstream sessions
    * from the registry. Idempotent; resolves once the upstream sessions are closed.
+   * With `{ handover: true }` the upstream sessions are left alone (no eviction):
+   * another worker takes the downstream session over and re-attaches to them.
+   * The first call decides.
    */
-  close(): Promise<void> {
+  close(options?: { readonly handover?: boolean }): Promise<void> {
+    const evict = options?.handover !== true;
     // Deferred by a microtask so that a transport `onclose` calling close() again finds #closing set.
-    this.#closing ??= Promise.resolve().then(() => this.#shutdown());
+    this.#closing ??= Promise.resolve().then(() => this.#shutdown(evict));
     return this.#closing;
   }
 
@@ -374,7 +378,7 @@ export class SessionBridge {
     return always || (blocking && http.status === 503) ? rejection : undefined;
   }
 
-  async #shutdown(): Promise<void> {
+  async #shutdown(evict: boolean): Promise<void> {
     this.#link.unregister(this);
     this.partialLists.close();
     try {
@@ -382,6 +386,7 @@ export class SessionBridge {
     } catch (error) {
       this.#link.logger.debug({ downstreamSessionId: this.downstreamSessionId, error: describeError(error) }, 'bridge: downstream close failed');
     }
+    if (!evict) return;
     try {
       await this.#options.registry.evictSession(this.downstreamSessionId);
     } catch (error) {

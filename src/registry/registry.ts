@@ -20,6 +20,33 @@ export interface AcquireOptions {
   signal?: AbortSignal;
 }
 
+/** Options of {@link UpstreamSessionRegistry.closeAll}. */
+export interface CloseAllOptions {
+  /**
+   * Hand the upstream sessions over to other workers instead of ending them
+   * (a rolling restart): stop taking work, let calls in flight finish (at most
+   * `closeTimeoutMs`), close each local client without ending its upstream
+   * session (no HTTP DELETE, stored records kept), then close the affinity,
+   * which gives ownership up at once. Default false: end every upstream session.
+   */
+  handover?: boolean;
+}
+
+function validateCloseAllOptions(opts: unknown): boolean {
+  if (opts === undefined) return false;
+  if (typeof opts !== 'object' || opts === null) {
+    throw new InvalidRequestError('options', `expected an object, got ${showValue(opts)}`);
+  }
+  for (const key of Object.keys(opts)) {
+    if (key !== 'handover') throw new InvalidRequestError(`options.${key.slice(0, 64)}`, 'unknown option');
+  }
+  const handover = (opts as CloseAllOptions).handover;
+  if (handover !== undefined && typeof handover !== 'boolean') {
+    throw new InvalidRequestError('options.handover', `expected a boolean, got ${showValue(handover)}`);
+  }
+  return handover === true;
+}
+
 /** How many times one acquire rebuilds after the connection it waited for broke. */
 const MAX_ATTEMPTS = 3;
 
@@ -287,14 +314,31 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
    * `closeTimeoutMs` for the affinity). After it, `acquire` rejects at once with
    * `RegistryClosedError` (so does an acquire waiting for an affinity claim), and
    * a create that finishes later is closed on arrival.
+   *
+   * With `{ handover: true }` (graceful shutdown of one of many workers, see
+   * {@link CloseAllOptions.handover}) the upstream sessions are detached, not
+   * ended, and ownership goes back at once, so other workers re-attach to them.
+   * The first call decides the mode; later calls return its promise.
+   *
+   * @throws {InvalidRequestError} (synchronously) for malformed options; nothing is closed then.
+   *
+   * @example
+   * ```ts
+   * process.once('SIGTERM', async () => {
+   *   server.close(); // no new connections
+   *   await sessions.closeAll({ handover: true });
+   *   await registry.closeAll({ handover: true });
+   * });
+   * ```
    */
-  closeAll(): Promise<void> {
+  closeAll(options?: CloseAllOptions): Promise<void> {
+    const handover = validateCloseAllOptions(options);
     if (this.#closeAll !== undefined) return this.#closeAll;
     const core = this.#core;
     core.closed = true;
     const span = core.telemetry?.closeAllStart();
     const orphansBefore = core.counts.orphaned;
-    this.#closeAll = core.retirer.shutdown();
+    this.#closeAll = handover ? core.retirer.handover() : core.retirer.shutdown();
     if (span !== undefined || this.#detachTelemetry !== undefined) {
       const done = (): void => {
         span?.end(core.counts.orphaned - orphansBefore);

@@ -152,7 +152,8 @@ export class Retirer<C extends ProbeableClient> {
 
   async #close(binding: Binding<C>, connection: UpstreamConnection<C>, retirement: Retirement, schedule: CloseSchedule): Promise<void> {
     const span = this.#core.telemetry?.closeStart(binding.info);
-    const detach = retirement.reason === 'ownership-lost';
+    // The upstream session lives on for another worker: close the local client only, keep its record.
+    const detach = retirement.reason === 'ownership-lost' || retirement.reason === 'handover';
     const result = await closeWithin((ctx) => connection.close(ctx), schedule, this.#core.clock, detach);
     span?.end(closeOutcome(result), result.error);
     if (result.outcome === 'orphaned') transition(this.#core, binding, { state: 'orphaned', retirement });
@@ -207,6 +208,31 @@ export class Retirer<C extends ProbeableClient> {
     const releasing = Promise.all(owned.map((id) => core.ownership.release(id))).then(() => this.#closeAffinity());
     await Promise.all([...retiring, ...already, releasing, ...this.#lateCloses, ...core.ownership.releasing]);
     shared.cancel();
+    core.ownership.clear();
+    core.gateways.clear();
+  }
+
+  /**
+   * `closeAll({ handover: true })`: every session drains (its leases end, at most
+   * `closeTimeoutMs`), then is detached, not ended: its local client closes, the
+   * upstream session and its stored record stay. Then the affinity closes, which
+   * gives ownership up at once (a `RedisAffinity` keeps the records), so the next
+   * request of each downstream session is claimed by another worker and
+   * re-attaches. No per-session `release` (it would delete the records).
+   */
+  async handover(): Promise<void> {
+    const core = this.#core;
+    core.limits.stopSweeper();
+    core.ownership.cancelClaims();
+    const shared = sharedPhaseEnds(core.options.closeTimeoutMs, core.clock);
+    const [first, second, third] = shared.ends as [Promise<void>, Promise<void>, Promise<void>];
+    const schedule: CloseSchedule = { drain: first, graceful: second, forced: third };
+    const detaching = [...core.bindings.values()].map((b) => this.retire(b, 'handover', undefined, schedule));
+    const already = [...core.retiring].map((b) => ('retirement' in b.phase ? b.phase.retirement.done : undefined) ?? DONE);
+    await Promise.all([...detaching, ...already, ...this.#lateCloses, ...core.ownership.releasing]);
+    shared.cancel();
+    // Only once no call runs here any more: the next owner then never shares a live session with this one.
+    await this.#closeAffinity();
     core.ownership.clear();
     core.gateways.clear();
   }

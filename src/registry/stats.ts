@@ -25,6 +25,7 @@ const NO_RETIREMENTS: Readonly<Record<RetireReason, 0>> = {
   lost: 0,
   'ownership-lost': 0,
   'registry-closed': 0,
+  handover: 0,
 };
 
 /** Counters that are not per-state counts (those live in `RegistryCore.counts`). */
