@@ -226,7 +226,10 @@ export class Ownership<C extends ProbeableClient> {
    * client that comes back starts afresh instead of finding half its state.
    */
   #expire(ds: DownstreamState<C>): void {
+    const lost = ds.lost;
     this.detach(ds);
+    // Acquires already in progress hold this state: they still learn the session was lost.
+    ds.lost = lost;
     for (const b of ds.bindings.values()) void this.#core.retirer.retire(b, 'downstream-evicted');
     if (ds.owned) {
       ds.owned = false;

@@ -173,9 +173,9 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
         this.#assertUsable(ds);
         const binding = this.#bindingFor(request, ds, span);
         const lease = await leases.whenReady(binding, signal, request, span);
-        if (lease !== undefined && ds.lost !== undefined) {
-          // Another gateway of this downstream session was lost while we waited ('fail').
-          lease.release();
+        if (ds.lost !== undefined) {
+          // This or another gateway of this downstream session was lost while we waited ('fail').
+          lease?.release();
           throw new SessionLostError(ds.id, ds.lost.cause);
         }
         if (lease !== undefined) {

@@ -168,6 +168,31 @@ describe('found by review', () => {
     expect(await g1).toBe('ERR_SESSION_LOST');
   });
 
+  it("found by the property test: an acquire waiting while its session's lost mark is pushed out gets SessionLostError, not 'downstream-evicted'", async () => {
+    const { registry, fake } = setup({ onSessionLost: 'fail', maxLostSessions: 1 }, { mode: 'manual' });
+    const g2 = registry.acquire(req('x', 'g2'));
+    await turn();
+    fake.pending[0]!.resolve();
+    (await g2).release();
+    // x waits for its g1 create while its g2 session is lost, then y's loss pushes x's mark out.
+    const g1 = registry.acquire(req('x', 'g1')).then(
+      (lease) => {
+        lease.release();
+        return 'lease';
+      },
+      (e: { code?: string }) => e.code,
+    );
+    await turn();
+    fake.connections[0]!.break();
+    const y = registry.acquire(req('y', 'g1'));
+    await turn();
+    fake.pending[1]!.resolve();
+    (await y).release();
+    fake.connections[fake.connections.length - 1]!.break();
+    fake.pending[0]?.resolve(); // already gone when the retirement aborted the create
+    expect(await g1).toBe('ERR_SESSION_LOST');
+  });
+
   it('does not call the factory again for a session a session:lost listener evicted', async () => {
     const clock = new ManualClock();
     let calls = 0;
