@@ -79,6 +79,17 @@ export interface RegistryOptions<C extends ProbeableClient = ProbeableClient> {
   createConcurrencyPerGateway?: number;
   /** Reconnect-storm guard; `false` turns it off. */
   createBackoff?: CreateBackoffOptions | false;
+  /**
+   * Warm spares per gateway id, e.g. `{ files: 2 }`: keep that many upstream
+   * sessions connected and initialized that belong to no downstream session,
+   * so a new downstream session of the gateway takes one instead of waiting
+   * for connect + initialize (or a stdio spawn). A gateway's pool starts with
+   * its first create and uses that create's configuration; a spare is used
+   * only for a request with the same fingerprint. Spares count against the
+   * caps, are closed after `idleTtlMs` unused, by `evictGateway` and by
+   * `closeAll`. Default: none. See docs/performance.md.
+   */
+  spares?: Readonly<Record<string, number>>;
   /** Time source. Default `systemClock`. */
   clock?: Clock;
   /** pino- or console-compatible logger. Default: silent. */
@@ -106,6 +117,7 @@ export interface ResolvedOptions {
   readonly lostSessionTtlMs: number;
   readonly createConcurrencyPerGateway: number;
   readonly backoff: Required<CreateBackoffOptions> | undefined;
+  readonly spares: ReadonlyMap<string, number>;
 }
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set([
@@ -125,6 +137,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'lostSessionTtlMs',
   'createConcurrencyPerGateway',
   'createBackoff',
+  'spares',
   'clock',
   'logger',
   'telemetry',
@@ -200,7 +213,26 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     lostSessionTtlMs: duration('lostSessionTtlMs', o.lostSessionTtlMs, 30 * 60_000, {}),
     createConcurrencyPerGateway: count('createConcurrencyPerGateway', o.createConcurrencyPerGateway) ?? 16,
     backoff: resolveBackoff(o.createBackoff),
+    spares: resolveSpares(o.spares),
   };
+}
+
+/** Most spares one gateway may keep: a typo (10000) must not spawn thousands of children. */
+const MAX_SPARES = 1_000;
+
+function resolveSpares(value: unknown): ReadonlyMap<string, number> {
+  const spares = new Map<string, number>();
+  if (value === undefined) return spares;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidOptionsError('spares', `expected an object of gateway id -> count, got ${showValue(value)}`);
+  }
+  for (const [gatewayId, n] of Object.entries(value)) {
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0 || n > MAX_SPARES) {
+      throw new InvalidOptionsError(`spares[${showValue(gatewayId)}]`, `expected a whole number from 0 to ${MAX_SPARES}, got ${showValue(n)}`);
+    }
+    spares.set(gatewayId, n);
+  }
+  return spares;
 }
 
 function validateChain(chain: unknown): void {

@@ -26,13 +26,18 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   return chunks.length === 0 ? undefined : JSON.parse(Buffer.concat(chunks).toString('utf8'));
 }
 
-/** Starts the proxy on 127.0.0.1 with one endpoint per entry of `endpoints` (`/name` → its gateways). */
-export async function startBridgeProxy(lib: Library, endpoints: Readonly<Record<string, readonly BridgeGateway[]>>): Promise<BridgeProxy> {
+/** Starts the proxy on 127.0.0.1 with one endpoint per entry of `endpoints` (`/name` → its gateways); `spares`: warm spares per gateway id. */
+export async function startBridgeProxy(
+  lib: Library,
+  endpoints: Readonly<Record<string, readonly BridgeGateway[]>>,
+  spares: Readonly<Record<string, number>> = {},
+): Promise<BridgeProxy> {
   const { UpstreamSessionRegistry, factoryByTransport, mcpSessionFactory } = lib.root;
   const hub = new lib.bridge.BridgeHub();
   const http = mcpSessionFactory({ configureClient: hub.configureClient });
   const registry = new UpstreamSessionRegistry({
     onSessionLost: 'fail',
+    spares,
     factory: factoryByTransport({
       'streamable-http': http,
       stdio: lib.stdio.stdioSessionFactory({ configureClient: hub.configureClient }),

@@ -11,7 +11,7 @@ import type { Logger, UpstreamSessionRegistry } from 'mcp-upstream-registry';
 import type { ProxyOptions, RunningProxy } from '../shared/main.js';
 import type { ClusterMember } from '../shared/cluster.js';
 import { startProxyCore } from '../shared/proxy-core.js';
-import { forwardNodeRequest } from '../shared/node-http.js';
+import { closeSignal, forwardNodeRequest } from '../shared/node-http.js';
 import { DEFAULT_MAX_BODY_BYTES, PARSE_ERROR, adminRegistryAnswer, bodyTooLarge, metricsRefusal } from '../shared/hardening.js';
 import { adminSessionsAnswer, requestLogger } from '../shared/observability.js';
 
@@ -73,14 +73,18 @@ export async function startProxy(options: ExpressProxyOptions): Promise<ExpressP
   });
   app.all('/mcp', async (req: Request, res: Response) => {
     if (options.logger) logRequest(options.logger, req.method, req.headers['mcp-session-id'], res);
-    const aborted = new AbortController();
-    res.on('close', () => aborted.abort());
+    const closed = closeSignal(res);
+    const incoming = {
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+      get signal() {
+        return closed.signal;
+      },
+    };
     // A second round only when the owner named first did not take the request (see ClusterMember.forward).
     for (const retry of [true, false]) {
-      const outcome = await sessions.dispatch(
-        { method: req.method, headers: req.headers, body: req.body, signal: aborted.signal },
-        (transport) => transport.handleRequest(req, res, req.body),
-      );
+      const outcome = await sessions.dispatch(incoming, (transport) => transport.handleRequest(req, res, req.body));
       if (outcome.kind === 'not-owner' && worker) {
         if (await forwardNodeRequest(req, res, outcome.owner, req.body, (r, o) => worker.forward(r, o, retry))) return;
       } else {

@@ -73,12 +73,19 @@ export async function startProxy(options: HonoProxyOptions): Promise<HonoProxy> 
       if ('refused' in read) return c.json(read.refused.body, read.refused.status as ContentfulStatusCode);
       body = read.body;
     }
+    const raw = c.req.raw;
+    // The signal is read lazily: @hono/node-server makes a full Request (and an AbortSignal) when it is touched.
+    const incoming = {
+      method: c.req.method,
+      headers: raw.headers,
+      body,
+      get signal() {
+        return raw.signal;
+      },
+    };
     // A second round only when the owner named first did not take the request (see ClusterMember.forward).
     for (const retry of [true, false]) {
-      const outcome = await sessions.dispatch(
-        { method: c.req.method, headers: c.req.raw.headers, body, signal: c.req.raw.signal },
-        (transport) => transport.handleRequest(c.req.raw, { parsedBody: body }),
-      );
+      const outcome = await sessions.dispatch(incoming, (transport) => transport.handleRequest(raw, { parsedBody: body }));
       if (outcome.kind === 'handled') return outcome.value;
       if (outcome.kind !== 'not-owner' || !worker) return c.json(outcome.body, outcome.status as ContentfulStatusCode, { ...outcome.headers });
       const { url: at, method, headers, signal } = c.req.raw;

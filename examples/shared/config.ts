@@ -15,6 +15,8 @@ export interface ProxyConfig {
   readonly gateways: readonly BridgeGateway[];
   /** Namespacing (`namespace`, `namespaceSeparator`) from the config file. */
   readonly bridge: BridgeBehaviour;
+  /** Warm spares per gateway id, from each gateway's `spares` (see `RegistryOptions.spares`); empty when none. */
+  readonly spares: Readonly<Record<string, number>>;
   readonly host: string;
   readonly port: number;
 }
@@ -30,13 +32,39 @@ interface ConfigFile {
   namespaceSeparator?: string;
 }
 
-function parseGateways(json: unknown, source: string, env: NodeJS.ProcessEnv): BridgeGateway[] {
-  const gateways = Array.isArray(json) ? json : (json as ConfigFile | null)?.gateways;
-  if (!Array.isArray(gateways) || gateways.length === 0) {
+/** A gateway entry of the config: a `BridgeGateway` plus its optional warm `spares` count. */
+type GatewayEntry = BridgeGateway & { spares?: unknown };
+
+/**
+ * Takes each gateway's `spares` out of the entry (the bridge does not know the
+ * key) into a map for the registry. Spares are sessions made before any
+ * client exists, so they fit neither a cluster (another worker re-attaches
+ * sessions by downstream id) nor a bridge that must pass a client's sampling,
+ * elicitation or roots capabilities upstream.
+ */
+function takeSpares(entries: GatewayEntry[], source: string, env: NodeJS.ProcessEnv): { gateways: BridgeGateway[]; spares: Record<string, number> } {
+  const spares: Record<string, number> = {};
+  const gateways = entries.map((entry, index) => {
+    if (entry === null || typeof entry !== 'object' || !('spares' in entry)) return entry;
+    const { spares: n, ...gateway } = entry;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0 || n > 100) {
+      throw new Error(`${source}: gateways[${index}].spares: expected a whole number from 0 to 100, got ${JSON.stringify(n)}`);
+    }
+    if (n > 0 && env.REDIS_URL) throw new Error(`${source}: gateways[${index}].spares: warm spares cannot be used by a cluster of workers (REDIS_URL)`);
+    if (n > 0) spares[String(gateway.id)] = n;
+    return gateway;
+  });
+  return { gateways, spares };
+}
+
+function parseGateways(json: unknown, source: string, env: NodeJS.ProcessEnv): { gateways: BridgeGateway[]; spares: Record<string, number> } {
+  const entries = Array.isArray(json) ? json : (json as ConfigFile | null)?.gateways;
+  if (!Array.isArray(entries) || entries.length === 0) {
     throw new Error(`${source}: expected a non-empty array of gateways ({ "id": ..., "url": ... })`);
   }
+  const { gateways, spares } = takeSpares(entries as GatewayEntry[], source, env);
   const ids = new Set<string>();
-  for (const [index, gateway] of (gateways as BridgeGateway[]).entries()) {
+  for (const [index, gateway] of gateways.entries()) {
     // Fail at startup, not at the first session: validates url, headers, transport, stdio...
     const { id, ...rest } = gateway;
     SessionCreateRequest.from({ ...rest, downstreamSessionId: 'config-check', gatewayId: id });
@@ -47,7 +75,7 @@ function parseGateways(json: unknown, source: string, env: NodeJS.ProcessEnv): B
       throw new Error(`${source}: gateway ${JSON.stringify(id)} uses transport 'stdio', which a cluster of workers (REDIS_URL) cannot share; serve it over HTTP`);
     }
   }
-  return gateways as BridgeGateway[];
+  return { gateways, spares };
 }
 
 /** Namespacing from the config file; refuses what the bridge would refuse at the first session. */
@@ -84,19 +112,20 @@ export function describeNamespace(gateways: readonly BridgeGateway[], bridge: Br
  * A config file may also set `host`, `port`, `namespace` (`'auto'`: prefix
  * names only with several gateways; `'always'`; `'none'`: merge several
  * gateways' names unprefixed, first gateway wins a collision) and `namespaceSeparator`;
- * `HOST` and `PORT` win.
+ * `HOST` and `PORT` win. Each gateway may set `spares` (warm upstream
+ * sessions kept ready, see `RegistryOptions.spares`).
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig | undefined {
   if (env.MCP_PROXY_CONFIG) {
     const source = env.MCP_PROXY_CONFIG;
     const file = JSON.parse(readFileSync(source, 'utf8')) as ConfigFile;
     if (typeof file !== 'object' || file === null || Array.isArray(file)) throw new Error(`${source}: expected an object { "gateways": [...] }`);
-    const gateways = parseGateways(file, source, env);
-    return { gateways, bridge: parseNamespace(file, gateways, source), ...listenAddress(env, file) };
+    const { gateways, spares } = parseGateways(file, source, env);
+    return { gateways, spares, bridge: parseNamespace(file, gateways, source), ...listenAddress(env, file) };
   }
   if (env.MCP_GATEWAYS) {
-    const gateways = parseGateways(JSON.parse(env.MCP_GATEWAYS), 'MCP_GATEWAYS', env);
-    return { gateways, bridge: parseNamespace({}, gateways, 'MCP_GATEWAYS'), ...listenAddress(env) };
+    const { gateways, spares } = parseGateways(JSON.parse(env.MCP_GATEWAYS), 'MCP_GATEWAYS', env);
+    return { gateways, spares, bridge: parseNamespace({}, gateways, 'MCP_GATEWAYS'), ...listenAddress(env) };
   }
   return undefined;
 }

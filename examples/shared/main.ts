@@ -77,14 +77,14 @@ export interface ProxyOptions extends ProxyStartOptions {
 }
 
 /** Runs `startProxy` as a command-line program; a bad configuration prints its error and exits 1. */
-export function runMain(name: string, startProxy: (options: ProxyStartOptions & Pick<ProxyOptions, 'adminToken' | 'logger'>) => Promise<RunningProxy>): void {
+export function runMain(name: string, startProxy: (options: ProxyStartOptions & Pick<ProxyOptions, 'adminToken' | 'logger' | 'registry'>) => Promise<RunningProxy>): void {
   run(name, startProxy).catch((error: unknown) => {
     console.error(`${name} MCP proxy failed to start: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   });
 }
 
-async function run(name: string, startProxy: (options: ProxyStartOptions & Pick<ProxyOptions, 'adminToken' | 'logger'>) => Promise<RunningProxy>): Promise<void> {
+async function run(name: string, startProxy: (options: ProxyStartOptions & Pick<ProxyOptions, 'adminToken' | 'logger' | 'registry'>) => Promise<RunningProxy>): Promise<void> {
   const config = loadConfig();
   const cluster = clusterFromEnv();
   // Every worker must serve the same upstreams; a demo upstream per worker would not be shared.
@@ -93,12 +93,14 @@ async function run(name: string, startProxy: (options: ProxyStartOptions & Pick<
   if (demo) console.log(`No MCP_PROXY_CONFIG or MCP_GATEWAYS given: started the demo counter upstream at ${demo.url}`);
   const gateways = config?.gateways ?? [{ id: 'counter', url: demo?.url as string }];
   const adminToken = process.env[ADMIN_TOKEN_ENV] || undefined;
+  const spares = config !== undefined && Object.keys(config.spares).length > 0 ? { registry: { spares: config.spares } } : {};
   // A cluster worker keeps the stderr JSON lines its launcher follows (see cluster.ts).
   const logger = cluster ? undefined : jsonLogger();
   const proxy = await startProxy({
     gateways,
     ...(logger && { logger }),
     ...(config ?? listenAddress()),
+    ...spares,
     ...(cluster && { cluster }),
     ...(adminToken && { adminToken }),
   });

@@ -10,6 +10,31 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { type WorkerInfo, forwardToOwner } from 'mcp-upstream-registry';
 
+/**
+ * `signal` of a downstream request: aborts when the response closes before it
+ * finished (the client went away). Made on first read, because on Node 20 every
+ * AbortSignal is costly and the bridge reads it only for GET streams and new
+ * sessions; a response that finished normally aborts nothing.
+ */
+export function closeSignal(res: ServerResponse): { readonly signal: AbortSignal } {
+  let controller: AbortController | undefined;
+  let gone = false;
+  res.once('close', () => {
+    if (res.writableFinished) return;
+    gone = true;
+    controller?.abort();
+  });
+  return {
+    get signal(): AbortSignal {
+      if (controller === undefined) {
+        controller = new AbortController();
+        if (gone) controller.abort();
+      }
+      return controller.signal;
+    },
+  };
+}
+
 /** How long a client may take to send a request; a slow (trickling) client is cut off with 408. */
 export interface HttpTimeouts {
   /** Whole request (headers and body). Default 30 000. */

@@ -494,8 +494,9 @@ export class DownstreamSessions<T extends DownstreamTransport> {
       entry.lastActivity = this.#clock.now();
       this.#noteQuiet();
     }
-    const { signal } = request;
-    if (request.method === 'GET' && signal !== undefined && !signal.aborted && mayBeStream(value)) {
+    // Read only for a GET: a proxy may make the signal lazily (AbortSignals cost on Node 20).
+    const signal = request.method === 'GET' ? request.signal : undefined;
+    if (signal !== undefined && !signal.aborted && mayBeStream(value)) {
       entry.streams++;
       signal.addEventListener(
         'abort',

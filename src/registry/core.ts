@@ -27,6 +27,7 @@ import { Leases } from './leases.js';
 import { Limits } from './limits.js';
 import { Ownership } from './ownership.js';
 import { Retirer } from './retire.js';
+import { Spares } from './spares.js';
 import { type Totals, newTotals } from './stats.js';
 
 export class RegistryCore<C extends ProbeableClient> {
@@ -71,6 +72,7 @@ export class RegistryCore<C extends ProbeableClient> {
   readonly creator: Creator<C>;
   readonly retirer: Retirer<C>;
   readonly leases: Leases<C>;
+  readonly spares: Spares<C>;
 
   constructor(options: RegistryOptions<C> | undefined) {
     this.options = resolveOptions(options);
@@ -89,6 +91,7 @@ export class RegistryCore<C extends ProbeableClient> {
     this.creator = new Creator(this);
     this.retirer = new Retirer(this);
     this.leases = new Leases(this);
+    this.spares = new Spares(this);
   }
 
   /** Live sessions: ready or probing. */

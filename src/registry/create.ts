@@ -60,7 +60,14 @@ export class Creator<C extends ProbeableClient> {
   /** A new session for `request`, creating; throws `CapacityError` (changing nothing) when there is no room. */
   create(request: SessionCreateRequest, ds: DownstreamState<C>, parent?: AcquireSpan): Binding<C> {
     const core = this.#core;
-    core.limits.makeRoom(request.gatewayId);
+    // A warm spare of this gateway becomes the session: no factory call, no wait.
+    const spare = core.spares.take(request);
+    try {
+      core.limits.makeRoom(request.gatewayId);
+    } catch (error) {
+      if (spare !== undefined) core.spares.giveBack(spare);
+      throw error;
+    }
     const gw = core.gateways.stateFor(request.gatewayId);
     const now = core.clock.now();
     const job: CreateJob<C> = {
@@ -77,12 +84,18 @@ export class Creator<C extends ProbeableClient> {
     ds.bindings.set(request.gatewayId, binding);
     gw.bindings.add(binding);
     core.limits.startSweeper();
-    const deadlineMs = request.connectTimeoutMs ?? core.options.createTimeoutMs;
-    job.timer = core.clock.setTimeout(() => this.#deadline(binding, job, gw, deadlineMs), deadlineMs);
-    gw.limit(() => this.#run(binding, job, gw, parent)).then(
-      () => job.ready.resolve(),
-      (error: unknown) => job.ready.reject(error),
-    );
+    if (spare !== undefined) {
+      this.#succeed(binding, job, gw, core.spares.handOver(spare, binding), undefined);
+      job.ready.resolve();
+    } else {
+      const deadlineMs = request.connectTimeoutMs ?? core.options.createTimeoutMs;
+      job.timer = core.clock.setTimeout(() => this.#deadline(binding, job, gw, deadlineMs), deadlineMs);
+      gw.limit(() => this.#run(binding, job, gw, parent)).then(
+        () => job.ready.resolve(),
+        (error: unknown) => job.ready.reject(error),
+      );
+    }
+    core.spares.replenish(request);
     return binding;
   }
 
@@ -185,11 +198,11 @@ export class Creator<C extends ProbeableClient> {
     );
   }
 
-  #succeed(binding: Binding<C>, job: CreateJob<C>, gw: GatewayState<C>, connection: UpstreamConnection<C>, ctx: CreateContext<C>): void {
+  #succeed(binding: Binding<C>, job: CreateJob<C>, gw: GatewayState<C>, connection: UpstreamConnection<C>, ctx: CreateContext<C> | undefined): void {
     const core = this.#core;
     this.#clearDeadline(job);
     core.gateways.succeeded(gw);
-    ctx.settle();
+    ctx?.settle();
     const now = core.clock.now();
     binding.lastUsedAt = now;
     binding.activeAt = now;

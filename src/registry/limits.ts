@@ -35,8 +35,14 @@ export class Limits<C extends ProbeableClient> {
     const { maxSessions, maxSessionsPerGateway } = options;
     const evict = options.overflow === 'evict-idle';
     const gw = this.#core.gateways.get(gatewayId);
-    const gatewayFull = (gw?.bindings.size ?? 0) >= maxSessionsPerGateway;
-    const registryFull = bindings.size + counts.draining >= maxSessions;
+    const spares = this.#core.spares;
+    const gatewayFull = (gw?.bindings.size ?? 0) + spares.countOf(gatewayId) >= maxSessionsPerGateway;
+    const registryFull = bindings.size + counts.draining + spares.size >= maxSessions;
+    // Warm spares hold no one's state: they give their room up first.
+    if ((gatewayFull || registryFull) && spares.yieldRoom(gatewayId, !registryFull)) {
+      this.makeRoom(gatewayId);
+      return;
+    }
     const gatewayVictim = gatewayFull && evict && gw !== undefined ? this.#idlestOf(gw) : undefined;
     if (gatewayFull && gatewayVictim === undefined) throw new CapacityError('gateway', maxSessionsPerGateway, gatewayId);
     const registryVictim = registryFull && gatewayVictim === undefined && evict ? idle.first() : undefined;

@@ -300,11 +300,12 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   async evictGateway(gatewayId: string): Promise<number> {
     requireString('gatewayId', gatewayId);
     const { gateways, retirer } = this.#core;
+    const spares = this.#core.spares.evictGateway(gatewayId);
     const gw = gateways.get(gatewayId);
-    if (gw === undefined) return 0;
+    if (gw === undefined) return spares.then(() => 0);
     const bindings = [...gw.bindings];
     gateways.reset(gw);
-    await Promise.all(bindings.map((b) => retirer.retire(b, 'gateway-evicted')));
+    await Promise.all([...bindings.map((b) => retirer.retire(b, 'gateway-evicted')), spares]);
     return bindings.length;
   }
 

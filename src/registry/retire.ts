@@ -206,7 +206,8 @@ export class Retirer<C extends ProbeableClient> {
     const already = [...core.retiring].map((b) => ('retirement' in b.phase ? b.phase.retirement.done : undefined) ?? DONE);
     // Release (<= closeTimeoutMs) then affinity close (<= closeTimeoutMs) fit in the 3 x closeTimeoutMs of a retire.
     const releasing = Promise.all(owned.map((id) => core.ownership.release(id))).then(() => this.#closeAffinity());
-    await Promise.all([...retiring, ...already, releasing, ...this.#lateCloses, ...core.ownership.releasing]);
+    const spares = core.spares.closeAll(idle);
+    await Promise.all([...retiring, ...already, releasing, spares, ...this.#lateCloses, ...core.ownership.releasing]);
     shared.cancel();
     core.ownership.clear();
     core.gateways.clear();

@@ -43,6 +43,18 @@ describe('example config', () => {
     refuses({ gateways: [] }, /non-empty array/);
   });
 
+  it('takes warm spares per gateway out of the gateway entries', () => {
+    const config = loadConfig({ MCP_PROXY_CONFIG: file({ gateways: [{ ...http, spares: 2 }, { ...stdio, spares: 0 }] }) });
+    expect(config?.gateways).toEqual([http, stdio]);
+    expect(config?.spares).toEqual({ web: 2 });
+    expect(loadConfig({ MCP_GATEWAYS: JSON.stringify([http]) })?.spares).toEqual({});
+    const refuses = (content: unknown, message: RegExp, env: Record<string, string> = {}) =>
+      expect(() => loadConfig({ ...env, MCP_PROXY_CONFIG: file(content) })).toThrow(message);
+    refuses({ gateways: [{ ...http, spares: -1 }] }, /gateways\[0\]\.spares/);
+    refuses({ gateways: [{ ...http, spares: '2' }] }, /whole number/);
+    refuses({ gateways: [{ ...http, spares: 1 }] }, /cluster/, { REDIS_URL: 'redis://127.0.0.1:6379' });
+  });
+
   it('reads gateways from MCP_GATEWAYS, or nothing', () => {
     expect(loadConfig({ MCP_GATEWAYS: JSON.stringify([http]) })?.gateways).toEqual([http]);
     expect(loadConfig({})).toBeUndefined();

@@ -1,0 +1,175 @@
+import { describe, expect, it } from 'vitest';
+import { CapacityError, InvalidOptionsError } from '../../src/errors.js';
+import { UpstreamSessionRegistry } from '../../src/registry/index.js';
+import { record, req, setup } from './helpers.js';
+
+/** Connections the fake made for spares (their request carries a spare id), in order. */
+function spareConnections(fake: ReturnType<typeof setup>['fake']) {
+  return fake.connections.filter((c) => c.request.downstreamSessionId.startsWith('mcp-upstream-registry.spare.'));
+}
+
+describe('warm spares', () => {
+  it('hands a new downstream session a ready spare without calling the factory, and replaces it in the background', async () => {
+    const { registry, fake, clock } = setup({ spares: { g1: 1 } });
+    const created = record(registry, 'session:created');
+    (await registry.acquire(req('a'))).release();
+    await clock.advance(0);
+    expect(fake.calls).toBe(2); // a's own session + one spare
+    const [spare] = spareConnections(fake);
+    const lease = await registry.acquire(req('b'));
+    expect(lease.client).toBe(spare?.client);
+    expect(lease.info.downstreamSessionId).toBe('b');
+    expect(created.map((e) => e.downstreamSessionId)).toEqual(['a', 'b']);
+    lease.release();
+    await clock.advance(0);
+    expect(fake.calls).toBe(3); // the replacement
+    expect(spareConnections(fake)).toHaveLength(2);
+  });
+
+  it('never serves two downstream sessions with one spare, and a spare is fresh (no one used it)', async () => {
+    const { registry, fake, clock } = setup({ spares: { g1: 1 } });
+    (await registry.acquire(req('a'))).release();
+    await clock.advance(0);
+    const [spare] = spareConnections(fake);
+    expect(spare?.client.calls).toEqual([]);
+    const b = await registry.acquire(req('b'));
+    const c = await registry.acquire(req('c'));
+    expect(new Set([b.client, c.client]).size).toBe(2);
+    // b keeps its connection; c got the replacement or its own, never b's.
+    expect((await registry.acquire(req('b'))).client).toBe(b.client);
+    b.release();
+    c.release();
+  });
+
+  it('does not use a spare whose fingerprint differs from the request, and follows the new configuration', async () => {
+    const { registry, fake, clock } = setup({ spares: { g1: 1 } });
+    (await registry.acquire(req('a'))).release();
+    await clock.advance(0);
+    const [old] = spareConnections(fake);
+    const other = req('b', 'g1', { headers: { 'x-tenant': 'two' } });
+    const lease = await registry.acquire(other);
+    expect(lease.client).not.toBe(old?.client);
+    expect(fake.connections.find((c) => c.client === lease.client)?.request.downstreamSessionId).toBe('b');
+    lease.release();
+    await clock.advance(0);
+    expect(old?.closed).toBe(true);
+    const fresh = spareConnections(fake).at(-1);
+    expect(fresh?.request.fingerprint).toBe(other.fingerprint);
+  });
+
+  it('counts spares against maxSessions and gives their room to a real session first', async () => {
+    const { registry, fake, clock } = setup({ spares: { g1: 1 }, maxSessions: 2 });
+    (await registry.acquire(req('a'))).release();
+    await clock.advance(0);
+    expect(spareConnections(fake)).toHaveLength(1);
+    // a + spare = 2: a new key of another gateway takes the spare's room.
+    (await registry.acquire(req('b', 'g2'))).release();
+    await clock.advance(0);
+    expect(spareConnections(fake)[0]?.closed).toBe(true);
+    expect(registry.size).toBe(2);
+    // Full of real sessions: no new spare, and the cap still holds.
+    expect(spareConnections(fake)).toHaveLength(1);
+    await expect(registry.acquire(req('c', 'g2'))).rejects.toBeInstanceOf(CapacityError);
+  });
+
+  it('counts spares against maxSessionsPerGateway', async () => {
+    const { registry, fake, clock } = setup({ spares: { g1: 3 }, maxSessionsPerGateway: 2 });
+    (await registry.acquire(req('a'))).release();
+    await clock.advance(0);
+    expect(spareConnections(fake)).toHaveLength(1); // 1 session + 1 spare = the cap
+    (await registry.acquire(req('b'))).release(); // takes the spare
+    await clock.advance(0);
+    expect(spareConnections(fake)).toHaveLength(1);
+    await expect(registry.acquire(req('c'))).rejects.toBeInstanceOf(CapacityError);
+  });
+
+  it('closes a spare unused for idleTtlMs and does not replace it until the next create', async () => {
+    const { registry, fake, clock } = setup({ spares: { g1: 1 }, idleTtlMs: 1_000 });
+    const a = await registry.acquire(req('a')); // held: only the spare is idle
+    await clock.advance(0);
+    const [spare] = spareConnections(fake);
+    await clock.advance(1_000);
+    expect(spare?.closed).toBe(true);
+    await clock.advance(5_000);
+    expect(spareConnections(fake)).toHaveLength(1);
+    (await registry.acquire(req('b'))).release();
+    await clock.advance(0);
+    expect(spareConnections(fake)).toHaveLength(2);
+    a.release();
+  });
+
+  it('closes spares in closeAll, bounded even when their close hangs', async () => {
+    const { registry, fake, clock } = setup({ spares: { g1: 2 }, closeTimeoutMs: 100 }, { close: 'hang' });
+    (await registry.acquire(req('a'))).release();
+    await clock.advance(0);
+    expect(spareConnections(fake)).toHaveLength(2);
+    let done = false;
+    const closing = registry.closeAll().then(() => {
+      done = true;
+    });
+    await clock.advance(199);
+    expect(done).toBe(false);
+    await clock.advance(1);
+    await closing;
+    expect(spareConnections(fake).every((c) => c.closeCalls === 1)).toBe(true);
+  });
+
+  it('stops a spare still starting at closeAll and closes it if the factory delivers late', async () => {
+    const { registry, fake, clock } = setup({ spares: { g1: 1 } }, { createLatencyMs: (r) => (r.downstreamSessionId === 'a' ? 0 : 50) });
+    (await registry.acquire(req('a'))).release();
+    await clock.advance(0);
+    expect(fake.inProgress).toBe(1);
+    const closing = registry.closeAll();
+    await clock.advance(10_000);
+    await closing;
+    expect(fake.live).toBe(0);
+  });
+
+  it('closes the spares of an evicted gateway and forgets its pool', async () => {
+    const { registry, fake, clock } = setup({ spares: { g1: 1 } });
+    (await registry.acquire(req('a'))).release();
+    await clock.advance(0);
+    expect(await registry.evictGateway('g1')).toBe(1);
+    expect(spareConnections(fake)[0]?.closed).toBe(true);
+    await clock.advance(0);
+    expect(spareConnections(fake)).toHaveLength(1);
+  });
+
+  it('drops a spare that breaks before it is taken; breakage after the hand-over retires that session', async () => {
+    const { registry, fake, clock } = setup({ spares: { g1: 1 } });
+    const retired = record(registry, 'session:retired');
+    (await registry.acquire(req('a'))).release();
+    await clock.advance(0);
+    spareConnections(fake)[0]?.break(new Error('gone'));
+    await clock.advance(0);
+    expect(spareConnections(fake)[0]?.closed).toBe(true);
+    // b creates its own session (no spare), which tops the pool up again.
+    const b = await registry.acquire(req('b'));
+    b.release();
+    await clock.advance(0);
+    const second = spareConnections(fake).at(-1);
+    const c = await registry.acquire(req('c'));
+    expect(c.client).toBe(second?.client);
+    c.release();
+    second?.break(new Error('gone'));
+    await clock.advance(0);
+    expect(retired).toContainEqual(expect.objectContaining({ downstreamSessionId: 'c', reason: 'lost' }));
+  });
+
+  it('starts spares within createConcurrencyPerGateway', async () => {
+    const { registry, fake, clock } = setup({ spares: { g1: 5 }, createConcurrencyPerGateway: 2 }, { createLatencyMs: 10 });
+    const first = registry.acquire(req('a'));
+    await clock.advance(10);
+    (await first).release();
+    for (let i = 0; i < 5; i++) await clock.advance(10);
+    expect(spareConnections(fake)).toHaveLength(5);
+    expect(fake.maxConcurrentCreates).toBeLessThanOrEqual(2);
+  });
+
+  it('rejects a malformed spares option', () => {
+    expect(() => new UpstreamSessionRegistry({ spares: { g1: -1 } })).toThrow(InvalidOptionsError);
+    expect(() => new UpstreamSessionRegistry({ spares: { g1: 1.5 } })).toThrow(InvalidOptionsError);
+    expect(() => new UpstreamSessionRegistry({ spares: [] as never })).toThrow(InvalidOptionsError);
+    expect(() => new UpstreamSessionRegistry({ spares: { g1: 100_000 } })).toThrow(/spares/);
+  });
+});
