@@ -15,6 +15,7 @@
 import type { CloseOutcome } from '../internal/close.js';
 import type { SessionIdentity } from '../events.js';
 import type { ProbeableClient } from '../probe.js';
+import { silentLogger } from '../logger.js';
 import type { SessionState } from '../session.js';
 import type { Binding, Phase } from './binding.js';
 import type { RegistryCore } from './core.js';
@@ -70,6 +71,8 @@ export function transition<C extends ProbeableClient>(core: RegistryCore<C>, bin
 
 function announce<C extends ProbeableClient>(core: RegistryCore<C>, binding: Binding<C>, previous: Phase<C>, next: Phase<C>, detail: TransitionDetail): void {
   const { events, logger, clock } = core;
+  // No payload is built for a silent logger or an event without listener: closeAll() of 100k sessions would build 400k.
+  const logs = logger !== silentLogger;
   const now = clock.now();
   if (detail.probe !== undefined) events.emit('session:probed', { ...identity(binding), ...detail.probe });
   switch (next.state) {
@@ -91,24 +94,26 @@ function announce<C extends ProbeableClient>(core: RegistryCore<C>, binding: Bin
       if (previous.state === 'draining') return;
       const { reason } = next.retirement;
       core.totals.retired[reason]++;
-      logger.debug({ ...identity(binding), reason }, 'upstream session retired');
-      events.emit('session:retired', { ...identity(binding), reason, inFlight: binding.inFlight });
+      if (logs) logger.debug({ ...identity(binding), reason }, 'upstream session retired');
+      if (events.listens('session:retired')) events.emit('session:retired', { ...identity(binding), reason, inFlight: binding.inFlight });
       return;
     }
     case 'closed': {
       const close = detail.close ?? { outcome: 'closed', forced: false };
       const durationMs = now - next.retirement.at;
-      if (close.error !== undefined) {
+      if (close.error !== undefined && logs) {
         logger.warn({ ...identity(binding), error: core.describe(close.error) }, 'upstream close failed');
       }
-      const event = { ...identity(binding), forced: close.forced, durationMs };
-      events.emit('session:closed', close.error === undefined ? event : { ...event, error: close.error });
+      if (events.listens('session:closed')) {
+        const event = { ...identity(binding), forced: close.forced, durationMs };
+        events.emit('session:closed', close.error === undefined ? event : { ...event, error: close.error });
+      }
       return;
     }
     case 'orphaned': {
       const durationMs = now - next.retirement.at;
-      logger.warn({ ...identity(binding), durationMs }, 'upstream session did not close in time; orphaned');
-      events.emit('session:orphaned', { ...identity(binding), durationMs });
+      if (logs) logger.warn({ ...identity(binding), durationMs }, 'upstream session did not close in time; orphaned');
+      if (events.listens('session:orphaned')) events.emit('session:orphaned', { ...identity(binding), durationMs });
       return;
     }
     case 'probing':
