@@ -68,6 +68,7 @@ export function canCollectGarbage(): boolean {
   return typeof (globalThis as { gc?: unknown }).gc === 'function';
 }
 
+
 async function timeBatch(batch: Batch, n: number): Promise<number> {
   const start = now();
   await batch(n);
@@ -101,6 +102,26 @@ async function timedRound(batch: Batch, chunk: number, ms: number): Promise<{ ra
   return { rate: (ops * 1000) / elapsed, ops };
 }
 
+function summarize<K extends string>(
+  names: readonly K[],
+  samples: ReadonlyMap<K, number[]>,
+  ops: ReadonlyMap<K, number>,
+  rounds: number,
+): Record<K, RateResult> {
+  const result = {} as Record<K, RateResult>;
+  for (const name of names) {
+    const rates = samples.get(name) as number[];
+    result[name] = {
+      median: median(rates),
+      min: Math.min(...rates),
+      max: Math.max(...rates),
+      opsPerRound: Math.round((ops.get(name) as number) / rounds),
+      samples: rates,
+    };
+  }
+  return result;
+}
+
 /**
  * Measures the throughput of several variants in interleaved rounds and
  * returns the median rate of each. A full GC (when exposed) runs before every
@@ -116,32 +137,72 @@ export async function compareRates<K extends string>(
     const chunk = await calibrateChunk(variants[name]);
     chunks.set(name, chunk);
   }
-  // Full-length warm-up rounds, interleaved too: the JIT (and a peer process) has
-  // seen the steady state of every variant before timing starts.
-  for (let round = 0; round < (options.warmupRounds ?? 1); round++) {
-    for (const name of names) await timedRound(variants[name], chunks.get(name) as number, options.sampleMs);
-  }
+  return interleavedRounds(names, options, (name) => timedRound(variants[name], chunks.get(name) as number, options.sampleMs));
+}
+
+/**
+ * Full-length warm-up rounds of every variant (the JIT, and a peer process,
+ * have seen each steady state before timing starts), then `options.rounds`
+ * timed rounds in rotating order, with a full GC before each unless turned off.
+ */
+async function interleavedRounds<K extends string>(
+  names: readonly K[],
+  options: RateOptions,
+  round: (name: K) => Promise<{ rate: number; ops: number }>,
+): Promise<Record<K, RateResult>> {
+  for (let warm = 0; warm < (options.warmupRounds ?? 1); warm++) for (const name of names) await round(name);
   const samples = new Map<K, number[]>(names.map((name) => [name, []]));
   const ops = new Map<K, number>(names.map((name) => [name, 0]));
-  for (let round = 0; round < options.rounds; round++) {
+  for (let r = 0; r < options.rounds; r++) {
     for (let i = 0; i < names.length; i++) {
-      const name = names[(round + i) % names.length] as K;
+      const name = names[(r + i) % names.length] as K;
       if (options.gcBetweenRounds !== false) collectGarbage();
-      const result = await timedRound(variants[name], chunks.get(name) as number, options.sampleMs);
+      const result = await round(name);
       samples.get(name)?.push(result.rate);
       ops.set(name, (ops.get(name) as number) + result.ops);
     }
   }
-  const result = {} as Record<K, RateResult>;
-  for (const name of names) {
-    const rates = samples.get(name) as number[];
-    result[name] = {
-      median: median(rates),
-      min: Math.min(...rates),
-      max: Math.max(...rates),
-      opsPerRound: Math.round((ops.get(name) as number) / options.rounds),
-      samples: rates,
-    };
-  }
-  return result;
+  return summarize(names, samples, ops, options.rounds);
+}
+
+
+/**
+ * One closed-loop round: the variant keeps its workers busy until `deadline`
+ * (a `now()` value) and resolves with the operations it completed.
+ */
+export type ClosedLoop = (deadline: number) => Promise<number>;
+
+/**
+ * Throughput of closed-loop variants (many concurrent callers, e.g. one per
+ * session) in interleaved rounds, like {@link compareRates}: every round of
+ * every variant runs about `sampleMs`, the order rotates from round to round,
+ * and the median of the per-round rates is reported. Operations still in
+ * flight at the deadline count when they finish, and the round's time runs
+ * until the last of them did.
+ */
+export async function compareClosedLoops<K extends string>(
+  variants: Readonly<Record<K, ClosedLoop>>,
+  options: RateOptions,
+): Promise<Record<K, RateResult>> {
+  const names = Object.keys(variants) as K[];
+  const round = async (name: K): Promise<{ rate: number; ops: number }> => {
+    const start = now();
+    const ops = await variants[name](start + options.sampleMs);
+    return { rate: (ops * 1000) / (now() - start), ops };
+  };
+  return interleavedRounds(names, options, round);
+}
+
+/** Runs `op` in a loop per item, all items at once, until `deadline`; resolves with the total operations. */
+export async function closedLoop<T>(items: readonly T[], deadline: number, op: (item: T) => Promise<unknown>): Promise<number> {
+  let total = 0;
+  await Promise.all(
+    items.map(async (item) => {
+      while (now() < deadline) {
+        await op(item);
+        total++;
+      }
+    }),
+  );
+  return total;
 }

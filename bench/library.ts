@@ -15,16 +15,20 @@
 
 import { rm } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type * as Bridge from '../src/bridge/index.js';
 import type * as Root from '../src/index.js';
+import type * as Stdio from '../src/stdio/index.js';
 import type * as Testing from '../src/testing/index.js';
 
 /** Where the library was loaded from. */
 export type LibrarySource = 'build' | 'src';
 
-/** The root and `/testing` entry points, from one build (so classes match across them). */
+/** The root, `/testing`, `/stdio` and `/bridge` entry points, from one build (so classes match across them). */
 export interface Library {
   readonly root: typeof Root;
   readonly testing: typeof Testing;
+  readonly stdio: typeof Stdio;
+  readonly bridge: typeof Bridge;
   readonly source: LibrarySource;
   /** Removes the build (the loaded modules stay usable). */
   dispose(): Promise<void>;
@@ -41,6 +45,8 @@ async function buildLibrary(): Promise<void> {
     entry: {
       index: fileURLToPath(new URL('src/index.ts', ROOT)),
       'testing/index': fileURLToPath(new URL('src/testing/index.ts', ROOT)),
+      'stdio/index': fileURLToPath(new URL('src/stdio/index.ts', ROOT)),
+      'bridge/index': fileURLToPath(new URL('src/bridge/index.ts', ROOT)),
     },
     format: ['esm'],
     target: 'node20',
@@ -57,14 +63,21 @@ async function buildLibrary(): Promise<void> {
 /** Builds (unless `source` is `'src'`) and imports the library. */
 export async function loadLibrary(source: LibrarySource): Promise<Library> {
   if (source === 'src') {
-    const [root, testing] = await Promise.all([import('../src/index.js'), import('../src/testing/index.js')]);
-    return { root, testing, source, dispose: () => Promise.resolve() };
+    const [root, testing, stdio, bridge] = await Promise.all([
+      import('../src/index.js'),
+      import('../src/testing/index.js'),
+      import('../src/stdio/index.js'),
+      import('../src/bridge/index.js'),
+    ]);
+    return { root, testing, stdio, bridge, source, dispose: () => Promise.resolve() };
   }
   await buildLibrary();
   const url = (path: string): string => pathToFileURL(`${OUT_DIR}${path}`).href;
-  const [root, testing] = (await Promise.all([import(url('index.js')), import(url('testing/index.js'))])) as [
-    typeof Root,
-    typeof Testing,
-  ];
-  return { root, testing, source, dispose: () => rm(OUT_DIR, { recursive: true, force: true }) };
+  const [root, testing, stdio, bridge] = (await Promise.all([
+    import(url('index.js')),
+    import(url('testing/index.js')),
+    import(url('stdio/index.js')),
+    import(url('bridge/index.js')),
+  ])) as [typeof Root, typeof Testing, typeof Stdio, typeof Bridge];
+  return { root, testing, stdio, bridge, source, dispose: () => rm(OUT_DIR, { recursive: true, force: true }) };
 }

@@ -1,10 +1,10 @@
 /**
- * `npm run bench`: runs scenarios P1-P7, prints the results as a markdown
+ * `npm run bench`: runs scenarios P1-P9, prints the results as a markdown
  * table, and writes `bench/results/latest.md` and `latest.json`.
  *
  * Usage: `npm run bench [-- --quick] [-- --only P1,P4]`
  *
- * - `--quick`: shorter rounds and fewer runs; finishes in under a minute.
+ * - `--quick`: shorter rounds and fewer runs; about a minute on an idle 2-core machine, two when loaded.
  * - `--only P1,P4`: run some scenarios; the results are printed but not written.
  * - `--source src`: run `src/` through tsx instead of a fresh build (see `library.ts`).
  *
@@ -27,6 +27,8 @@ import { runP4 } from './scenarios/p4-scale.js';
 import { runP5 } from './scenarios/p5-close.js';
 import { runP6 } from './scenarios/p6-dead-upstream.js';
 import { runP7 } from './scenarios/p7-cold-storm.js';
+import { runP8 } from './scenarios/p8-proxy-hop.js';
+import { runP9 } from './scenarios/p9-stdio-cold-start.js';
 import { type Settings, settingsFor } from './settings.js';
 
 const SCENARIOS: ReadonlyArray<{ readonly id: string; readonly run: (settings: Settings, lib: Library) => Promise<ScenarioResult> }> = [
@@ -36,6 +38,8 @@ const SCENARIOS: ReadonlyArray<{ readonly id: string; readonly run: (settings: S
   { id: 'P5', run: runP5 },
   { id: 'P6', run: runP6 },
   { id: 'P7', run: runP7 },
+  { id: 'P8', run: runP8 },
+  { id: 'P9', run: runP9 },
 ];
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -45,7 +49,7 @@ function selected(only: string | undefined): typeof SCENARIOS {
   // P3 is measured together with P2.
   const wanted = new Set(only.split(',').map((id) => (id.trim().toUpperCase() === 'P3' ? 'P2' : id.trim().toUpperCase())));
   const unknown = [...wanted].filter((id) => !SCENARIOS.some((s) => s.id === id));
-  if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: P1-P7`);
+  if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: P1-P9`);
   return SCENARIOS.filter((s) => wanted.has(s.id));
 }
 

@@ -29,6 +29,12 @@ export interface Settings {
   readonly deadRuns: number;
   /** Downstream sessions of the P7 storm (the issue asks for 1,000; --quick uses fewer). */
   readonly stormSessions: number;
+  /** Calls through the example proxies (P8): closed-loop rounds, all sessions calling at once. */
+  readonly proxyRates: RateOptions;
+  /** Concurrent downstream sessions of P8 (the issue asks for 1, 50 and 500). */
+  readonly proxySessions: readonly number[];
+  /** Cold starts through the stdio gateway (P9), and of each baseline. */
+  readonly coldStartRuns: number;
 }
 
 /** Settings for a mode. */
@@ -47,6 +53,9 @@ export function settingsFor(mode: 'full' | 'quick'): Settings {
       closeRuns: 3,
       deadRuns: 3,
       stormSessions: 300,
+      proxyRates: { rounds: 3, sampleMs: 500 },
+      proxySessions: [1, 50],
+      coldStartRuns: 5,
     };
   }
   return {
@@ -62,5 +71,8 @@ export function settingsFor(mode: 'full' | 'quick'): Settings {
     closeRuns: 7,
     deadRuns: 7,
     stormSessions: 1_000,
+    proxyRates: { rounds: 5, sampleMs: 1_000, warmupRounds: 1 },
+    proxySessions: [1, 50, 500],
+    coldStartRuns: 15,
   };
 }

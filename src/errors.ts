@@ -129,10 +129,17 @@ export class CapacityError extends RegistryError {
 export class CreateFailedError extends RegistryError {
   /** Gateway whose upstream session could not be created. */
   readonly gatewayId: string;
+  /**
+   * Set when the create was refused because the gateway backs off: how long
+   * (ms) until a create may be tried again. The bridge answers HTTP 503 with
+   * `Retry-After` from it. `undefined` for a create that was tried and failed.
+   */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(gatewayId: string, message: string, cause: unknown) {
+  constructor(gatewayId: string, message: string, cause: unknown, retryAfterMs?: number) {
     super('ERR_CREATE_FAILED', message, { cause });
     this.gatewayId = gatewayId;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

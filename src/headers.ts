@@ -6,6 +6,7 @@
  */
 
 import { InvalidRequestError } from './errors.js';
+import { showValue } from './show-value.js';
 
 /**
  * Hop-by-hop headers (RFC 9110 section 7.6.1): meaningful for one connection
@@ -56,12 +57,6 @@ export function isForbiddenUpstreamHeader(name: string): boolean {
 
 // RFC 9110 tchar: "!#$%&'*+-.^_`|~", digits and letters.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const MAX_SHOWN = 64;
-
-function show(value: string): string {
-  return JSON.stringify(value.length > MAX_SHOWN ? `${value.slice(0, MAX_SHOWN)}…` : value);
-}
-
 function hasForbiddenValueChar(value: string): boolean {
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
@@ -73,7 +68,7 @@ function hasForbiddenValueChar(value: string): boolean {
 /** Validates one pair and returns its lower-case name. Error messages name the header, never show its value. */
 function checkHeader(name: unknown, value: unknown, field: string): string {
   if (typeof name !== 'string' || !TOKEN.test(name)) {
-    const shown = typeof name === 'string' ? show(name) : typeof name;
+    const shown = typeof name === 'string' ? showValue(name) : typeof name;
     throw new InvalidRequestError(field, `invalid header name ${shown} (must be an HTTP token)`);
   }
   const lower = name.toLowerCase();

@@ -5,6 +5,16 @@ import type { SessionLostPolicy } from './events.js';
 import type { SessionFactory } from './factory.js';
 import type { Logger } from './logger.js';
 import type { ProbeChain, ProbeableClient } from './probe.js';
+import {
+  assertKnownKeys,
+  count,
+  type MillisecondsAllow,
+  milliseconds,
+  oneOf,
+  optionalFunction,
+  optionsObject,
+  withMethods,
+} from './internal/validate.js';
 import { showValue } from './show-value.js';
 
 /** What happens at `maxSessions` / `maxSessionsPerGateway` when a new key arrives. */
@@ -12,9 +22,11 @@ export type OverflowPolicy = 'reject' | 'evict-idle';
 
 /**
  * Reconnect-storm guard: after `afterFailures` consecutive create failures on a
- * gateway, creates for it fail fast with `CreateFailedError` for a window that
- * starts at `initialMs`, doubles with each further failure up to `maxMs`, and
- * resets on the first success.
+ * gateway, creates for it fail fast with `CreateFailedError` (`retryAfterMs`:
+ * the time left) for a window that starts at `initialMs` and doubles with each
+ * further failure up to `maxMs`. When a window ends, exactly one trial create
+ * goes through (half-open); its success ends the backoff at once, its failure
+ * opens the next window.
  */
 export interface CreateBackoffOptions {
   /** Consecutive failures that open the first window. Default 2. */
@@ -110,48 +122,8 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'logger',
 ]);
 
-/** Largest delay a timer can hold (2^31 - 1 ms); longer ones fire at once in Node. */
-const MAX_TIMER_MS = 2_147_483_647;
-
-function duration(name: string, value: unknown, fallback: number, allow: { zero?: boolean; infinity?: boolean }): number {
-  if (value === undefined) return fallback;
-  const ok =
-    typeof value === 'number' &&
-    !Number.isNaN(value) &&
-    (value > 0 || (allow.zero === true && value === 0)) &&
-    (Number.isFinite(value) ? value <= MAX_TIMER_MS : allow.infinity === true && value > 0);
-  if (!ok) {
-    const range = `${allow.zero === true ? '>= 0' : '> 0'}${allow.infinity === true ? ' or Infinity' : `, at most ${MAX_TIMER_MS}`}`;
-    throw new InvalidOptionsError(name, `expected a number of milliseconds ${range}, got ${showValue(value)}`);
-  }
-  return value;
-}
-
-function count(name: string, value: unknown, fallback: number, allowInfinity = false): number {
-  if (value === undefined) return fallback;
-  const ok =
-    typeof value === 'number' &&
-    ((Number.isSafeInteger(value) && value >= 1) || (allowInfinity && value === Number.POSITIVE_INFINITY));
-  if (!ok) throw new InvalidOptionsError(name, `expected a whole number >= 1, got ${showValue(value)}`);
-  return value;
-}
-
-function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback;
-  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
-  throw new InvalidOptionsError(name, `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${showValue(value)}`);
-}
-
-function requireShape(name: string, value: unknown, methods: readonly string[]): void {
-  if (value === undefined) return;
-  if (typeof value !== 'object' || value === null) {
-    throw new InvalidOptionsError(name, `expected an object, got ${showValue(value)}`);
-  }
-  for (const method of methods) {
-    if (typeof (value as Record<string, unknown>)[method] !== 'function') {
-      throw new InvalidOptionsError(name, `expected a ${method}() method`);
-    }
-  }
+function duration(name: string, value: unknown, fallback: number, allow: MillisecondsAllow): number {
+  return milliseconds(name, value, allow) ?? fallback;
 }
 
 function resolveBackoff(value: unknown): Required<CreateBackoffOptions> | undefined {
@@ -162,16 +134,14 @@ function resolveBackoff(value: unknown): Required<CreateBackoffOptions> | undefi
     throw new InvalidOptionsError('createBackoff', `expected an object or false, got ${showValue(value)}`);
   }
   const init = value as Record<string, unknown>;
-  for (const key of Object.keys(init)) {
-    if (!(key in defaults)) throw new InvalidOptionsError(`createBackoff.${key}`, 'unknown option');
-  }
+  assertKnownKeys(init, new Set(Object.keys(defaults)), 'createBackoff.');
   const initialMs = duration('createBackoff.initialMs', init.initialMs, defaults.initialMs, {});
   const maxMs = duration('createBackoff.maxMs', init.maxMs, Math.max(defaults.maxMs, initialMs), {});
   if (maxMs < initialMs) {
     throw new InvalidOptionsError('createBackoff.maxMs', `must be >= initialMs (${initialMs}), got ${maxMs}`);
   }
   return {
-    afterFailures: count('createBackoff.afterFailures', init.afterFailures, defaults.afterFailures),
+    afterFailures: count('createBackoff.afterFailures', init.afterFailures) ?? defaults.afterFailures,
     initialMs,
     maxMs,
   };
@@ -182,22 +152,14 @@ function resolveBackoff(value: unknown): Required<CreateBackoffOptions> | undefi
  * naming the first bad option; nothing is created on error.
  */
 export function resolveOptions(options: unknown): ResolvedOptions {
-  if (options === undefined) options = {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidOptionsError('options', `expected an object, got ${showValue(options)}`);
-  }
-  const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!KNOWN_KEYS.has(key)) throw new InvalidOptionsError(key, 'unknown option');
-  }
-  if (o.factory !== undefined && typeof o.factory !== 'function') {
-    throw new InvalidOptionsError('factory', `expected a function, got ${showValue(o.factory)}`);
-  }
-  requireShape('affinity', o.affinity, ['claim', 'release', 'close']);
-  requireShape('clock', o.clock, ['now', 'setTimeout', 'clearTimeout']);
-  requireShape('logger', o.logger, ['debug', 'info', 'warn', 'error']);
+  const o = optionsObject('options', options);
+  assertKnownKeys(o, KNOWN_KEYS);
+  optionalFunction('factory', o.factory);
+  withMethods('affinity', o.affinity, ['claim', 'release', 'close']);
+  withMethods('clock', o.clock, ['now', 'setTimeout', 'clearTimeout']);
+  withMethods('logger', o.logger, ['debug', 'info', 'warn', 'error']);
   if (o.probeChain !== undefined) validateChain(o.probeChain);
-  const maxSessions = count('maxSessions', o.maxSessions, 10_000);
+  const maxSessions = count('maxSessions', o.maxSessions) ?? 10_000;
   return {
     idleValidationMs: duration('idleValidationMs', o.idleValidationMs, 60_000, { zero: true, infinity: true }),
     probeTimeoutMs: duration('probeTimeoutMs', o.probeTimeoutMs, 5_000, {}),
@@ -205,12 +167,12 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     closeTimeoutMs: duration('closeTimeoutMs', o.closeTimeoutMs, 5_000, {}),
     idleTtlMs: duration('idleTtlMs', o.idleTtlMs, 30 * 60_000, { zero: true }),
     maxSessions,
-    maxSessionsPerGateway: count('maxSessionsPerGateway', o.maxSessionsPerGateway, Number.POSITIVE_INFINITY, true),
+    maxSessionsPerGateway: count('maxSessionsPerGateway', o.maxSessionsPerGateway, { infinity: true }) ?? Number.POSITIVE_INFINITY,
     overflow: oneOf('overflow', o.overflow, ['reject', 'evict-idle'], 'reject'),
     onSessionLost: oneOf('onSessionLost', o.onSessionLost, ['reconnect', 'fail'], 'reconnect'),
-    maxLostSessions: count('maxLostSessions', o.maxLostSessions, maxSessions),
+    maxLostSessions: count('maxLostSessions', o.maxLostSessions) ?? maxSessions,
     lostSessionTtlMs: duration('lostSessionTtlMs', o.lostSessionTtlMs, 30 * 60_000, {}),
-    createConcurrencyPerGateway: count('createConcurrencyPerGateway', o.createConcurrencyPerGateway, 16),
+    createConcurrencyPerGateway: count('createConcurrencyPerGateway', o.createConcurrencyPerGateway) ?? 16,
     backoff: resolveBackoff(o.createBackoff),
   };
 }

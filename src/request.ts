@@ -8,6 +8,7 @@
 import { InvalidRequestError } from './errors.js';
 import { sha256Hex } from './hash.js';
 import { applyHeaderPolicyAs, isValidMcpSessionId } from './headers.js';
+import { MAX_TIMER_MS } from './internal/validate.js';
 import { redactUrl } from './redact.js';
 import { showValue } from './show-value.js';
 
@@ -69,8 +70,6 @@ const STDIO_KEYS: ReadonlySet<string> = new Set(['command', 'args', 'env', 'cwd'
 const TRANSPORTS: ReadonlySet<string> = new Set(['streamable-http', 'sse', 'stdio']);
 const MAX_GATEWAY_ID = 256;
 const MAX_CONFIG_VERSION = 1024;
-// setTimeout overflows above this and fires at once.
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 
 /** A field name from user input (unknown keys, env names), made safe to embed in a message. */
@@ -200,7 +199,7 @@ function checkConnectTimeout(value: unknown): number | undefined {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     return fail('connectTimeoutMs', `must be a finite number > 0, got ${showValue(value)}`);
   }
-  if (value > MAX_TIMEOUT_MS) return fail('connectTimeoutMs', `must be at most ${MAX_TIMEOUT_MS}, got ${showValue(value)}`);
+  if (value > MAX_TIMER_MS) return fail('connectTimeoutMs', `must be at most ${MAX_TIMER_MS}, got ${showValue(value)}`);
   return value;
 }
 

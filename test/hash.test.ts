@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../src/hash.js';
@@ -46,5 +47,16 @@ describe('sha256Hex', () => {
     const first = sha256Hex('a'.repeat(200));
     sha256Hex('something else');
     expect(sha256Hex('a'.repeat(200))).toBe(first);
+  });
+
+  it('takes its digest from @noble/hashes, bundled rather than installed (a devDependency)', () => {
+    // tsup bundles what is not a dependency: the ESM-only v2 then works in the CommonJS build on every Node 20.
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      dependencies?: Record<string, string>;
+      devDependencies?: Record<string, string>;
+    };
+    expect(pkg.devDependencies?.['@noble/hashes']).toBeDefined();
+    expect(pkg.dependencies?.['@noble/hashes']).toBeUndefined();
+    expect(readFileSync(new URL('../src/hash.ts', import.meta.url), 'utf8')).toContain("from '@noble/hashes/sha2.js'");
   });
 });

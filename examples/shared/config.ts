@@ -75,13 +75,15 @@ export function listenAddress(env: NodeJS.ProcessEnv = process.env, file: { host
 /** How names reach the client, for the startup line: a multi-gateway proxy's choice made visible. */
 export function describeNamespace(gateways: readonly BridgeGateway[], bridge: BridgeBehaviour): string {
   const namespace = new GatewayNamespace(gateways.map((g) => g.id), { mode: bridge.namespace, separator: bridge.namespaceSeparator });
-  return namespace.prefixed ? `names prefixed "<gateway id>${namespace.separator}"` : 'names unchanged';
+  if (namespace.prefixed) return `names prefixed "<gateway id>${namespace.separator}"`;
+  return namespace.merged ? 'names merged unchanged (a name several gateways offer goes to the first)' : 'names unchanged';
 }
 
 /**
  * Reads the configuration, or `undefined` when no gateways are configured.
  * A config file may also set `host`, `port`, `namespace` (`'auto'`: prefix
- * names only with several gateways; `'always'`) and `namespaceSeparator`;
+ * names only with several gateways; `'always'`; `'none'`: merge several
+ * gateways' names unprefixed, first gateway wins a collision) and `namespaceSeparator`;
  * `HOST` and `PORT` win.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig | undefined {

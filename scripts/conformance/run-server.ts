@@ -1,7 +1,9 @@
 /**
  * Runs the MCP conformance suite's server scenarios (@modelcontextprotocol/conformance)
  * against our upstream fixture directly, and through both example proxies with
- * one gateway. Fails when a proxy fails a check that passes directly.
+ * one gateway and with two (the fixture split in two disjoint halves, names
+ * merged with `namespace: 'none'`). Fails when a proxy fails a check that
+ * passes directly.
  *
  *   npm run conformance:server            # all targets
  *   npm run conformance:server -- --verbose
@@ -64,13 +66,19 @@ function verdict(checks: readonly Check[] | undefined): string {
 
 async function main(): Promise<void> {
   const upstream = await startConformanceUpstream();
-  const gateways = [{ id: 'everything', url: upstream.url }];
-  const express = await startExpress({ gateways });
-  const hono = await startHono({ gateways });
+  const halves = await Promise.all([0, 1].map((index) => startConformanceUpstream({ part: { index, of: 2 } })));
+  const one = { gateways: [{ id: 'everything', url: upstream.url }] };
+  const two = {
+    gateways: halves.map((half, i) => ({ id: `half${i}`, url: half.url })),
+    bridge: { namespace: 'none' as const },
+  };
+  const proxies = [await startExpress(one), await startHono(one), await startExpress(two), await startHono(two)];
   const targets: [string, string][] = [
     ['direct', upstream.url],
-    ['express', express.url],
-    ['hono', hono.url],
+    ['express', proxies[0]?.url as string],
+    ['hono', proxies[1]?.url as string],
+    ['express 2 gw', proxies[2]?.url as string],
+    ['hono 2 gw', proxies[3]?.url as string],
   ];
   const all = new Map<string, Results>();
   try {
@@ -80,9 +88,8 @@ async function main(): Promise<void> {
       console.log(`${name}: ${all.get(name)?.size} scenarios in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }
   } finally {
-    await express.close();
-    await hono.close();
-    await upstream.close();
+    for (const proxy of proxies) await proxy.close();
+    for (const server of [upstream, ...halves]) await server.close();
   }
   const direct = all.get('direct') as Results;
   const scenarios = [...direct.keys()].sort();

@@ -3,7 +3,9 @@
  * from the scenarios' descriptions and check messages: the tools, prompts and
  * resources they call by name. A stateful Streamable HTTP server on
  * 127.0.0.1 with Host / Origin validation (DNS-rebinding protection), one
- * low-level SDK `Server` per session.
+ * low-level SDK `Server` per session. With `part`, one of several disjoint
+ * shares of the tools, prompts and resources (to run the suite through a proxy
+ * with several gateways and merged names).
  */
 import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
@@ -266,8 +268,30 @@ function readResource(uri: string) {
   throw new McpError(-32002, `Resource not found: ${uri}`);
 }
 
+/** Which share of the fixture a server offers: item `i` of a list belongs to part `i % of`. */
+export interface FixturePart {
+  readonly index: number;
+  readonly of: number;
+}
+
+const TEMPLATES = [{ uriTemplate: 'test://template/{id}/data', name: 'template', description: 'Data by id', mimeType: 'application/json' }];
+
+/** The items of `list` in `part` (all without a part). The template goes to the last part, so that it routes by template. */
+function share<T>(list: readonly T[], part: FixturePart | undefined, offset = 0): T[] {
+  return part === undefined ? [...list] : list.filter((_, i) => (i + offset) % part.of === part.index);
+}
+
+function refuseOthers<T>(offered: readonly T[], key: (item: T) => string, name: string, error: () => McpError): void {
+  if (!offered.some((item) => key(item) === name)) throw error();
+}
+
 /** One session's server. */
-function buildServer(): Server {
+function buildServer(part?: FixturePart): Server {
+  const tools = share(TOOLS, part);
+  const prompts = share(PROMPTS, part);
+  const resources = share(RESOURCES, part);
+  const templates = share(TEMPLATES, part, part === undefined ? 0 : part.of - 1);
+  const notMine = (uri: string) => () => new McpError(-32002, `Resource not found: ${uri}`);
   const server = new Server(
     { name: 'conformance-upstream', version: '1.0.0' },
     {
@@ -282,24 +306,39 @@ function buildServer(): Server {
     },
   );
   const subscribed = new Set<string>();
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: TOOLS }));
-  server.setRequestHandler(CallToolRequestSchema, (request, extra) => callTool(request.params.name, request.params.arguments ?? {}, extra));
-  server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: PROMPTS }));
-  server.setRequestHandler(GetPromptRequestSchema, async (request) => getPrompt(request.params.name, request.params.arguments ?? {}));
-  server.setRequestHandler(ListResourcesRequestSchema, async () => ({ resources: RESOURCES }));
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({
-    resourceTemplates: [{ uriTemplate: 'test://template/{id}/data', name: 'template', description: 'Data by id', mimeType: 'application/json' }],
-  }));
-  server.setRequestHandler(ReadResourceRequestSchema, async (request) => readResource(request.params.uri));
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools }));
+  server.setRequestHandler(CallToolRequestSchema, (request, extra) => {
+    const { name } = request.params;
+    refuseOthers(tools, (t) => t.name, name, () => new McpError(-32602, `Unknown tool: ${name}`));
+    return callTool(name, request.params.arguments ?? {}, extra);
+  });
+  server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts }));
+  server.setRequestHandler(GetPromptRequestSchema, async (request) => {
+    const { name } = request.params;
+    refuseOthers(prompts, (p) => p.name, name, () => new McpError(-32602, `Unknown prompt: ${name}`));
+    return getPrompt(name, request.params.arguments ?? {});
+  });
+  server.setRequestHandler(ListResourcesRequestSchema, async () => ({ resources }));
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({ resourceTemplates: templates }));
+  server.setRequestHandler(ReadResourceRequestSchema, async (request) => {
+    const { uri } = request.params;
+    const templated = uri.startsWith('test://template/') && templates.length > 0;
+    if (!templated) refuseOthers(resources, (r) => r.uri, uri, notMine(uri));
+    return readResource(uri);
+  });
   server.setRequestHandler(SubscribeRequestSchema, async (request) => {
+    refuseOthers(resources, (r) => r.uri, request.params.uri, notMine(request.params.uri));
     subscribed.add(request.params.uri);
     return {};
   });
   server.setRequestHandler(UnsubscribeRequestSchema, async (request) => {
+    refuseOthers(resources, (r) => r.uri, request.params.uri, notMine(request.params.uri));
     subscribed.delete(request.params.uri);
     return {};
   });
   server.setRequestHandler(CompleteRequestSchema, async (request) => {
+    const { ref } = request.params;
+    if (ref.type === 'ref/prompt') refuseOthers(prompts, (p) => p.name, ref.name, () => new McpError(-32602, `Unknown prompt: ${ref.name}`));
     const prefix = request.params.argument.value;
     const values = ['paris', 'park', 'party', 'test', 'testing'].filter((v) => v.startsWith(prefix));
     return { completion: { values, total: values.length, hasMore: false } };
@@ -319,8 +358,9 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-/** Starts the upstream on 127.0.0.1 (`port` 0: any free port). */
-export async function startConformanceUpstream(port = 0): Promise<ConformanceUpstream> {
+/** Starts the upstream on 127.0.0.1 (`port` 0: any free port), offering everything or one `part`. */
+export async function startConformanceUpstream(options: { port?: number; part?: FixturePart } = {}): Promise<ConformanceUpstream> {
+  const { port = 0, part } = options;
   const sessions = new Map<string, StreamableHTTPServerTransport>();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -340,7 +380,7 @@ export async function startConformanceUpstream(port = 0): Promise<ConformanceUps
     transport.onclose = () => {
       if (transport.sessionId !== undefined) sessions.delete(transport.sessionId);
     };
-    await buildServer().connect(transport);
+    await buildServer(part).connect(transport);
     await transport.handleRequest(req, res);
     if (transport.sessionId === undefined) await transport.close();
   }

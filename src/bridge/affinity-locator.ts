@@ -7,7 +7,9 @@
 
 import type { Affinity } from '../affinity.js';
 import { InvalidOptionsError } from '../errors.js';
+import { assertKnownKeys, isRecord, withMethods } from '../internal/validate.js';
 import type { UpstreamSessionStore } from '../mcp/session-store.js';
+import { showValue } from '../show-value.js';
 import type { SessionLocation } from './downstream-sessions.js';
 import { OwnerCache } from './owner-cache.js';
 
@@ -36,14 +38,11 @@ export interface AffinityLocatorOptions {
 const KEYS: ReadonlySet<string> = new Set(['affinity', 'sessionStore', 'gatewayIds', 'ownerCache']);
 
 function checkOptions(options: AffinityLocatorOptions): void {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('options', 'must be an object');
-  for (const key of Object.keys(options)) {
-    if (!KEYS.has(key)) throw new InvalidOptionsError(/^[\w$]{1,64}$/.test(key) ? key : 'options', 'unknown option');
-  }
-  if (typeof options.affinity?.claim !== 'function') throw new InvalidOptionsError('affinity', 'must be an Affinity');
-  if (options.sessionStore !== undefined && typeof options.sessionStore.get !== 'function') {
-    throw new InvalidOptionsError('sessionStore', 'must be an UpstreamSessionStore');
-  }
+  if (!isRecord(options)) throw new InvalidOptionsError('options', `expected an object, got ${showValue(options)}`);
+  assertKnownKeys(options, KEYS);
+  if (options.affinity === undefined) throw new InvalidOptionsError('affinity', 'is required');
+  withMethods('affinity', options.affinity, ['claim']);
+  withMethods('sessionStore', options.sessionStore, ['get']);
   if (options.ownerCache !== undefined && !(options.ownerCache instanceof OwnerCache)) {
     throw new InvalidOptionsError('ownerCache', 'must be an OwnerCache');
   }

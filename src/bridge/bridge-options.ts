@@ -9,8 +9,21 @@ import type { Implementation, ServerCapabilities } from '@modelcontextprotocol/s
 import { InvalidOptionsError } from '../errors.js';
 import type { RegistryEvents } from '../events.js';
 import { isValidMcpSessionId } from '../headers.js';
+import { implementationOption, PACKAGE_VERSION } from '../internal/client-info.js';
+import {
+  assertKnownKeys,
+  flag,
+  isRecord,
+  milliseconds,
+  numberIn,
+  optionalRecord,
+  optionalString,
+  optionsObject,
+  withMethods,
+} from '../internal/validate.js';
 import { SessionCreateRequest, type SessionCreateRequestInit } from '../request.js';
 import type { SessionInfo } from '../session.js';
+import { showValue } from '../show-value.js';
 import { GatewayNamespace, type NamespaceMode } from './namespace.js';
 import { DEFAULT_PARTIAL_LIST_RETRY_MS } from './partial-lists.js';
 
@@ -135,11 +148,9 @@ export const DEFAULT_BRIDGE_CAPABILITIES: ServerCapabilities = Object.freeze({
 });
 
 /** The downstream `serverInfo` when no upstream lends its own. */
-export const DEFAULT_SERVER_INFO: Implementation = Object.freeze({ name: 'mcp-upstream-registry-bridge', version: '0.1.0' });
+export const DEFAULT_SERVER_INFO: Implementation = Object.freeze({ name: 'mcp-upstream-registry-bridge', version: PACKAGE_VERSION });
 const DEFAULT_CLIENT_REQUEST_TIMEOUT_MS = 600_000;
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-const MAX_SHOWN = 64;
 
 const BEHAVIOUR_KEYS = [
   'namespace',
@@ -156,54 +167,21 @@ const BEHAVIOUR_KEYS = [
 ] as const;
 const KNOWN_KEYS: ReadonlySet<string> = new Set([...BEHAVIOUR_KEYS, 'registry', 'downstreamSessionId', 'gateways']);
 
-function show(value: unknown): string {
-  if (typeof value === 'string') {
-    return JSON.stringify(value.length > MAX_SHOWN ? `${value.slice(0, MAX_SHOWN)}…` : value);
-  }
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : typeof value;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function checkKeys(options: Record<string, unknown>, known: ReadonlySet<string>): void {
-  for (const key of Object.keys(options)) {
-    if (!known.has(key)) throw new InvalidOptionsError(/^[\w$]{1,64}$/.test(key) ? key : show(key), 'unknown option');
-  }
-}
-
-function checkNumber(name: string, value: unknown, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new InvalidOptionsError(name, `must be a finite number in [${min}, ${max}], got ${show(value)}`);
-  }
-  return value;
-}
-
 function checkRegistry(value: unknown): BridgeRegistry {
-  if (typeof value !== 'object' || value === null) throw new InvalidOptionsError('registry', `must be a registry, got ${show(value)}`);
-  for (const method of ['use', 'evictSession', 'on', 'off'] as const) {
-    if (typeof (value as Record<string, unknown>)[method] !== 'function') {
-      throw new InvalidOptionsError('registry', `must have a ${method}() method, got ${show(value)}`);
-    }
-  }
-  return value as unknown as BridgeRegistry;
+  if (value === undefined) throw new InvalidOptionsError('registry', 'is required');
+  return withMethods<BridgeRegistry>('registry', value, ['use', 'evictSession', 'on', 'off']) as BridgeRegistry;
 }
 
 function checkGateways(value: unknown, downstreamSessionId: string): Map<string, SessionCreateRequest> {
   if (!Array.isArray(value) || value.length === 0) {
-    throw new InvalidOptionsError('gateways', `must be a non-empty array, got ${show(value)}`);
+    throw new InvalidOptionsError('gateways', `must be a non-empty array, got ${showValue(value)}`);
   }
   const requests = new Map<string, SessionCreateRequest>();
   value.forEach((gateway: unknown, index) => {
-    if (!isRecord(gateway)) throw new InvalidOptionsError(`gateways[${index}]`, `must be an object, got ${show(gateway)}`);
+    if (!isRecord(gateway)) throw new InvalidOptionsError(`gateways[${index}]`, `must be an object, got ${showValue(gateway)}`);
     const { id, ...rest } = gateway;
-    if (typeof id !== 'string') throw new InvalidOptionsError(`gateways[${index}].id`, `must be a string, got ${show(id)}`);
-    if (requests.has(id)) throw new InvalidOptionsError(`gateways[${index}].id`, `duplicate gateway id ${show(id)}`);
+    if (typeof id !== 'string') throw new InvalidOptionsError(`gateways[${index}].id`, `must be a string, got ${showValue(id)}`);
+    if (requests.has(id)) throw new InvalidOptionsError(`gateways[${index}].id`, `duplicate gateway id ${showValue(id)}`);
     // SessionCreateRequest.from validates the rest and throws InvalidRequestError naming the field.
     requests.set(id, SessionCreateRequest.from({ ...(rest as object), downstreamSessionId, gatewayId: id }));
   });
@@ -211,44 +189,26 @@ function checkGateways(value: unknown, downstreamSessionId: string): Map<string,
 }
 
 function checkBehaviour(options: Record<string, unknown>): Omit<ResolvedBridgeOptions, 'registry' | 'downstreamSessionId' | 'requests' | 'namespace'> {
-  const { serverInfo, capabilities, instructions, relateToRequests, forwardClientInfo } = options;
-  if (serverInfo !== undefined && (!isRecord(serverInfo) || typeof serverInfo.name !== 'string' || typeof serverInfo.version !== 'string')) {
-    throw new InvalidOptionsError('serverInfo', `must be { name: string, version: string }, got ${show(serverInfo)}`);
-  }
-  if (capabilities !== undefined && !isRecord(capabilities)) {
-    throw new InvalidOptionsError('capabilities', `must be an object, got ${show(capabilities)}`);
-  }
-  if (instructions !== undefined && typeof instructions !== 'string') {
-    throw new InvalidOptionsError('instructions', `must be a string, got ${show(instructions)}`);
-  }
-  if (relateToRequests !== undefined && typeof relateToRequests !== 'boolean') {
-    throw new InvalidOptionsError('relateToRequests', `must be a boolean, got ${show(relateToRequests)}`);
-  }
-  if (forwardClientInfo !== undefined && typeof forwardClientInfo !== 'boolean') {
-    throw new InvalidOptionsError('forwardClientInfo', `must be a boolean, got ${show(forwardClientInfo)}`);
-  }
   return {
-    serverInfo: serverInfo as Implementation | undefined,
-    capabilities: capabilities as ServerCapabilities | undefined,
-    instructions: instructions as string | undefined,
-    forwardClientInfo: forwardClientInfo ?? false,
-    partialListRetryMs: checkNumber('partialListRetryMs', options.partialListRetryMs, 1, MAX_TIMEOUT_MS) ?? DEFAULT_PARTIAL_LIST_RETRY_MS,
-    requestTimeoutMs: checkNumber('requestTimeoutMs', options.requestTimeoutMs, 1, MAX_TIMEOUT_MS),
-    clientRequestTimeoutMs:
-      checkNumber('clientRequestTimeoutMs', options.clientRequestTimeoutMs, 1, MAX_TIMEOUT_MS) ?? DEFAULT_CLIENT_REQUEST_TIMEOUT_MS,
-    retryAfterSeconds: checkNumber('retryAfterSeconds', options.retryAfterSeconds, 0, 86_400) ?? DEFAULT_RETRY_AFTER_SECONDS,
-    relateToRequests: relateToRequests ?? true,
+    serverInfo: implementationOption('serverInfo', options.serverInfo),
+    capabilities: optionalRecord<ServerCapabilities>('capabilities', options.capabilities),
+    instructions: optionalString('instructions', options.instructions),
+    forwardClientInfo: flag('forwardClientInfo', options.forwardClientInfo, false),
+    partialListRetryMs: milliseconds('partialListRetryMs', options.partialListRetryMs) ?? DEFAULT_PARTIAL_LIST_RETRY_MS,
+    requestTimeoutMs: milliseconds('requestTimeoutMs', options.requestTimeoutMs),
+    clientRequestTimeoutMs: milliseconds('clientRequestTimeoutMs', options.clientRequestTimeoutMs) ?? DEFAULT_CLIENT_REQUEST_TIMEOUT_MS,
+    retryAfterSeconds: numberIn('retryAfterSeconds', options.retryAfterSeconds, 0, 86_400) ?? DEFAULT_RETRY_AFTER_SECONDS,
+    relateToRequests: flag('relateToRequests', options.relateToRequests, true),
   };
 }
 
 /** Validates the behaviour part alone (unknown keys rejected), e.g. defaults given once to a session table. */
 export function validateBridgeBehaviour(options: unknown): BridgeBehaviour {
-  if (options === undefined) return {};
-  if (!isRecord(options)) throw new InvalidOptionsError('bridge', `must be an object, got ${show(options)}`);
-  checkKeys(options, new Set(BEHAVIOUR_KEYS));
-  checkBehaviour(options);
-  new GatewayNamespace([], { separator: options.namespaceSeparator as string | undefined, mode: options.namespace as NamespaceMode | undefined });
-  return options as BridgeBehaviour;
+  const behaviour = optionsObject('bridge', options);
+  assertKnownKeys(behaviour, new Set(BEHAVIOUR_KEYS));
+  checkBehaviour(behaviour);
+  new GatewayNamespace([], { separator: behaviour.namespaceSeparator as string | undefined, mode: behaviour.namespace as NamespaceMode | undefined });
+  return behaviour as BridgeBehaviour;
 }
 
 /**
@@ -258,12 +218,12 @@ export function validateBridgeBehaviour(options: unknown): BridgeBehaviour {
  *   InvalidRequestError for a malformed gateway field.
  */
 export function resolveBridgeOptions(options: SessionBridgeOptions): ResolvedBridgeOptions {
-  if (!isRecord(options)) throw new InvalidOptionsError('options', `must be an object, got ${show(options)}`);
-  checkKeys(options, KNOWN_KEYS);
+  if (!isRecord(options)) throw new InvalidOptionsError('options', `expected an object, got ${showValue(options)}`);
+  assertKnownKeys(options, KNOWN_KEYS);
   const registry = checkRegistry(options.registry);
   const { downstreamSessionId } = options;
   if (typeof downstreamSessionId !== 'string' || !isValidMcpSessionId(downstreamSessionId)) {
-    throw new InvalidOptionsError('downstreamSessionId', `must be 1 to 256 visible ASCII characters, got ${show(downstreamSessionId)}`);
+    throw new InvalidOptionsError('downstreamSessionId', `must be 1 to 256 visible ASCII characters, got ${showValue(downstreamSessionId)}`);
   }
   const requests = checkGateways(options.gateways, downstreamSessionId);
   const namespace = new GatewayNamespace([...requests.keys()], {

@@ -14,6 +14,7 @@ import { type Clock, systemClock } from '../clock.js';
 import { InvalidOptionsError, NotOwnerError, RegistryClosedError, RegistryError } from '../errors.js';
 import { downstreamSessionIdFrom } from '../headers.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { assertKnownKeys, count, flag, isRecord, milliseconds } from '../internal/validate.js';
 import { showValue } from '../show-value.js';
 import type { BridgeBehaviour, BridgeGateway, BridgeRegistry } from './bridge-options.js';
 import { validateBridgeBehaviour } from './bridge-options.js';
@@ -179,7 +180,6 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
 const DEFAULT_MAX_SESSIONS = 10_000;
 const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
 const DEFAULT_KEEP_ALIVE_INTERVAL_MS = 60_000;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A live session with what the idle timer needs to know of it. */
 interface Entry<T extends DownstreamTransport> extends SessionActivity {
@@ -210,13 +210,6 @@ function mayBeStream(value: unknown): boolean {
   return value.ok && (value.headers.get('content-type') ?? '').includes('text/event-stream');
 }
 
-function checkInteger(name: string, value: unknown, min: number, max: number): void {
-  if (value === undefined) return;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionsError(name, `must be an integer in [${min}, ${max}], got ${showValue(value)}`);
-  }
-}
-
 function outcomeOf<R>(rejection: BridgeRejection): DispatchOutcome<R> {
   const { status, headers, body } = rejection;
   if (rejection.owner !== undefined) return { kind: 'not-owner', owner: rejection.owner, status, headers, body };
@@ -224,10 +217,8 @@ function outcomeOf<R>(rejection: BridgeRejection): DispatchOutcome<R> {
 }
 
 function checkOptions<T extends DownstreamTransport>(options: DownstreamSessionsOptions<T>): void {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('options', 'must be an object');
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) throw new InvalidOptionsError(/^[\w$]{1,64}$/.test(key) ? key : 'options', 'unknown option');
-  }
+  if (!isRecord(options)) throw new InvalidOptionsError('options', `expected an object, got ${showValue(options)}`);
+  assertKnownKeys(options, OPTION_KEYS);
   if (typeof options.hub?.createBridge !== 'function') throw new InvalidOptionsError('hub', 'must be a BridgeHub');
   if (typeof options.registry?.use !== 'function') throw new InvalidOptionsError('registry', 'must be a registry');
   if (typeof options.createTransport !== 'function') throw new InvalidOptionsError('createTransport', 'must be a function');
@@ -237,12 +228,10 @@ function checkOptions<T extends DownstreamTransport>(options: DownstreamSessions
   for (const name of ['generateSessionId', 'locateSession'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw new InvalidOptionsError(name, 'must be a function');
   }
-  checkInteger('maxSessions', options.maxSessions, 1, Number.MAX_SAFE_INTEGER);
-  checkInteger('idleTimeoutMs', options.idleTimeoutMs, 0, MAX_TIMER_MS);
-  checkInteger('keepAliveIntervalMs', options.keepAliveIntervalMs, 1, MAX_TIMER_MS);
-  if (options.keepAliveWhileStreaming !== undefined && typeof options.keepAliveWhileStreaming !== 'boolean') {
-    throw new InvalidOptionsError('keepAliveWhileStreaming', `must be a boolean, got ${showValue(options.keepAliveWhileStreaming)}`);
-  }
+  count('maxSessions', options.maxSessions);
+  milliseconds('idleTimeoutMs', options.idleTimeoutMs, { zero: true, integer: true });
+  milliseconds('keepAliveIntervalMs', options.keepAliveIntervalMs, { integer: true });
+  flag('keepAliveWhileStreaming', options.keepAliveWhileStreaming, false);
   if (options.clock !== undefined && typeof options.clock?.setTimeout !== 'function') throw new InvalidOptionsError('clock', 'must be a Clock');
   if (options.logger !== undefined && typeof options.logger?.warn !== 'function') throw new InvalidOptionsError('logger', 'must be a Logger');
   const store = options.eventStore;

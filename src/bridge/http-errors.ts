@@ -6,7 +6,7 @@
  */
 
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { RegistryError, type RegistryErrorCode } from '../errors.js';
+import { CreateFailedError, RegistryError, type RegistryErrorCode } from '../errors.js';
 
 /** Log text of an error, safe to log; one implementation for the whole library. */
 export { describeError } from '../redact.js';
@@ -73,7 +73,9 @@ function retryAfter(options: HttpErrorOptions | undefined): string {
  * request, with a short fixed message per code (log the error itself for details): `SessionLostError` → 404 (the client re-initializes),
  * `CapacityError`, `RegistryClosedError`, `AffinityUnavailableError`,
  * `SessionRetiredError` → 503 with `Retry-After`, `NotOwnerError` → 421 (when
- * the proxy does not forward to the owner), `CreateFailedError` → 502,
+ * the proxy does not forward to the owner), `CreateFailedError` → 502, or 503
+ * with `Retry-After` (the remaining window, in seconds rounded up) when it was
+ * refused during the gateway's create backoff (`retryAfterMs` set),
  * invalid configuration → 500. Returns `undefined` for anything that is not a
  * `RegistryError`.
  *
@@ -85,7 +87,21 @@ function retryAfter(options: HttpErrorOptions | undefined): string {
  */
 export function httpStatusForError(error: unknown, options?: HttpErrorOptions): HttpErrorResponse | undefined {
   if (!(error instanceof RegistryError)) return undefined;
+  const backingOff = backoffRetryAfterMs(error);
+  if (backingOff !== undefined) {
+    return responseFor(error.code, CREATE_BACKING_OFF, { retryAfterSeconds: Math.max(1, Math.ceil(backingOff / 1000)) });
+  }
   return responseFor(error.code, MAPPINGS[error.code] ?? UNKNOWN_CODE, options);
+}
+
+/** A create refused during the gateway's backoff: 503 with the time left as `Retry-After`. */
+const CREATE_BACKING_OFF: Mapping = { status: 503, retry: true, message: 'Upstream server unavailable, retry later' };
+
+/** The remaining backoff window of a `CreateFailedError` refused during backoff, if it is one. */
+function backoffRetryAfterMs(error: RegistryError): number | undefined {
+  if (!(error instanceof CreateFailedError)) return undefined;
+  const ms = error.retryAfterMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : undefined;
 }
 
 function responseFor(code: RegistryErrorCode, mapping: Mapping, options: HttpErrorOptions | undefined): HttpErrorResponse {

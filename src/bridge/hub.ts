@@ -8,6 +8,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InvalidOptionsError, SessionLostError } from '../errors.js';
 import type { SessionLostEvent } from '../events.js';
+import { assertKnownKeys, optionsObject, withMethods } from '../internal/validate.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { SessionCreateRequest } from '../request.js';
 import { type BridgeRegistry, type SessionBridgeOptions, resolveBridgeOptions } from './bridge-options.js';
@@ -18,6 +19,8 @@ export interface BridgeHubOptions {
   /** Where bridges report delivery problems (debug) and failed gateway connects (warn). Default: silent. */
   logger?: Logger;
 }
+
+const KEYS: ReadonlySet<string> = new Set(['logger']);
 
 /**
  * The routing table between upstream clients and downstream sessions. Create
@@ -48,11 +51,9 @@ export class BridgeHub {
   readonly #logger: Logger;
 
   constructor(options: BridgeHubOptions = {}) {
-    if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('options', 'must be an object');
-    for (const key of Object.keys(options)) {
-      if (key !== 'logger') throw new InvalidOptionsError(/^[\w$]{1,64}$/.test(key) ? key : 'options', 'unknown option');
-    }
-    this.#logger = options.logger ?? silentLogger;
+    const o: BridgeHubOptions = optionsObject('options', options);
+    assertKnownKeys(o, KEYS);
+    this.#logger = withMethods<Logger>('logger', o.logger, ['debug', 'info', 'warn', 'error']) ?? silentLogger;
   }
 
   /**

@@ -49,6 +49,8 @@ export type { ForwardOptions } from '../forward.js';
 export { markTransportInitialized as experimental_markTransportInitialized } from './resume-transport.js';
 export type { NamespaceMode, NamespacedTarget } from './namespace.js';
 export { PARTIAL_LIST_META_KEY } from './partial-lists.js';
+export type { NameCollision } from './merged-routes.js';
+export { NAME_COLLISIONS_META_KEY } from './merged-routes.js';
 export type { DownstreamIdentity } from './upstream-identity.js';
 export { DEFAULT_NAMESPACE_SEPARATOR, GatewayNamespace } from './namespace.js';
 export type { HeaderSource, HostOriginPolicy } from './origin-guard.js';

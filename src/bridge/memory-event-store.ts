@@ -8,8 +8,7 @@
 import type { EventId, EventStore, StreamId } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { type Clock, systemClock } from '../clock.js';
-import { InvalidOptionsError } from '../errors.js';
-import { showValue } from '../show-value.js';
+import { assertKnownKeys, count, milliseconds, optionsObject, withMethods } from '../internal/validate.js';
 
 /** Options of {@link MemoryEventStore}. Unknown keys are rejected. */
 export interface MemoryEventStoreOptions {
@@ -32,14 +31,6 @@ interface StoredEvent {
 
 const KEYS: ReadonlySet<string> = new Set(['maxEvents', 'maxBytes', 'maxAgeMs', 'clock']);
 const encoder = new TextEncoder();
-
-function limit(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidOptionsError(name, `expected a whole number >= 1, got ${showValue(value)}`);
-  }
-  return value;
-}
 
 /** True for what the SDK stores as a stream's priming event (`{}`): nothing a client should receive again. */
 export function isPrimingEvent(message: JSONRPCMessage): boolean {
@@ -73,17 +64,12 @@ export class MemoryEventStore implements EventStore {
 
   /** @throws {InvalidOptionsError} on an unknown or malformed option. */
   constructor(options: MemoryEventStoreOptions = {}) {
-    if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('options', 'must be an object');
-    for (const key of Object.keys(options)) {
-      if (!KEYS.has(key)) throw new InvalidOptionsError(/^[\w$]{1,64}$/.test(key) ? key : 'options', 'unknown option');
-    }
-    if (options.clock !== undefined && typeof options.clock?.now !== 'function') {
-      throw new InvalidOptionsError('clock', 'must be a Clock');
-    }
-    this.#maxEvents = limit('maxEvents', options.maxEvents, 10_000);
-    this.#maxBytes = limit('maxBytes', options.maxBytes, 16 * 1024 * 1024);
-    this.#maxAgeMs = limit('maxAgeMs', options.maxAgeMs, 300_000);
-    this.#clock = options.clock ?? systemClock;
+    const o: MemoryEventStoreOptions = optionsObject('options', options);
+    assertKnownKeys(o, KEYS);
+    this.#clock = withMethods<Clock>('clock', o.clock, ['now']) ?? systemClock;
+    this.#maxEvents = count('maxEvents', o.maxEvents) ?? 10_000;
+    this.#maxBytes = count('maxBytes', o.maxBytes) ?? 16 * 1024 * 1024;
+    this.#maxAgeMs = milliseconds('maxAgeMs', o.maxAgeMs, { integer: true }) ?? 300_000;
   }
 
   /** Events kept now. */

@@ -6,9 +6,16 @@
  */
 
 import { InvalidOptionsError } from '../errors.js';
+import { oneOf } from '../internal/validate.js';
+import { showValue } from '../show-value.js';
 
-/** When names and URIs get a gateway prefix. */
-export type NamespaceMode = 'auto' | 'always';
+/**
+ * When names and URIs get a gateway prefix: `'auto'` with several gateways,
+ * `'always'`, or `'none'`: never; several gateways' names are merged as they
+ * are and each name is routed to the gateway that lists it (the first one in
+ * configuration order when several do).
+ */
+export type NamespaceMode = 'auto' | 'always' | 'none';
 
 /** The default separator between gateway id and name: `weather__forecast`. */
 export const DEFAULT_NAMESPACE_SEPARATOR = '__';
@@ -19,19 +26,14 @@ export interface NamespacedTarget {
   readonly name: string;
 }
 
-const MAX_SHOWN = 64;
-
-function show(value: string): string {
-  return JSON.stringify(value.length > MAX_SHOWN ? `${value.slice(0, MAX_SHOWN)}…` : value);
-}
-
 /**
  * Maps upstream names to downstream names and back.
  *
  * With several gateways (or `mode: 'always'`) every tool name, prompt name,
  * resource URI and resource-template URI is prefixed with
  * `<gatewayId><separator>`, and the prefix is removed on the way up. With one
- * gateway and `mode: 'auto'` (the default) names pass through unchanged.
+ * gateway and `mode: 'auto'` (the default), or with `mode: 'none'`, names pass
+ * through unchanged.
  * Gateway ids must not contain the separator, so a downstream name splits
  * unambiguously at the first separator.
  *
@@ -45,6 +47,11 @@ function show(value: string): string {
 export class GatewayNamespace {
   /** True when names carry a gateway prefix. */
   readonly prefixed: boolean;
+  /**
+   * True with several gateways and `mode: 'none'`: names are unchanged, and a
+   * name's gateway is known only from the gateways' lists (see `fromDownstream`).
+   */
+  readonly merged: boolean;
   /** The separator between gateway id and name. */
   readonly separator: string;
   readonly #gatewayIds: readonly string[];
@@ -53,21 +60,19 @@ export class GatewayNamespace {
   /** Throws `InvalidOptionsError` for an empty separator or a gateway id that contains it. */
   constructor(gatewayIds: readonly string[], options: { separator?: string; mode?: NamespaceMode } = {}) {
     const separator = options.separator ?? DEFAULT_NAMESPACE_SEPARATOR;
-    const mode = options.mode ?? 'auto';
     if (typeof separator !== 'string' || separator.length === 0) {
-      throw new InvalidOptionsError('namespaceSeparator', 'must be a non-empty string');
+      throw new InvalidOptionsError('namespaceSeparator', `expected a non-empty string, got ${showValue(separator)}`);
     }
-    if (mode !== 'auto' && mode !== 'always') {
-      throw new InvalidOptionsError('namespace', `must be 'auto' or 'always', got ${show(String(mode))}`);
-    }
+    const mode = oneOf<NamespaceMode>('namespace', options.mode, ['auto', 'always', 'none'], 'auto');
     this.separator = separator;
-    this.prefixed = mode === 'always' || gatewayIds.length > 1;
+    this.prefixed = mode === 'always' || (mode === 'auto' && gatewayIds.length > 1);
+    this.merged = mode === 'none' && gatewayIds.length > 1;
     this.#gatewayIds = Object.freeze([...gatewayIds]);
     this.#known = new Set(gatewayIds);
     if (!this.prefixed) return;
     for (const id of gatewayIds) {
       if (id.includes(separator)) {
-        throw new InvalidOptionsError('gateways.id', `${show(id)} contains the namespace separator ${show(separator)}`);
+        throw new InvalidOptionsError('gateways.id', `${showValue(id)} contains the namespace separator ${showValue(separator)}`);
       }
     }
   }
@@ -82,8 +87,13 @@ export class GatewayNamespace {
     return this.prefixed ? `${gatewayId}${this.separator}${name}` : name;
   }
 
-  /** The gateway and upstream name of a downstream name or URI, or `undefined` when no gateway matches. */
+  /**
+   * The gateway and upstream name of a downstream name or URI, or `undefined`
+   * when no gateway matches. Always `undefined` when {@link GatewayNamespace.merged}:
+   * the name alone does not say its gateway.
+   */
   fromDownstream(name: string): NamespacedTarget | undefined {
+    if (this.merged) return undefined;
     if (!this.prefixed) {
       const only = this.#gatewayIds[0];
       return only === undefined ? undefined : { gatewayId: only, name };

@@ -8,8 +8,7 @@
 
 import type { WorkerInfo } from '../affinity.js';
 import { type Clock, systemClock } from '../clock.js';
-import { InvalidOptionsError } from '../errors.js';
-import { showValue } from '../show-value.js';
+import { assertKnownKeys, count, milliseconds, optionsObject, withMethods } from '../internal/validate.js';
 
 /** Options of {@link OwnerCache}. Unknown keys are rejected. */
 export interface OwnerCacheOptions {
@@ -33,19 +32,10 @@ export interface OwnerCacheOptions {
 const STALE_STATUSES: ReadonlySet<number> = new Set([404, 421, 502, 504, 508]);
 
 const KEYS: ReadonlySet<string> = new Set(['maxEntries', 'ttlMs', 'clock']);
-const MAX_TIMER_MS = 2_147_483_647;
 
 interface Entry {
   readonly owner: WorkerInfo;
   readonly expiresAt: number;
-}
-
-function positiveInteger(name: string, value: unknown, fallback: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new InvalidOptionsError(name, `expected a whole number from 1 to ${max}, got ${showValue(value)}`);
-  }
-  return value;
 }
 
 /**
@@ -74,16 +64,11 @@ export class OwnerCache {
 
   /** @throws {InvalidOptionsError} on an unknown or malformed option. */
   constructor(options: OwnerCacheOptions = {}) {
-    if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('options', 'must be an object');
-    for (const key of Object.keys(options)) {
-      if (!KEYS.has(key)) throw new InvalidOptionsError(/^[\w$]{1,64}$/.test(key) ? key : 'options', 'unknown option');
-    }
-    if (options.clock !== undefined && typeof options.clock?.now !== 'function') {
-      throw new InvalidOptionsError('clock', 'must be a Clock');
-    }
-    this.#maxEntries = positiveInteger('maxEntries', options.maxEntries, 10_000, 10_000_000);
-    this.#ttlMs = positiveInteger('ttlMs', options.ttlMs, 5_000, MAX_TIMER_MS);
-    this.#clock = options.clock ?? systemClock;
+    const o: OwnerCacheOptions = optionsObject('options', options);
+    assertKnownKeys(o, KEYS);
+    this.#clock = withMethods<Clock>('clock', o.clock, ['now']) ?? systemClock;
+    this.#maxEntries = count('maxEntries', o.maxEntries, { max: 10_000_000 }) ?? 10_000;
+    this.#ttlMs = milliseconds('ttlMs', o.ttlMs, { integer: true }) ?? 5_000;
   }
 
   /** Sessions remembered now (expired ones included until they are looked up or pushed out). */

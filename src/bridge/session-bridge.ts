@@ -28,6 +28,7 @@ import {
   httpStatusForError,
   toJsonRpcError,
 } from './http-errors.js';
+import { MergedRoutes } from './merged-routes.js';
 import type { GatewayNamespace } from './namespace.js';
 import { PartialLists } from './partial-lists.js';
 import { configureUpstreamClient } from './upstream-hooks.js';
@@ -101,6 +102,8 @@ export class SessionBridge {
   readonly downstreamSessionId: string;
   /** @internal Gateways missing from lists, and their retries. */
   readonly partialLists: PartialLists;
+  /** @internal Which gateway serves which name under `namespace: 'none'`. */
+  readonly routes: MergedRoutes;
   readonly #options: ResolvedBridgeOptions;
   readonly #link: BridgeLink;
   /** Downstream requests waiting on each gateway, oldest first. */
@@ -121,6 +124,7 @@ export class SessionBridge {
     this.#options = options;
     this.#link = link;
     this.downstreamSessionId = options.downstreamSessionId;
+    this.routes = new MergedRoutes(options.namespace.gatewayIds);
     this.partialLists = new PartialLists({
       registry: options.registry,
       requests: options.requests,

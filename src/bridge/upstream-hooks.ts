@@ -26,9 +26,11 @@ import {
   type Result,
   ResultSchema,
   type ServerNotification,
+  TaskStatusNotificationSchema,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { ForwardedJsonRpcError, describeError, toJsonRpcError } from './http-errors.js';
+import type { RouteKind } from './merged-routes.js';
 import type { SessionBridge } from './session-bridge.js';
 
 /** The `extra` argument of a handler on the upstream-facing client. */
@@ -102,13 +104,22 @@ function installNotifications(bridge: SessionBridge, client: Client, gatewayId: 
   const forward = (notification: ServerNotification, relate = false) => notifyDownstream(bridge, gatewayId, notification, relate);
   // Installed before the downstream capabilities are known (they depend on the upstreams' initialize);
   // the downstream server refuses, and the bridge logs, a notification of a capability it does not announce.
-  client.setNotificationHandler(ToolListChangedNotificationSchema, (n) => forward(n));
-  client.setNotificationHandler(PromptListChangedNotificationSchema, (n) => forward(n));
-  client.setNotificationHandler(ResourceListChangedNotificationSchema, (n) => forward(n));
+  // Under `namespace: 'none'` the gateway's names are listed again before the next call that misses.
+  const changed = (kinds: readonly RouteKind[]) => (n: ServerNotification) => {
+    for (const kind of kinds) bridge.routes.forget(kind, gatewayId);
+    forward(n);
+  };
+  client.setNotificationHandler(ToolListChangedNotificationSchema, changed(['tools']));
+  client.setNotificationHandler(PromptListChangedNotificationSchema, changed(['prompts']));
+  client.setNotificationHandler(ResourceListChangedNotificationSchema, changed(['resources', 'templates']));
   client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) =>
     forward({ ...n, params: { ...n.params, uri: namespace.toDownstream(gatewayId, n.params.uri) } }),
   );
   client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => forward(n, true));
+  // Announced (and so reaching a client) only with one gateway: see `installTasks`.
+  client.setNotificationHandler(TaskStatusNotificationSchema, (n) => {
+    if (bridge.capabilities.tasks !== undefined) forward(n);
+  });
   if (capabilities.elicitation !== undefined) {
     client.setNotificationHandler(ElicitationCompleteNotificationSchema, (n) => forward(n, true));
   }

@@ -30,7 +30,11 @@ export interface IdentityOverrides {
   readonly instructions: string | undefined;
 }
 
-/** The server capabilities a bridge forwards; anything else an upstream announces (e.g. `experimental`, `tasks`) is not passed on. */
+/**
+ * The server capabilities a bridge forwards; anything else an upstream
+ * announces (e.g. `experimental`) is not passed on, and `tasks` only from a
+ * single gateway (see {@link downstreamIdentity}).
+ */
 const FORWARDED: readonly (keyof ServerCapabilities)[] = ['tools', 'prompts', 'resources', 'completions', 'logging'];
 
 /** The identity of a connected client's server; fields are `undefined` for a client that joined without `initialize`. */
@@ -73,6 +77,18 @@ export function unionCapabilities(all: readonly (ServerCapabilities | undefined)
   return result as ServerCapabilities;
 }
 
+/**
+ * Adds the single upstream's `tasks` capability: a task id means something
+ * only to the upstream that minted it, so tasks are forwarded with one
+ * gateway only (several would need a task-id → gateway map that survives
+ * failover; not built).
+ */
+function withTasks(capabilities: ServerCapabilities | undefined, single: UpstreamIdentity | undefined): ServerCapabilities | undefined {
+  const tasks = single?.capabilities?.tasks;
+  if (capabilities === undefined || !isObject(tasks)) return capabilities;
+  return { ...capabilities, tasks: structuredClone(tasks) };
+}
+
 /** One gateway: its instructions as they are. Several: a `## <gateway id>` heading over each gateway's. */
 export function mergeInstructions(byGateway: ReadonlyMap<string, string | undefined>): string | undefined {
   const present = [...byGateway].filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1] !== '');
@@ -97,7 +113,7 @@ export function downstreamIdentity(
   const instructions = new Map([...identities].map(([id, identity]) => [id, identity?.instructions]));
   return {
     serverInfo: overrides.serverInfo ?? single?.serverInfo ?? defaults.serverInfo,
-    capabilities: overrides.capabilities ?? unionCapabilities(known.map((i) => i?.capabilities)) ?? defaults.capabilities,
+    capabilities: overrides.capabilities ?? withTasks(unionCapabilities(known.map((i) => i?.capabilities)), single) ?? defaults.capabilities,
     instructions: overrides.instructions ?? mergeInstructions(instructions),
   };
 }

@@ -4,8 +4,9 @@
  * @module
  */
 
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { markNotFoundWithoutSession } from '../classify.js';
+import { DefaultTimeoutClient } from '../internal/default-timeout-client.js';
 import type { ResolvedMcpOptions } from './options.js';
 
 /**
@@ -16,29 +17,12 @@ import type { ResolvedMcpOptions } from './options.js';
  *   capability enforcement would then refuse every call, and is left off.
  */
 export function createClient(options: ResolvedMcpOptions, reattached: boolean): Client {
-  const client = new Client(options.clientInfo, {
+  const clientOptions = {
     ...options.clientOptions,
     capabilities: options.capabilities,
     enforceStrictCapabilities: options.enforceStrictCapabilities && !reattached,
-  });
-  if (options.requestTimeoutMs !== undefined) applyDefaultRequestTimeout(client, options.requestTimeoutMs);
-  return client;
-}
-
-/**
- * Makes `timeoutMs` the default timeout of every request on `client`.
- *
- * The SDK has no per-client default (it falls back to a fixed 60 s), but all
- * of `callTool`, `listTools`, `ping` and the rest go through `request()`, so
- * an own-property wrapper covers them without subclassing the generic class.
- */
-function applyDefaultRequestTimeout(client: Client, timeoutMs: number): void {
-  const original = client.request.bind(client);
-  client.request = ((request, resultSchema, options) =>
-    // initialize is bounded by connectTimeoutMs (the connect deadline), not by the per-call default.
-    request.method === 'initialize'
-      ? original(request, resultSchema, options)
-      : original(request, resultSchema, { ...options, timeout: options?.timeout ?? timeoutMs })) as typeof client.request;
+  };
+  return new DefaultTimeoutClient(options.clientInfo, clientOptions, options.requestTimeoutMs);
 }
 
 /**

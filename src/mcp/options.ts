@@ -9,9 +9,20 @@ import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
 import { InvalidOptionsError } from '../errors.js';
+import { DEFAULT_CLIENT_INFO, implementationOption } from '../internal/client-info.js';
+import {
+  assertKnownKeys,
+  flag,
+  isRecord,
+  milliseconds,
+  optionalFunction,
+  optionalRecord,
+  optionsObject,
+  withMethods,
+} from '../internal/validate.js';
 import type { SessionCreateRequest } from '../request.js';
-import type { UpstreamSessionStore } from './session-store.js';
 import { showValue } from '../show-value.js';
+import type { UpstreamSessionStore } from './session-store.js';
 
 /**
  * Options of {@link mcpSessionFactory}. Every field is optional; unknown keys
@@ -91,10 +102,7 @@ export interface ResolvedMcpOptions {
   readonly authProvider: ((request: SessionCreateRequest) => OAuthClientProvider | undefined) | undefined;
 }
 
-const DEFAULT_CLIENT_INFO: Implementation = Object.freeze({ name: 'mcp-upstream-registry', version: '0.1.0' });
 const DEFAULT_DEATH_PING_TIMEOUT_MS = 1000;
-// setTimeout overflows above this and fires at once.
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'clientInfo',
@@ -112,57 +120,9 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
 /** Client options the factory sets itself, from its own options. */
 const OWN_CLIENT_OPTIONS: ReadonlySet<string> = new Set(['capabilities', 'enforceStrictCapabilities']);
 
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function checkTimeout(name: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMEOUT_MS) {
-    throw new InvalidOptionsError(name, `must be a finite number > 0 and <= ${MAX_TIMEOUT_MS}, got ${showValue(value)}`);
-  }
-  return value;
-}
-
-function checkFunction<T>(name: string, value: unknown): T | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'function') throw new InvalidOptionsError(name, `must be a function, got ${showValue(value)}`);
-  return value as T;
-}
-
-function checkClientInfo(value: unknown): Implementation {
-  if (value === undefined) return DEFAULT_CLIENT_INFO;
-  if (!isRecord(value)) throw new InvalidOptionsError('clientInfo', `must be an object, got ${showValue(value)}`);
-  for (const field of ['name', 'version'] as const) {
-    const text = value[field];
-    if (typeof text !== 'string' || text.length === 0) {
-      throw new InvalidOptionsError(`clientInfo.${field}`, `must be a non-empty string, got ${showValue(text)}`);
-    }
-  }
-  return value as unknown as Implementation;
-}
-
-function checkCapabilities(value: unknown): ClientCapabilities {
-  if (value === undefined) return {};
-  if (!isRecord(value)) throw new InvalidOptionsError('capabilities', `must be an object, got ${showValue(value)}`);
-  return value as ClientCapabilities;
-}
-
-function checkStore(value: unknown): UpstreamSessionStore | undefined {
-  if (value === undefined) return undefined;
-  if (!isRecord(value)) throw new InvalidOptionsError('sessionStore', `must be an object, got ${showValue(value)}`);
-  for (const method of ['get', 'set', 'delete'] as const) {
-    if (typeof value[method] !== 'function') {
-      throw new InvalidOptionsError(`sessionStore.${method}`, `must be a function, got ${showValue(value[method])}`);
-    }
-  }
-  return value as unknown as UpstreamSessionStore;
-}
-
 function checkClientOptions(value: unknown): McpClientOptions {
   if (value === undefined) return {};
-  if (!isRecord(value)) throw new InvalidOptionsError('clientOptions', `must be an object, got ${showValue(value)}`);
+  if (!isRecord(value)) throw new InvalidOptionsError('clientOptions', `expected an object, got ${showValue(value)}`);
   for (const key of Object.keys(value)) {
     if (OWN_CLIENT_OPTIONS.has(key)) {
       throw new InvalidOptionsError(`clientOptions.${key}`, `is set by the factory's own '${key}' option; pass it there`);
@@ -172,16 +132,10 @@ function checkClientOptions(value: unknown): McpClientOptions {
   if (validator !== undefined && (!isRecord(validator) || typeof validator.getValidator !== 'function')) {
     throw new InvalidOptionsError(
       'clientOptions.jsonSchemaValidator',
-      `must be a validator with a getValidator method, got ${showValue(validator)}`,
+      `expected a validator with a getValidator() method, got ${showValue(validator)}`,
     );
   }
   return Object.freeze({ ...value }) as McpClientOptions;
-}
-
-function checkBoolean(name: string, value: unknown): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== 'boolean') throw new InvalidOptionsError(name, `must be a boolean, got ${showValue(value)}`);
-  return value;
 }
 
 /**
@@ -190,24 +144,18 @@ function checkBoolean(name: string, value: unknown): boolean {
  * @throws InvalidOptionsError naming the first unknown or malformed option.
  */
 export function resolveMcpOptions(options: McpSessionFactoryOptions | undefined): ResolvedMcpOptions {
-  if (options === undefined) options = {};
-  if (!isRecord(options)) throw new InvalidOptionsError('options', `must be an object, got ${showValue(options)}`);
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_KEYS.has(key)) {
-      const shown = /^[\w$]{1,64}$/.test(key) ? key : showValue(key);
-      throw new InvalidOptionsError(shown, 'unknown option');
-    }
-  }
+  const o: McpSessionFactoryOptions = optionsObject('options', options);
+  assertKnownKeys(o, KNOWN_KEYS);
   return Object.freeze({
-    clientInfo: checkClientInfo(options.clientInfo),
-    capabilities: checkCapabilities(options.capabilities),
-    fetch: checkFunction<FetchLike>('fetch', options.fetch),
-    requestTimeoutMs: checkTimeout('requestTimeoutMs', options.requestTimeoutMs),
-    enforceStrictCapabilities: checkBoolean('enforceStrictCapabilities', options.enforceStrictCapabilities),
-    configureClient: checkFunction<ResolvedMcpOptions['configureClient']>('configureClient', options.configureClient),
-    sessionStore: checkStore(options.sessionStore),
-    deathPingTimeoutMs: checkTimeout('deathPingTimeoutMs', options.deathPingTimeoutMs) ?? DEFAULT_DEATH_PING_TIMEOUT_MS,
-    clientOptions: checkClientOptions(options.clientOptions),
-    authProvider: checkFunction<ResolvedMcpOptions['authProvider']>('authProvider', options.authProvider),
+    clientInfo: implementationOption('clientInfo', o.clientInfo) ?? DEFAULT_CLIENT_INFO,
+    capabilities: optionalRecord<ClientCapabilities>('capabilities', o.capabilities) ?? {},
+    fetch: optionalFunction<FetchLike>('fetch', o.fetch),
+    requestTimeoutMs: milliseconds('requestTimeoutMs', o.requestTimeoutMs),
+    enforceStrictCapabilities: flag('enforceStrictCapabilities', o.enforceStrictCapabilities, false),
+    configureClient: optionalFunction<ResolvedMcpOptions['configureClient']>('configureClient', o.configureClient),
+    sessionStore: withMethods<UpstreamSessionStore>('sessionStore', o.sessionStore, ['get', 'set', 'delete']),
+    deathPingTimeoutMs: milliseconds('deathPingTimeoutMs', o.deathPingTimeoutMs) ?? DEFAULT_DEATH_PING_TIMEOUT_MS,
+    clientOptions: checkClientOptions(o.clientOptions),
+    authProvider: optionalFunction<ResolvedMcpOptions['authProvider']>('authProvider', o.authProvider),
   });
 }

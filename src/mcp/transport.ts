@@ -120,6 +120,48 @@ export interface CreateTransportOptions {
   readonly authProvider?: OAuthClientProvider;
 }
 
+/** The SDK transport's reconnect scheduler and the one timer field it keeps (not public API). */
+interface ReconnectInternals {
+  _scheduleReconnection?: (...args: unknown[]) => void;
+  _reconnectionTimeout?: ReturnType<typeof setTimeout>;
+}
+
+/** Reconnect timers remembered per transport; older ones have fired long ago (clearing them is harmless). */
+const MAX_TRACKED_RECONNECTS = 8;
+
+/**
+ * The SDK's Streamable HTTP transport keeps ONE `_reconnectionTimeout` for
+ * all its streams (a second stream's reconnect overwrites the first's timer),
+ * and a reconnect that `close()` aborted schedules the next one: a timer, and
+ * then a fetch, outlived the closed connection. Here nothing is scheduled once
+ * `close()` began, and every reconnect timer still pending is cleared by it.
+ * Reconnection itself stays on (resumable streams, SEP-1699 polling). Without
+ * the scheduler (another SDK version) the transport is left as it is.
+ */
+function guardReconnection(transport: StreamableHTTPClientTransport): StreamableHTTPClientTransport {
+  const internals = transport as unknown as ReconnectInternals;
+  const schedule = internals._scheduleReconnection;
+  if (typeof schedule !== 'function') return transport;
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  let closing = false;
+  internals._scheduleReconnection = (...args: unknown[]): void => {
+    if (closing) return;
+    schedule.apply(transport, args);
+    const timer = internals._reconnectionTimeout;
+    if (timer === undefined || timers.has(timer)) return;
+    timers.add(timer);
+    if (timers.size > MAX_TRACKED_RECONNECTS) timers.delete(timers.values().next().value as ReturnType<typeof setTimeout>);
+  };
+  const close = transport.close.bind(transport);
+  transport.close = (): Promise<void> => {
+    closing = true;
+    for (const timer of timers) clearTimeout(timer);
+    timers.clear();
+    return close();
+  };
+  return transport;
+}
+
 /**
  * The SDK transport for `request`: `StreamableHTTPClientTransport` for
  * `'streamable-http'`, `SSEClientTransport` for `'sse'`.
@@ -133,12 +175,14 @@ export function createTransport(request: SessionCreateRequest, options: CreateTr
   const auth = options.authProvider === undefined ? {} : { authProvider: options.authProvider };
   switch (request.transport) {
     case 'streamable-http':
-      return new StreamableHTTPClientTransport(url, {
-        requestInit,
-        fetch,
-        ...auth,
-        ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
-      });
+      return guardReconnection(
+        new StreamableHTTPClientTransport(url, {
+          requestInit,
+          fetch,
+          ...auth,
+          ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
+        }),
+      );
     case 'sse':
       return new SSEClientTransport(url, { requestInit, fetch, ...auth });
     default:

@@ -12,6 +12,7 @@ import {
 } from '@opentelemetry/api';
 import { InvalidOptionsError } from '../errors.js';
 import type { RetireReason, SessionLostPolicy } from '../events.js';
+import { assertKnownKeys } from '../internal/validate.js';
 import type { SessionInfo } from '../session.js';
 import { showValue } from '../show-value.js';
 import type * as T from '../telemetry.js';
@@ -185,9 +186,7 @@ function validateOptions(options: unknown): OtelTelemetryOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionsError('options', `expected an object, got ${showValue(options)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) throw new InvalidOptionsError(key, 'unknown option');
-  }
+  assertKnownKeys(options, KNOWN_OPTIONS);
   const { meterProvider, tracerProvider } = options as Record<string, unknown>;
   if (meterProvider !== undefined && typeof (meterProvider as MeterProvider).getMeter !== 'function') {
     throw new InvalidOptionsError('meterProvider', `expected a MeterProvider, got ${showValue(meterProvider)}`);

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type { EventId, EventStore, StreamId } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { InvalidOptionsError } from '../errors.js';
+import { assertKnownKeys, count, isRecord, milliseconds } from '../internal/validate.js';
 import { showValue } from '../show-value.js';
 import { RedisAffinity, type RedisAffinityInternals, redisAffinityInternals, runOnAffinity } from './affinity.js';
 import { runScript, STORE_EVENT } from './scripts.js';
@@ -28,14 +29,6 @@ export interface RedisEventStoreOptions {
 
 const KEYS: ReadonlySet<string> = new Set(['affinity', 'maxEventsPerStream', 'maxAgeMs', 'maxEventBytes']);
 const EVENT_ID = /^([0-9a-f]{32})\.(\d{1,15})$/;
-
-function limit(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidOptionsError(name, `expected a whole number >= 1, got ${showValue(value)}`);
-  }
-  return value;
-}
 
 /** The stream's token in key names and event ids: its id hashed (stream ids carry a session scope). */
 function tokenOf(streamId: StreamId): string {
@@ -67,15 +60,13 @@ export class RedisEventStore implements EventStore {
 
   /** @throws {InvalidOptionsError} on an unknown or malformed option. */
   constructor(options: RedisEventStoreOptions) {
-    if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('options', 'expected an object with an affinity');
-    for (const key of Object.keys(options)) {
-      if (!KEYS.has(key)) throw new InvalidOptionsError(/^[\w$]{1,64}$/.test(key) ? key : 'options', 'unknown option');
-    }
+    if (!isRecord(options)) throw new InvalidOptionsError('options', `expected an object with an affinity, got ${showValue(options)}`);
+    assertKnownKeys(options, KEYS);
     if (!(options.affinity instanceof RedisAffinity)) throw new InvalidOptionsError('affinity', 'expected a RedisAffinity');
     this.#internals = redisAffinityInternals(options.affinity);
-    this.#maxEvents = limit('maxEventsPerStream', options.maxEventsPerStream, 1_000);
-    this.#maxAgeMs = limit('maxAgeMs', options.maxAgeMs, 300_000);
-    this.#maxEventBytes = limit('maxEventBytes', options.maxEventBytes, 1024 * 1024);
+    this.#maxEvents = count('maxEventsPerStream', options.maxEventsPerStream) ?? 1_000;
+    this.#maxAgeMs = milliseconds('maxAgeMs', options.maxAgeMs, { integer: true }) ?? 300_000;
+    this.#maxEventBytes = count('maxEventBytes', options.maxEventBytes) ?? 1024 * 1024;
   }
 
   /** Appends the event to its stream and returns its id. */

@@ -8,7 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../clock.js';
 import { InvalidOptionsError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { assertKnownKeys, isRecord, milliseconds, oneOf, withMethods } from '../internal/validate.js';
 import { redactUrl } from '../redact.js';
+import { showValue } from '../show-value.js';
 import { isRedisClient, type RedisConnection } from './client.js';
 
 /**
@@ -95,25 +97,12 @@ const KNOWN = new Set([
   'clock',
 ]);
 
-// setTimeout holds at most 2^31 - 1 ms.
-const MAX_MS = 2_147_483_647;
 const MAX_ID_LENGTH = 128;
 const MAX_PREFIX_LENGTH = 256;
 
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
-    return String(value);
-  }
-  return typeof value;
-}
-
+// Redis takes TTLs as whole milliseconds (PX).
 function millis(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_MS) {
-    throw new InvalidOptionsError(name, `expected a whole number of milliseconds from 1 to ${MAX_MS}, got ${show(value)}`);
-  }
-  return value;
+  return milliseconds(name, value, { integer: true }) ?? fallback;
 }
 
 function isVisibleAscii(value: string): boolean {
@@ -129,7 +118,7 @@ function workerId(value: unknown): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ID_LENGTH || !isVisibleAscii(value)) {
     throw new InvalidOptionsError(
       'workerId',
-      `expected 1..${MAX_ID_LENGTH} visible ASCII characters, got ${show(value)}`,
+      `expected 1..${MAX_ID_LENGTH} visible ASCII characters, got ${showValue(value)}`,
     );
   }
   return value;
@@ -137,7 +126,7 @@ function workerId(value: unknown): string {
 
 function address(value: unknown): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new InvalidOptionsError('address', `expected a URL string, got ${show(value)}`);
+  if (typeof value !== 'string') throw new InvalidOptionsError('address', `expected a URL string, got ${showValue(value)}`);
   let url: URL;
   try {
     url = new URL(value);
@@ -157,7 +146,7 @@ function address(value: unknown): string | undefined {
 function keyPrefix(value: unknown): string {
   if (value === undefined) return 'mcp-upstream:';
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_PREFIX_LENGTH) {
-    throw new InvalidOptionsError('keyPrefix', `expected 1..${MAX_PREFIX_LENGTH} characters, got ${show(value)}`);
+    throw new InvalidOptionsError('keyPrefix', `expected 1..${MAX_PREFIX_LENGTH} characters, got ${showValue(value)}`);
   }
   return value;
 }
@@ -170,41 +159,11 @@ function redis(value: unknown): RedisConnection {
   throw new InvalidOptionsError('redis', `expected an ioredis client, a redis:// URL or ioredis options, got ${got}`);
 }
 
-function policy(value: unknown): RedisErrorPolicy {
-  if (value === undefined) return 'fail-closed';
-  if (value === 'fail-closed' || value === 'serve-locally') return value;
-  throw new InvalidOptionsError('onRedisError', `expected 'fail-closed' or 'serve-locally', got ${show(value)}`);
-}
-
-function logger(value: unknown): Logger {
-  if (value === undefined) return silentLogger;
-  for (const method of ['debug', 'info', 'warn', 'error'] as const) {
-    if (typeof value !== 'object' || value === null || typeof (value as Record<string, unknown>)[method] !== 'function') {
-      throw new InvalidOptionsError('logger', `expected an object with a ${method}() method`);
-    }
-  }
-  return value as Logger;
-}
-
-function clock(value: unknown): Clock {
-  if (value === undefined) return systemClock;
-  for (const method of ['now', 'setTimeout', 'clearTimeout'] as const) {
-    if (typeof value !== 'object' || value === null || typeof (value as Record<string, unknown>)[method] !== 'function') {
-      throw new InvalidOptionsError('clock', `expected an object with a ${method}() method`);
-    }
-  }
-  return value as Clock;
-}
-
 /** Validates `options` and applies defaults. Throws `InvalidOptionsError` naming the bad option. */
 export function resolveRedisAffinityOptions(options: unknown): ResolvedRedisAffinityOptions {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidOptionsError('options', `expected an object, got ${show(options)}`);
-  }
-  const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!KNOWN.has(key)) throw new InvalidOptionsError(key, 'unknown option');
-  }
+  if (!isRecord(options)) throw new InvalidOptionsError('options', `expected an object, got ${showValue(options)}`);
+  const o = options;
+  assertKnownKeys(o, KNOWN);
   const heartbeatIntervalMs = millis('heartbeatIntervalMs', o.heartbeatIntervalMs, 1_000);
   const commandTimeoutMs = millis('commandTimeoutMs', o.commandTimeoutMs, 1_000);
   const ownershipTtlMs = millis('ownershipTtlMs', o.ownershipTtlMs, 5_000);
@@ -228,8 +187,8 @@ export function resolveRedisAffinityOptions(options: unknown): ResolvedRedisAffi
     ownershipTtlMs,
     recordTtlMs,
     commandTimeoutMs,
-    onRedisError: policy(o.onRedisError),
-    logger: logger(o.logger),
-    clock: clock(o.clock),
+    onRedisError: oneOf('onRedisError', o.onRedisError, ['fail-closed', 'serve-locally'], 'fail-closed'),
+    logger: withMethods<Logger>('logger', o.logger, ['debug', 'info', 'warn', 'error']) ?? silentLogger,
+    clock: withMethods<Clock>('clock', o.clock, ['now', 'setTimeout', 'clearTimeout']) ?? systemClock,
   });
 }

@@ -8,7 +8,9 @@
 
 import { InvalidOptionsError, InvalidRequestError } from '../errors.js';
 import { isValidMcpSessionId } from '../headers.js';
+import { assertKnownKeys, isRecord } from '../internal/validate.js';
 import type { UpstreamSessionRecord, UpstreamSessionStore } from '../mcp/session-store.js';
+import { showValue } from '../show-value.js';
 import { RedisAffinity, type RedisAffinityInternals, redisAffinityInternals, runOnAffinity } from './affinity.js';
 import { runScript, STORE_DELETE, STORE_SET } from './scripts.js';
 
@@ -20,6 +22,7 @@ export interface RedisSessionStoreOptions {
 
 const MAX_GATEWAY_ID_LENGTH = 256;
 const MAX_FIELD_LENGTH = 1024;
+const KEYS: ReadonlySet<string> = new Set(['affinity']);
 
 /**
  * An {@link UpstreamSessionStore} in Redis, next to the ownership keys of a
@@ -52,12 +55,8 @@ export class RedisSessionStore implements UpstreamSessionStore {
 
   /** @throws {InvalidOptionsError} when `affinity` is not a {@link RedisAffinity} or an option is unknown. */
   constructor(options: RedisSessionStoreOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new InvalidOptionsError('options', 'expected an object with an affinity');
-    }
-    for (const key of Object.keys(options)) {
-      if (key !== 'affinity') throw new InvalidOptionsError(key, 'unknown option');
-    }
+    if (!isRecord(options)) throw new InvalidOptionsError('options', `expected an object with an affinity, got ${showValue(options)}`);
+    assertKnownKeys(options, KEYS);
     if (!(options.affinity instanceof RedisAffinity)) {
       throw new InvalidOptionsError('affinity', 'expected a RedisAffinity');
     }

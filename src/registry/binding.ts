@@ -58,8 +58,6 @@ export type Phase<C> =
 
 /** Phases of a session in service (handed out, or about to be). */
 export type LivePhase<C> = Extract<Phase<C>, { readonly state: 'ready' | 'probing' }>;
-/** Phases of a retired session. */
-type RetiredPhase<C> = Extract<Phase<C>, { readonly retirement: Retirement }>;
 
 /** True while the session serves leases (ready or probing). */
 export function isLive<C>(phase: Phase<C>): phase is LivePhase<C> {
@@ -76,7 +74,12 @@ export function retirementOf<C>(phase: Phase<C>): Retirement | undefined {
  * `lifecycle.ts`). Internal; callers see {@link SessionInfo}.
  */
 export class Binding<C> implements IdleLinks<Binding<C>> {
-  readonly request: SessionCreateRequest;
+  /**
+   * The latest request served: same key and fingerprint as the first, but
+   * credentials rotate in place (DESIGN invariant 16), so it is replaced when
+   * they change; comparing `credentialsKey` with it is one string compare.
+   */
+  request: SessionCreateRequest;
   readonly info: SessionInfo;
   /** The URL without credentials or query, for snapshots. */
   readonly safeUrl: string;

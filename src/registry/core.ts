@@ -16,7 +16,8 @@ import { type Logger, silentLogger } from '../logger.js';
 import { mcpSessionFactory } from '../mcp/factory.js';
 import { type RegistryOptions, type ResolvedOptions, resolveOptions } from '../options.js';
 import { type ProbeChain, type ProbeableClient, defaultProbeChain } from '../probe.js';
-import { describeError } from '../redact.js';
+import { describeError, redactError, secretValues } from '../redact.js';
+import type { SessionCreateRequest } from '../request.js';
 import type { SessionState } from '../session.js';
 import type { Binding } from './binding.js';
 import { Creator } from './create.js';
@@ -105,7 +106,17 @@ export class RegistryCore<C extends ProbeableClient> {
     this.idle.delete(binding);
   }
 
-  describe(error: unknown): string {
-    return describeError(error);
+  /** Log text of an error; with `request`, its header and credential values are redacted too. */
+  describe(error: unknown, request?: SessionCreateRequest): string {
+    return describeError(request === undefined ? error : this.redact(error, request));
+  }
+
+  /**
+   * A copy of `error` safe to emit (event, log, `cause` of an error we create):
+   * URL user info, query and fragment, and `request`'s header and credential
+   * values redacted (see `redactError`).
+   */
+  redact(error: unknown, request: SessionCreateRequest): unknown {
+    return redactError(error, secretValues(request.headers, request.credentials));
   }
 }

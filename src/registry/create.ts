@@ -102,14 +102,14 @@ export class Creator<C extends ProbeableClient> {
     job.timer = undefined;
     job.control.abort(new DOMException(`Create timed out after ${deadlineMs} ms`, 'TimeoutError'));
     if (job.call !== undefined || binding.phase.state !== 'creating') return;
-    this.#fail(binding, job, this.#createError(gw, job, job.control.signal.reason));
+    this.#fail(binding, job, this.#createError(binding, gw, job, job.control.signal.reason));
   }
 
   async #run(binding: Binding<C>, job: CreateJob<C>, gw: GatewayState<C>): Promise<void> {
     if (binding.phase.state !== 'creating') return;
     const started = this.#core.clock.now();
     job.started = started;
-    const refusal = this.#core.gateways.backoffError(gw, started);
+    const refusal = this.#core.gateways.admit(gw, binding, started);
     if (refusal !== undefined) {
       // Logged once when the window opened (gateway:backoff), not per caller.
       this.#fail(binding, job, refusal, true);
@@ -121,9 +121,11 @@ export class Creator<C extends ProbeableClient> {
       connection = await this.#call(binding, job, ctx, true);
     } catch (cause) {
       if (binding.phase.state !== 'creating') throw cause;
-      const error = this.#createError(gw, job, cause);
+      const error = this.#createError(binding, gw, job, cause);
       this.#fail(binding, job, error);
       throw error;
+    } finally {
+      this.#core.gateways.endTrial(gw, binding);
     }
     // Retired while the factory answered: the retirement closes what it made.
     if (binding.phase.state !== 'creating') throw new SessionRetiredError(retirementOf(binding.phase)?.reason ?? 'lost');
@@ -150,8 +152,9 @@ export class Creator<C extends ProbeableClient> {
       if (!mayRetry || !isSessionGone(cause) || binding.phase.state !== 'creating') throw cause;
       this.#core.retirer.emitLost(binding, 'lost');
       if (this.#core.options.onSessionLost === 'fail') {
-        this.#core.ownership.markLost(binding.request.downstreamSessionId, cause);
-        throw new SessionLostError(binding.request.downstreamSessionId, cause);
+        const safe = this.#core.redact(cause, binding.request);
+        this.#core.ownership.markLost(binding.request.downstreamSessionId, safe);
+        throw new SessionLostError(binding.request.downstreamSessionId, safe);
       }
       // A session:lost listener may have evicted it meanwhile.
       if (binding.phase.state !== 'creating') throw cause;
@@ -159,14 +162,16 @@ export class Creator<C extends ProbeableClient> {
     }
   }
 
-  #createError(gw: GatewayState<C>, job: CreateJob<C>, cause: unknown): Error {
+  /** The create's error; its cause is a redacted copy (it reaches events, logs and callers). */
+  #createError(binding: Binding<C>, gw: GatewayState<C>, job: CreateJob<C>, cause: unknown): Error {
     if (cause instanceof SessionLostError) return cause;
-    this.#core.gateways.failed(gw, cause);
+    const safe = this.#core.redact(cause, binding.request);
+    this.#core.gateways.failed(gw, safe);
     const what = job.control.signal.aborted ? 'timed out' : 'failed';
     return new CreateFailedError(
       gw.id,
-      `Creating the upstream session for gateway ${JSON.stringify(gw.id)} ${what}: ${this.#core.describe(cause)}`,
-      cause,
+      `Creating the upstream session for gateway ${JSON.stringify(gw.id)} ${what}: ${this.#core.describe(safe)}`,
+      safe,
     );
   }
 

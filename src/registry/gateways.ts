@@ -16,8 +16,11 @@ export interface GatewayState<C> {
   readonly bindings: Set<Binding<C>>;
   readonly limit: LimitFunction;
   consecutiveFailures: number;
+  /** End of the backoff window; 0 while the breaker is closed. Past it, the breaker is half-open. */
   backoffUntil: number;
   lastError: unknown;
+  /** Half-open: the one trial create let through after the window, until it ends. */
+  trial: Binding<C> | undefined;
 }
 
 export class Gateways<C extends ProbeableClient> {
@@ -47,6 +50,7 @@ export class Gateways<C extends ProbeableClient> {
         consecutiveFailures: 0,
         backoffUntil: 0,
         lastError: undefined,
+        trial: undefined,
       };
       this.#states.set(id, gw);
     }
@@ -64,17 +68,37 @@ export class Gateways<C extends ProbeableClient> {
     gw.consecutiveFailures = 0;
     gw.backoffUntil = 0;
     gw.lastError = undefined;
+    gw.trial = undefined;
     if (gw.limit.activeCount + gw.limit.pendingCount === 0) this.#states.delete(gw.id);
   }
 
-  /** The fail-fast error while the gateway backs off, or `undefined` when creates are allowed. */
-  backoffError(gw: GatewayState<C>, now: number): CreateFailedError | undefined {
-    if (gw.backoffUntil <= now) return undefined;
+  /**
+   * Whether `binding` may call the factory now: `undefined` lets it, an error
+   * refuses it fast. A circuit breaker: while the window is open every create
+   * is refused with the time left; once it ended (half-open) exactly one trial
+   * create goes through and the others are refused until it ends. A trial's
+   * success closes the breaker at once; its failure opens the next window.
+   * End every admitted create with {@link Gateways.endTrial}.
+   */
+  admit(gw: GatewayState<C>, binding: Binding<C>, now: number): CreateFailedError | undefined {
+    if (gw.backoffUntil === 0) return undefined;
+    if (gw.backoffUntil <= now && gw.trial === undefined) {
+      gw.trial = binding;
+      return undefined;
+    }
+    // While the trial runs, the shortest window is the honest hint.
+    const retryAfterMs = gw.backoffUntil > now ? gw.backoffUntil - now : (this.#core.options.backoff?.initialMs ?? 0);
     return new CreateFailedError(
       gw.id,
-      `Creates for gateway ${JSON.stringify(gw.id)} are backing off after ${gw.consecutiveFailures} consecutive failures`,
+      `Creates for gateway ${JSON.stringify(gw.id)} are backing off after ${gw.consecutiveFailures} consecutive failures; retry in ${retryAfterMs} ms`,
       gw.lastError,
+      retryAfterMs,
     );
+  }
+
+  /** An admitted create ended (any way, retirement included): a trial frees the half-open slot. */
+  endTrial(gw: GatewayState<C>, binding: Binding<C>): void {
+    if (gw.trial === binding) gw.trial = undefined;
   }
 
   succeeded(gw: GatewayState<C>): void {

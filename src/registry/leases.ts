@@ -12,9 +12,10 @@ import { raceSignal } from '../internal/abort.js';
 import { deferred } from '../internal/deferred.js';
 import { Lease, type LeaseOwner, type SessionLease } from '../lease.js';
 import { type ProbeableClient, runProbeChain } from '../probe.js';
-import { type Binding, type Phase, retirementOf } from './binding.js';
+import type { SessionCreateRequest } from '../request.js';
+import { type Binding, type Phase, isLive, retirementOf } from './binding.js';
 import type { RegistryCore } from './core.js';
-import { type ProbeOutcome, transition } from './lifecycle.js';
+import { type ProbeOutcome, identity, transition } from './lifecycle.js';
 
 /** Retirements a waiter may retry after: the connection broke, a new one may work. */
 const RETRYABLE: ReadonlySet<RetireReason> = new Set(['lost', 'transport-error', 'probe-failed']);
@@ -61,8 +62,33 @@ export class Leases<C extends ProbeableClient> {
     if (binding.phase.state === 'ready' && binding.inFlight === 0 && binding.waiters === 0) this.#core.idle.add(binding);
   }
 
-  /** Waits for the session to be ready and probed; `undefined` means it was retired meanwhile. */
-  async whenReady(binding: Binding<C>, signal: AbortSignal | undefined): Promise<SessionLease<C> | undefined> {
+  /**
+   * Whether `binding` can serve `request`'s credentials: they are equal, or the
+   * session takes new ones in place (DESIGN invariant 16). A session still
+   * creating gets them once ready; a live connection without
+   * `updateCredentials` cannot, and is rebuilt ('config-changed').
+   */
+  credentialsFit(binding: Binding<C>, request: SessionCreateRequest): boolean {
+    if (binding.request.credentialsKey === request.credentialsKey) return true;
+    const phase = binding.phase;
+    return !isLive(phase) || phase.connection.updateCredentials !== undefined;
+  }
+
+  /**
+   * Puts `request`'s credentials into use on the live connection and keeps
+   * `request` on the session, so the next compare is one string compare. A
+   * connection that cannot take them (it was still creating when they changed)
+   * serves this lease as it is; the next acquire with them rebuilds it.
+   */
+  #rotateCredentials(binding: Binding<C>, connection: UpstreamConnection<C>, request: SessionCreateRequest): void {
+    if (binding.request.credentialsKey === request.credentialsKey || connection.updateCredentials === undefined) return;
+    connection.updateCredentials(request.credentials);
+    binding.request = request;
+    this.#core.logger.debug(identity(binding), 'upstream credentials rotated');
+  }
+
+  /** Waits for the session to be ready and probed, with `request`'s credentials; `undefined` means it was retired meanwhile. */
+  async whenReady(binding: Binding<C>, signal: AbortSignal | undefined, request: SessionCreateRequest): Promise<SessionLease<C> | undefined> {
     // A session someone waits for is not idle: neither the sweeper nor evict-idle may take it.
     binding.waiters++;
     this.#core.idle.delete(binding);
@@ -82,6 +108,8 @@ export class Leases<C extends ProbeableClient> {
           await raceSignal(phase.probe, signal);
           probed = true;
         } else if (phase.state === 'ready') {
+          // Before a probe too: an expired token must not fail the probe of a live session.
+          this.#rotateCredentials(binding, phase.connection, request);
           if (probed || !this.needsProbe(binding)) return this.lease(binding, phase.connection);
           this.#startProbe(binding, phase.connection);
         } else {

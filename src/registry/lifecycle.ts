@@ -101,13 +101,14 @@ function announce<C extends ProbeableClient>(core: RegistryCore<C>, binding: Bin
     case 'closed': {
       const close = detail.close ?? { outcome: 'closed', forced: false };
       const durationMs = now - next.retirement.at;
-      if (close.error !== undefined && logs) {
-        logger.warn({ ...identity(binding), error: core.describe(close.error) }, 'upstream close failed');
+      if (close.error === undefined) {
+        if (events.listens('session:closed')) events.emit('session:closed', { ...identity(binding), forced: close.forced, durationMs });
+        return;
       }
-      if (events.listens('session:closed')) {
-        const event = { ...identity(binding), forced: close.forced, durationMs };
-        events.emit('session:closed', close.error === undefined ? event : { ...event, error: close.error });
-      }
+      // The close error may quote the URL or a header: only a redacted copy leaves.
+      const error = core.redact(close.error, binding.request);
+      if (logs) logger.warn({ ...identity(binding), error: core.describe(error) }, 'upstream close failed');
+      events.emit('session:closed', { ...identity(binding), forced: close.forced, durationMs, error });
       return;
     }
     case 'orphaned': {

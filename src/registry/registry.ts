@@ -126,7 +126,8 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
         phase.state === 'ready' &&
         ds?.owned === true &&
         ds.lost === undefined &&
-        (held.request === request || held.request.fingerprint === request.fingerprint) &&
+        (held.request === request ||
+          (held.request.fingerprint === request.fingerprint && held.request.credentialsKey === request.credentialsKey)) &&
         !core.leases.needsProbe(held)
       ) {
         return core.leases.lease(held, phase.connection);
@@ -146,7 +147,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
       for (let attempt = 1; ; attempt++) {
         this.#assertUsable(ds);
         const binding = this.#bindingFor(request, ds);
-        const lease = await leases.whenReady(binding, signal);
+        const lease = await leases.whenReady(binding, signal, request);
         if (lease !== undefined && ds.lost !== undefined) {
           // Another gateway of this downstream session was lost while we waited ('fail').
           lease.release();
@@ -170,10 +171,15 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     if (this.#core.ownership.get(ds.id) !== ds) throw new SessionRetiredError('downstream-evicted');
   }
 
-  /** The session to use for this request: the held one, or a new one being created. */
+  /**
+   * The session to use for this request: the held one (its credentials rotate
+   * in place), or a new one being created.
+   */
   #bindingFor(request: SessionCreateRequest, ds: DownstreamState<C>): Binding<C> {
     const held = this.#core.bindings.get(request.key);
-    if (held !== undefined && held.request.fingerprint === request.fingerprint) return held;
+    if (held !== undefined && held.request.fingerprint === request.fingerprint && this.#core.leases.credentialsFit(held, request)) {
+      return held;
+    }
     if (held !== undefined) void this.#core.retirer.retire(held, 'config-changed');
     return this.#core.creator.create(request, ds);
   }

@@ -52,7 +52,7 @@ export class Retirer<C extends ProbeableClient> {
       return;
     }
     if (phase.state !== 'ready' && phase.state !== 'probing') return;
-    this.#core.logger.debug({ ...identity(binding), reason: this.#core.describe(reason) }, 'upstream connection reported broken');
+    this.#core.logger.debug({ ...identity(binding), reason: this.#core.describe(reason, binding.request) }, 'upstream connection reported broken');
     void this.retire(binding, 'lost', reason);
   }
 
@@ -101,7 +101,9 @@ export class Retirer<C extends ProbeableClient> {
 
   #sessionLost(binding: Binding<C>, reason: RetireReason, cause: unknown): void {
     this.emitLost(binding, reason);
-    if (this.#core.options.onSessionLost === 'fail') this.#core.ownership.markLost(binding.request.downstreamSessionId, cause);
+    if (this.#core.options.onSessionLost === 'fail') {
+      this.#core.ownership.markLost(binding.request.downstreamSessionId, this.#core.redact(cause, binding.request));
+    }
   }
 
   emitLost(binding: Binding<C>, reason: RetireReason): void {

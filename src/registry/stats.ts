@@ -9,18 +9,23 @@ import type { GatewaySnapshot, RegistrySnapshot, SessionSnapshot } from '../snap
 import { type Binding, isLive } from './binding.js';
 import type { RegistryCore } from './core.js';
 
-const RETIRE_REASONS: readonly RetireReason[] = [
-  'downstream-evicted',
-  'gateway-evicted',
-  'config-changed',
-  'probe-failed',
-  'transport-error',
-  'idle-expired',
-  'capacity',
-  'lost',
-  'ownership-lost',
-  'registry-closed',
-];
+/**
+ * One zero per retire reason. An object literal typed by the union: the
+ * compiler rejects a missing reason and an unknown one, so the snapshot's
+ * `retired` counters always cover `RetireReason` exactly.
+ */
+const NO_RETIREMENTS: Readonly<Record<RetireReason, 0>> = {
+  'downstream-evicted': 0,
+  'gateway-evicted': 0,
+  'config-changed': 0,
+  'probe-failed': 0,
+  'transport-error': 0,
+  'idle-expired': 0,
+  capacity: 0,
+  lost: 0,
+  'ownership-lost': 0,
+  'registry-closed': 0,
+};
 
 /** Counters that are not per-state counts (those live in `RegistryCore.counts`). */
 export interface Totals {
@@ -37,7 +42,7 @@ export function newTotals(): Totals {
     reused: 0,
     probes: 0,
     probeFailures: 0,
-    retired: Object.fromEntries(RETIRE_REASONS.map((r) => [r, 0])) as Record<RetireReason, number>,
+    retired: { ...NO_RETIREMENTS },
   };
 }
 

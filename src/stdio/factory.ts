@@ -10,6 +10,7 @@ import { DEFAULT_REQUEST_TIMEOUT_MSEC } from '@modelcontextprotocol/sdk/shared/p
 import type { McpError } from '@modelcontextprotocol/sdk/types.js';
 import process from 'node:process';
 import { createDeadline, raceSignal } from '../internal/abort.js';
+import { DefaultTimeoutClient } from '../internal/default-timeout-client.js';
 import { InvalidRequestError } from '../errors.js';
 import type { FactoryContext, SessionFactory, UpstreamConnection } from '../factory.js';
 import type { SessionCreateRequest, StdioCommand } from '../request.js';
@@ -18,7 +19,6 @@ import { type ResolvedStdioOptions, resolveStdioOptions, type StdioSessionFactor
 import { setStdioProcess } from './process-info.js';
 import { forwardLines } from './stderr-lines.js';
 import { terminateChild } from './terminate.js';
-import { DefaultTimeoutClient } from './timeout-client.js';
 import { ChildStdioTransport } from './transport.js';
 
 /**
@@ -165,12 +165,11 @@ function stdioCommandOf(request: SessionCreateRequest): StdioCommand {
 }
 
 function newClient(options: ResolvedStdioOptions): Client {
-  const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MSEC;
   const clientOptions = {
     capabilities: options.capabilities,
     enforceStrictCapabilities: options.enforceStrictCapabilities,
   };
-  return new DefaultTimeoutClient(options.clientInfo, clientOptions, timeoutMs);
+  return new DefaultTimeoutClient(options.clientInfo, clientOptions, options.requestTimeoutMs);
 }
 
 function childSpec(options: ResolvedStdioOptions, command: StdioCommand): ChildSpec {

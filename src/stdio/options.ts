@@ -9,13 +9,13 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { DEFAULT_INHERITED_ENV_VARS } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
 import { InvalidOptionsError } from '../errors.js';
-import { DEFAULT_CLIENT_INFO } from '../internal/client-info.js';
+import { DEFAULT_CLIENT_INFO, implementationOption } from '../internal/client-info.js';
 import {
   assertKnownKeys,
   flag,
-  isRecord,
   milliseconds,
   optionalFunction,
+  optionalRecord,
   optionsObject,
 } from '../internal/validate.js';
 import type { SessionCreateRequest } from '../request.js';
@@ -118,20 +118,6 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
 const STDERR_MODES: ReadonlySet<unknown> = new Set(['inherit', 'ignore', 'pipe']);
 const DEFAULT_CLOSE_STEP_MS = 2_000;
 
-function clientInfo(value: unknown): Implementation {
-  if (value === undefined) return DEFAULT_CLIENT_INFO;
-  if (!isRecord(value) || typeof value.name !== 'string' || typeof value.version !== 'string') {
-    throw new InvalidOptionsError('clientInfo', `expected { name: string, version: string }, got ${showValue(value)}`);
-  }
-  return value as Implementation;
-}
-
-function capabilities(value: unknown): ClientCapabilities {
-  if (value === undefined) return {};
-  if (!isRecord(value)) throw new InvalidOptionsError('capabilities', `expected an object, got ${showValue(value)}`);
-  return value as ClientCapabilities;
-}
-
 function stderr(value: unknown): StdioStderr {
   if (value === undefined) return 'ignore';
   if (typeof value === 'function' || STDERR_MODES.has(value)) return value as StdioStderr;
@@ -158,8 +144,8 @@ export function resolveStdioOptions(options: StdioSessionFactoryOptions | undefi
   const o: StdioSessionFactoryOptions = optionsObject('options', options);
   assertKnownKeys(o, KNOWN_KEYS);
   return Object.freeze({
-    clientInfo: clientInfo(o.clientInfo),
-    capabilities: capabilities(o.capabilities),
+    clientInfo: implementationOption('clientInfo', o.clientInfo) ?? DEFAULT_CLIENT_INFO,
+    capabilities: optionalRecord<ClientCapabilities>('capabilities', o.capabilities) ?? {},
     requestTimeoutMs: milliseconds('requestTimeoutMs', o.requestTimeoutMs),
     enforceStrictCapabilities: flag('enforceStrictCapabilities', o.enforceStrictCapabilities, false),
     configureClient: optionalFunction<StdioSessionFactoryOptions['configureClient']>('configureClient', o.configureClient),

@@ -35,6 +35,12 @@ export interface FakeFactoryOptions {
    * test calls `resolve()` or `reject()`; latency is ignored.
    */
   mode?: 'auto' | 'manual';
+  /**
+   * Whether connections have `updateCredentials` (default `true`): the registry
+   * then rotates credentials in place. `false` simulates a connection that
+   * cannot, which the registry rebuilds when the credentials change.
+   */
+  updateCredentials?: boolean;
 }
 
 /** A create waiting for the test, in `mode: 'manual'`. */
@@ -73,6 +79,10 @@ export interface FakeConnectionHandle {
   break(reason?: unknown): void;
   /** Overrides the factory's close behaviour for this connection. */
   setCloseBehaviour(behaviour: FakeCloseBehaviour): void;
+  /** The credentials the connection sends now: the request's, then the latest `updateCredentials` call's. */
+  readonly credentials: Readonly<Record<string, string>>;
+  /** Every `updateCredentials` call's argument, oldest first. */
+  readonly credentialUpdates: readonly Readonly<Record<string, string>>[];
 }
 
 /** The fake factory and its counters. */
@@ -101,7 +111,7 @@ export interface FakeSessionFactory {
   failNext(error: unknown): void;
 }
 
-const OPTION_KEYS: ReadonlySet<string> = new Set(['clock', 'createLatencyMs', 'fail', 'close', 'mode']);
+const OPTION_KEYS: ReadonlySet<string> = new Set(['clock', 'createLatencyMs', 'fail', 'close', 'mode', 'updateCredentials']);
 
 /**
  * A {@link SessionFactory} of {@link FakeClient}s for tests, with controllable
@@ -132,6 +142,7 @@ class FakeFactoryState implements FakeSessionFactory {
   private readonly latency: FakeFactoryOptions['createLatencyMs'];
   private readonly failWhen: FakeFactoryOptions['fail'];
   private readonly mode: 'auto' | 'manual';
+  private readonly rotates: boolean;
   private closeBehaviour: FakeCloseBehaviour;
   private readonly failures: unknown[] = [];
   private readonly handles: ConnectionHandle[] = [];
@@ -147,6 +158,7 @@ class FakeFactoryState implements FakeSessionFactory {
     this.latency = options.createLatencyMs;
     this.failWhen = options.fail;
     this.mode = options.mode ?? 'auto';
+    this.rotates = options.updateCredentials ?? true;
     this.closeBehaviour = options.close ?? 'ok';
     this.factory = (request, ctx) => this.create(request, ctx);
   }
@@ -288,7 +300,10 @@ class FakeFactoryState implements FakeSessionFactory {
   private connect(request: SessionCreateRequest, ctx: FactoryContext): UpstreamConnection<FakeClient> {
     const handle = new ConnectionHandle(this, request, ctx);
     this.handles.push(handle);
-    return Object.freeze({ client: handle.client, close: (closeCtx: { signal: AbortSignal }) => handle.close(closeCtx) });
+    const close = (closeCtx: { signal: AbortSignal }): Promise<void> => handle.close(closeCtx);
+    if (!this.rotates) return Object.freeze({ client: handle.client, close });
+    const updateCredentials = (credentials: Readonly<Record<string, string>>): void => handle.updateCredentials(credentials);
+    return Object.freeze({ client: handle.client, close, updateCredentials });
   }
 }
 
@@ -300,12 +315,29 @@ class ConnectionHandle implements FakeConnectionHandle {
   private wasForced = false;
   private closeSignal: AbortSignal | undefined;
   private override: FakeCloseBehaviour | undefined;
+  private current: Readonly<Record<string, string>>;
+  private readonly updates: Readonly<Record<string, string>>[] = [];
 
   constructor(
     private readonly owner: FakeFactoryState,
     readonly request: SessionCreateRequest,
     private readonly ctx: FactoryContext,
-  ) {}
+  ) {
+    this.current = request.credentials;
+  }
+
+  get credentials(): Readonly<Record<string, string>> {
+    return this.current;
+  }
+
+  get credentialUpdates(): readonly Readonly<Record<string, string>>[] {
+    return this.updates;
+  }
+
+  updateCredentials(credentials: Readonly<Record<string, string>>): void {
+    this.current = credentials;
+    this.updates.push(credentials);
+  }
 
   get id(): number {
     return this.client.id;
@@ -393,7 +425,7 @@ function validateOptions(options: FakeFactoryOptions): void {
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.has(key)) throw new InvalidOptionsError(key, 'unknown option');
   }
-  const { clock, createLatencyMs, fail, close, mode } = options;
+  const { clock, createLatencyMs, fail, close, mode, updateCredentials } = options;
   if (clock !== undefined && (typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function')) {
     throw new InvalidOptionsError('clock', 'expected a Clock with setTimeout and clearTimeout');
   }
@@ -408,6 +440,9 @@ function validateOptions(options: FakeFactoryOptions): void {
     throw new InvalidOptionsError('fail', `expected a function, got ${typeof fail}`);
   }
   if (close !== undefined) validateCloseBehaviour('close', close);
+  if (updateCredentials !== undefined && typeof updateCredentials !== 'boolean') {
+    throw new InvalidOptionsError('updateCredentials', `expected a boolean, got ${typeof updateCredentials}`);
+  }
   if (mode !== undefined && mode !== 'auto' && mode !== 'manual') {
     throw new InvalidOptionsError('mode', `expected 'auto' or 'manual', got ${JSON.stringify(String(mode)).slice(0, 40)}`);
   }

@@ -21,6 +21,8 @@ describe('httpStatusForError', () => {
     [new SessionRetiredError('config-changed'), 503, '5', -32000],
     [new NotOwnerError('s1', { workerId: 'w2', address: 'http://10.0.0.7:3001' }), 421, undefined, -32000],
     [new CreateFailedError('g', 'connect failed', new Error('boom')), 502, undefined, -32000],
+    [new CreateFailedError('g', 'backing off', new Error('boom'), 2001), 503, '3', -32000],
+    [new CreateFailedError('g', 'backing off', new Error('boom'), 10), 503, '1', -32000],
     [new InvalidRequestError('url', 'bad'), 500, undefined, -32000],
   ])('maps %s', (error, status, retryAfter, code) => {
     const answer = httpStatusForError(error);

@@ -26,6 +26,17 @@ describe('GatewayNamespace', () => {
     expect(ns.fromDownstream('solo.get')).toEqual({ gatewayId: 'solo', name: 'get' });
   });
 
+  it("merges names unchanged in 'none' mode; several gateways' names have no gateway of their own", () => {
+    const merged = new GatewayNamespace(['a', 'b__c'], { mode: 'none' });
+    expect(merged.prefixed).toBe(false);
+    expect(merged.merged).toBe(true);
+    expect(merged.toDownstream('b__c', 'tool')).toBe('tool');
+    expect(merged.fromDownstream('a__tool')).toBeUndefined();
+    const single = new GatewayNamespace(['a'], { mode: 'none' });
+    expect(single.merged).toBe(false);
+    expect(single.fromDownstream('tool')).toEqual({ gatewayId: 'a', name: 'tool' });
+  });
+
   it('round-trips every name of every gateway', () => {
     const ns = new GatewayNamespace(['a', 'b-1', 'c.d']);
     for (const gatewayId of ns.gatewayIds) {

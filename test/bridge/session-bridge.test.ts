@@ -203,6 +203,25 @@ describe('SessionBridge', () => {
     expect(await allDown.connect()).toMatchObject({ status: 502, error: { code: 'ERR_CREATE_FAILED' } });
   });
 
+  it('during the create backoff connect() answers 503 with Retry-After = the remaining window (issue #10 §1)', async () => {
+    const { hub, registry } = setup({ createBackoff: { afterFailures: 1, initialMs: 4500, maxMs: 60_000 } });
+    const dead = await upstream();
+    const deadUrl = dead.url;
+    await dead.close();
+    const bridgeFor = (id: string) => {
+      const bridge = hub.createBridge({ registry, downstreamSessionId: id, gateways: [{ id: 'down', url: deadUrl }] });
+      cleanups.push(() => bridge.close());
+      return bridge;
+    };
+    const tried = await bridgeFor('first').connect();
+    expect(tried).toMatchObject({ status: 502, error: { code: 'ERR_CREATE_FAILED' } });
+    expect(tried?.headers['retry-after']).toBeUndefined();
+    const refused = await bridgeFor('second').connect();
+    expect(refused).toMatchObject({ status: 503, error: { code: 'ERR_CREATE_FAILED' } });
+    // 4500 ms window, a few ms gone: rounded up to 5 s (4 under a very slow machine).
+    expect(['5', '4']).toContain(refused?.headers['retry-after']);
+  });
+
   it('a call to a gateway that is down fails with a JSON-RPC error; the others still work', async () => {
     const { hub, registry } = setup();
     const up = await upstream();

@@ -34,6 +34,14 @@ describe('upstream identity', () => {
     expect(downstreamIdentity(new Map([['a', a]]), fixed, defaults)).toEqual(fixed);
   });
 
+  it("passes one gateway's tasks capability on, never several gateways'", () => {
+    const tasks = { list: {}, cancel: {}, requests: { tools: { call: {} } } };
+    const a: UpstreamIdentity = { serverInfo: undefined, capabilities: { tools: {}, tasks }, instructions: undefined };
+    const b: UpstreamIdentity = { serverInfo: undefined, capabilities: { tools: {}, tasks }, instructions: undefined };
+    expect(downstreamIdentity(new Map([['a', a]]), none, defaults).capabilities).toEqual({ tools: {}, tasks });
+    expect(downstreamIdentity(new Map([['a', a], ['b', b]]), none, defaults).capabilities).toEqual({ tools: {} });
+  });
+
   it('rejects malformed identity options', () => {
     const hub = new BridgeHub();
     const registry = { use: async () => undefined, evictSession: async () => 0, on: () => {}, off: () => {} } as never;

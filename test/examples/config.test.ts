@@ -26,6 +26,9 @@ describe('example config', () => {
     expect(config?.bridge).toEqual({ namespace: 'always', namespaceSeparator: '.' });
     expect(describeNamespace(config?.gateways ?? [], config?.bridge ?? {})).toBe('names prefixed "<gateway id>."');
     expect(describeNamespace([http], {})).toBe('names unchanged');
+    const merged = loadConfig({ MCP_PROXY_CONFIG: file({ gateways: [http, { ...http, id: 'second' }], namespace: 'none' }) });
+    expect(merged?.bridge).toEqual({ namespace: 'none' });
+    expect(describeNamespace(merged?.gateways ?? [], merged?.bridge ?? {})).toMatch(/^names merged unchanged/);
   });
 
   it('refuses at startup what the examples cannot serve', () => {

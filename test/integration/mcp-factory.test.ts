@@ -80,7 +80,7 @@ describe('mcpSessionFactory options', () => {
     expect(() => mcpSessionFactory({ requestTimeoutMS: 5 } as never)).toThrow(InvalidOptionsError);
     expect(() => mcpSessionFactory({ requestTimeoutMs: -1 })).toThrow(/requestTimeoutMs/);
     expect(() => mcpSessionFactory({ clientInfo: { name: '', version: '1' } })).toThrow(/clientInfo\.name/);
-    expect(() => mcpSessionFactory({ sessionStore: { get: () => undefined } as never })).toThrow(/sessionStore\.set/);
+    expect(() => mcpSessionFactory({ sessionStore: { get: () => undefined } as never })).toThrow(/sessionStore: expected an object with a set\(\) method/);
     expect(() => mcpSessionFactory({ configureClient: 'no' as never })).toThrow(/configureClient/);
     expect(() => mcpSessionFactory({ deathPingTimeoutMs: Number.NaN })).toThrow(/deathPingTimeoutMs/);
   });

@@ -1,27 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionsError } from '../../src/errors.js';
-import { DEFAULT_CLIENT_INFO, PACKAGE_VERSION } from '../../src/internal/client-info.js';
+import { DEFAULT_CLIENT_INFO, PACKAGE_VERSION, implementationOption } from '../../src/internal/client-info.js';
 import {
   MAX_TIMER_MS,
   assertKnownKeys,
   count,
   flag,
   milliseconds,
+  numberIn,
   oneOf,
   optionalFunction,
+  optionalRecord,
+  optionalString,
   optionsObject,
+  withMethods,
 } from '../../src/internal/validate.js';
-
-function errorOf(fn: () => unknown): InvalidOptionsError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof InvalidOptionsError) return error;
-    throw error;
-  }
-  throw new Error('expected an InvalidOptionsError');
-}
+import { optionErrorOf } from '../fixtures/option-error.js';
 
 describe('validation kit', () => {
   it('milliseconds: (0, 2^31-1], with zero and Infinity only when allowed', () => {
@@ -31,31 +25,58 @@ describe('validation kit', () => {
     expect(milliseconds('t', 0, { zero: true })).toBe(0);
     expect(milliseconds('t', Number.POSITIVE_INFINITY, { infinity: true })).toBe(Number.POSITIVE_INFINITY);
     for (const bad of [0, -1, MAX_TIMER_MS + 1, Number.NaN, Number.POSITIVE_INFINITY, '5', null]) {
-      const error = errorOf(() => milliseconds('timeoutMs', bad));
+      const error = optionErrorOf(() => milliseconds('timeoutMs', bad));
       expect(error.option).toBe('timeoutMs');
       expect(error.message).toContain(`at most ${MAX_TIMER_MS}`);
     }
+    expect(milliseconds('t', 1.5)).toBe(1.5);
+    expect(optionErrorOf(() => milliseconds('t', 1.5, { integer: true })).message).toContain('whole number of milliseconds > 0, at most 2147483647, got 1.5');
   });
 
   it('count, flag, oneOf and optionalFunction show the bad value safely', () => {
     expect(count('n', 3)).toBe(3);
-    expect(count('n', 0, 0)).toBe(0);
-    expect(errorOf(() => count('n', 1.5)).message).toContain('got 1.5');
+    expect(count('n', 0, { min: 0 })).toBe(0);
+    expect(count('n', Number.POSITIVE_INFINITY, { infinity: true })).toBe(Number.POSITIVE_INFINITY);
+    expect(optionErrorOf(() => count('n', Number.POSITIVE_INFINITY)).message).toContain('got Infinity');
+    expect(optionErrorOf(() => count('n', 11, { max: 10 })).message).toBe('Invalid option: n: expected an integer >= 1, at most 10, got 11');
+    expect(numberIn('s', 1.5, 0, 10)).toBe(1.5);
+    expect(optionErrorOf(() => numberIn('s', Number.NaN, 0, 10)).message).toContain('from 0 to 10, got NaN');
+    expect(optionErrorOf(() => count('n', 1.5)).message).toContain('got 1.5');
     expect(flag('f', undefined, true)).toBe(true);
-    expect(errorOf(() => flag('f', 'yes', true)).message).toContain('got "yes"');
+    expect(optionErrorOf(() => flag('f', 'yes', true)).message).toContain('got "yes"');
     expect(oneOf('mode', undefined, ['a', 'b'], 'a')).toBe('a');
-    expect(errorOf(() => oneOf('mode', 'c', ['a', 'b'], 'a')).message).toContain(`expected one of 'a', 'b', got "c"`);
-    expect(errorOf(() => optionalFunction('fn', { secret: 'x' })).message).not.toContain('secret');
+    expect(optionErrorOf(() => oneOf('mode', 'c', ['a', 'b'], 'a')).message).toContain(`expected one of 'a', 'b', got "c"`);
+    expect(optionErrorOf(() => optionalFunction('fn', { secret: 'x' })).message).not.toContain('secret');
     const long = 'x'.repeat(500);
-    expect(errorOf(() => flag('f', long, true)).message.length).toBeLessThan(200);
+    expect(optionErrorOf(() => flag('f', long, true)).message.length).toBeLessThan(200);
+  });
+
+  it('withMethods names the first missing method and shows only non-objects', () => {
+    const clock = { now: () => 0, setTimeout: () => 0 };
+    expect(withMethods('clock', clock, ['now', 'setTimeout'])).toBe(clock);
+    expect(withMethods('clock', undefined, ['now'])).toBeUndefined();
+    const missing = optionErrorOf(() => withMethods('clock', { now: () => 0, secret: 'x' }, ['now', 'clearTimeout']));
+    expect(missing.option).toBe('clock');
+    expect(missing.message).toBe('Invalid option: clock: expected an object with a clearTimeout() method');
+    expect(optionErrorOf(() => withMethods('clock', 42, ['now'])).message).toContain('got 42');
+    expect(optionErrorOf(() => optionalRecord('capabilities', 'all')).message).toContain('expected an object, got "all"');
+    expect(optionErrorOf(() => optionalString('instructions', 7)).message).toContain('expected a string, got 7');
+  });
+
+  it('clientInfo and serverInfo: non-empty name and version, the bad field named', () => {
+    expect(implementationOption('clientInfo', undefined)).toBeUndefined();
+    expect(optionErrorOf(() => implementationOption('clientInfo', 'me')).option).toBe('clientInfo');
+    const empty = optionErrorOf(() => implementationOption('serverInfo', { name: 'x', version: '' }));
+    expect(empty.option).toBe('serverInfo.version');
+    expect(empty.message).toContain('got ""');
   });
 
   it('options objects and unknown keys', () => {
     expect(optionsObject('options', undefined)).toEqual({});
-    expect(errorOf(() => optionsObject('options', [])).message).toContain('an array');
+    expect(optionErrorOf(() => optionsObject('options', [])).message).toContain('an array');
     expect(() => assertKnownKeys({ a: 1 }, new Set(['a']))).not.toThrow();
-    expect(errorOf(() => assertKnownKeys({ b: 1 }, new Set(['a']))).option).toBe('b');
-    expect(errorOf(() => assertKnownKeys({ 'bad key\n': 1 }, new Set())).option).toBe('"bad key\\n"');
+    expect(optionErrorOf(() => assertKnownKeys({ b: 1 }, new Set(['a']))).option).toBe('b');
+    expect(optionErrorOf(() => assertKnownKeys({ 'bad key\n': 1 }, new Set())).option).toBe('"bad key\\n"');
   });
 
   it('the default clientInfo carries the version from package.json', () => {

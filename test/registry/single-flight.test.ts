@@ -27,7 +27,9 @@ describe('invariant 3: single flight', () => {
     const errors = results.map((r) => (r.ok ? undefined : r.error));
     expect(new Set(errors).size).toBe(1);
     expect(errors[0]).toBeInstanceOf(CreateFailedError);
-    expect((errors[0] as CreateFailedError).cause).toBe(boom);
+    // The cause is a redacted copy (issue #10 §2): same class and message, never the raw error.
+    expect((errors[0] as CreateFailedError).cause).toBeInstanceOf(Error);
+    expect(((errors[0] as CreateFailedError).cause as Error).message).toBe(boom.message);
     expect((errors[0] as CreateFailedError).code).toBe('ERR_CREATE_FAILED');
     expect(failed).toHaveLength(1);
     expect(registry.snapshot().sessions).toHaveLength(0);

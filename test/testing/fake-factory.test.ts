@@ -315,6 +315,7 @@ describe('createFakeFactory: options', () => {
     ['bad mode', { mode: 'sometimes' }],
     ['bad fail', { fail: 'yes' }],
     ['bad clock', { clock: {} }],
+    ['bad updateCredentials', { updateCredentials: 'yes' }],
   ])('rejects %s with InvalidOptionsError', (_label, options) => {
     expect(() => createFakeFactory(options as FakeFactoryOptions)).toThrow(InvalidOptionsError);
   });
@@ -327,5 +328,29 @@ describe('createFakeFactory: options', () => {
     const fake = createFakeFactory({ createLatencyMs: () => -1 });
     await expect(fake.factory(request(), context())).rejects.toBeInstanceOf(InvalidOptionsError);
     expect(fake.inProgress).toBe(0);
+  });
+});
+
+describe('createFakeFactory: credentials (issue #10 §3)', () => {
+  const withToken = (token: string) =>
+    SessionCreateRequest.from({ downstreamSessionId: 'a', gatewayId: 'gw', url: 'http://127.0.0.1:1/mcp', credentials: { authorization: token } });
+
+  it('starts with the request credentials and records every updateCredentials call', async () => {
+    const fake = createFakeFactory();
+    const connection = await fake.factory(withToken('Bearer 0'), context());
+    const handle = fake.connections[0]!;
+    expect(handle.credentials).toEqual({ authorization: 'Bearer 0' });
+    expect(handle.credentialUpdates).toEqual([]);
+    connection.updateCredentials?.(withToken('Bearer 1').credentials);
+    connection.updateCredentials?.(withToken('Bearer 2').credentials);
+    expect(handle.credentials).toEqual({ authorization: 'Bearer 2' });
+    expect(handle.credentialUpdates).toEqual([{ authorization: 'Bearer 1' }, { authorization: 'Bearer 2' }]);
+  });
+
+  it('makes connections without updateCredentials when told to', async () => {
+    const fake = createFakeFactory({ updateCredentials: false });
+    const connection = await fake.factory(withToken('Bearer 0'), context());
+    expect(connection.updateCredentials).toBeUndefined();
+    expect(fake.connections[0]!.credentials).toEqual({ authorization: 'Bearer 0' });
   });
 });

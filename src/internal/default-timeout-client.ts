@@ -1,5 +1,6 @@
 /**
- * An SDK `Client` whose requests default to a configured timeout.
+ * The SDK `Client` both session factories hand out: its requests default to a
+ * configured timeout.
  *
  * @module
  */
@@ -13,12 +14,14 @@ import type { ClientRequest, Implementation } from '@modelcontextprotocol/sdk/ty
  * A `Client` that applies `defaultTimeoutMs` to every request without its own
  * `timeout`. The SDK has no such option: its default (60 s) is fixed per call.
  * Every typed helper (`callTool`, `listTools`, `ping`, ...) goes through
- * `request`, so overriding it covers them all.
+ * `request`, so overriding it covers them all. `initialize` is left alone: the
+ * factory's connect deadline (`connectTimeoutMs`) bounds it, not the per-call
+ * default. With `defaultTimeoutMs` undefined it behaves as a plain `Client`.
  */
 export class DefaultTimeoutClient extends Client {
-  readonly #defaultTimeoutMs: number;
+  readonly #defaultTimeoutMs: number | undefined;
 
-  constructor(info: Implementation, options: ClientOptions, defaultTimeoutMs: number) {
+  constructor(info: Implementation, options: ClientOptions, defaultTimeoutMs: number | undefined) {
     super(info, options);
     this.#defaultTimeoutMs = defaultTimeoutMs;
   }
@@ -28,7 +31,7 @@ export class DefaultTimeoutClient extends Client {
     resultSchema: T,
     options?: RequestOptions,
   ): Promise<SchemaOutput<T>> {
-    const withDefault = options?.timeout === undefined ? { ...options, timeout: this.#defaultTimeoutMs } : options;
-    return super.request(request, resultSchema, withDefault);
+    const keep = this.#defaultTimeoutMs === undefined || options?.timeout !== undefined || request.method === 'initialize';
+    return super.request(request, resultSchema, keep ? options : { ...options, timeout: this.#defaultTimeoutMs });
   }
 }
