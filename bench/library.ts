@@ -17,6 +17,7 @@ import { rm } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as Bridge from '../src/bridge/index.js';
 import type * as Root from '../src/index.js';
+import type * as Otel from '../src/otel/index.js';
 import type * as Stdio from '../src/stdio/index.js';
 import type * as Testing from '../src/testing/index.js';
 
@@ -29,6 +30,8 @@ export interface Library {
   readonly testing: typeof Testing;
   readonly stdio: typeof Stdio;
   readonly bridge: typeof Bridge;
+  /** The `/otel` entry (telemetry-on variants). */
+  readonly otel: typeof Otel;
   readonly source: LibrarySource;
   /** Removes the build (the loaded modules stay usable). */
   dispose(): Promise<void>;
@@ -47,6 +50,7 @@ async function buildLibrary(): Promise<void> {
       'testing/index': fileURLToPath(new URL('src/testing/index.ts', ROOT)),
       'stdio/index': fileURLToPath(new URL('src/stdio/index.ts', ROOT)),
       'bridge/index': fileURLToPath(new URL('src/bridge/index.ts', ROOT)),
+      'otel/index': fileURLToPath(new URL('src/otel/index.ts', ROOT)),
     },
     format: ['esm'],
     target: 'node20',
@@ -63,21 +67,23 @@ async function buildLibrary(): Promise<void> {
 /** Builds (unless `source` is `'src'`) and imports the library. */
 export async function loadLibrary(source: LibrarySource): Promise<Library> {
   if (source === 'src') {
-    const [root, testing, stdio, bridge] = await Promise.all([
+    const [root, testing, stdio, bridge, otel] = await Promise.all([
       import('../src/index.js'),
       import('../src/testing/index.js'),
       import('../src/stdio/index.js'),
       import('../src/bridge/index.js'),
+      import('../src/otel/index.js'),
     ]);
-    return { root, testing, stdio, bridge, source, dispose: () => Promise.resolve() };
+    return { root, testing, stdio, bridge, otel, source, dispose: () => Promise.resolve() };
   }
   await buildLibrary();
   const url = (path: string): string => pathToFileURL(`${OUT_DIR}${path}`).href;
-  const [root, testing, stdio, bridge] = (await Promise.all([
+  const [root, testing, stdio, bridge, otel] = (await Promise.all([
     import(url('index.js')),
     import(url('testing/index.js')),
     import(url('stdio/index.js')),
     import(url('bridge/index.js')),
-  ])) as [typeof Root, typeof Testing, typeof Stdio, typeof Bridge];
-  return { root, testing, stdio, bridge, source, dispose: () => rm(OUT_DIR, { recursive: true, force: true }) };
+    import(url('otel/index.js')),
+  ])) as [typeof Root, typeof Testing, typeof Stdio, typeof Bridge, typeof Otel];
+  return { root, testing, stdio, bridge, otel, source, dispose: () => rm(OUT_DIR, { recursive: true, force: true }) };
 }

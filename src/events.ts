@@ -11,7 +11,8 @@ export type RetireReason =
   | 'capacity'
   | 'lost'
   | 'ownership-lost'
-  | 'registry-closed';
+  | 'registry-closed'
+  | 'handover';
 
 /** Identity of one binding. Events carry this, never header values or URL credentials. */
 export interface SessionIdentity {

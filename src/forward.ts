@@ -9,6 +9,7 @@
 import type { WorkerInfo } from './affinity.js';
 import { InvalidOptionsError } from './errors.js';
 import { HOP_BY_HOP_HEADERS } from './headers.js';
+import type { ForwardTelemetrySpan, ProxyTelemetry } from './telemetry.js';
 import { assertKnownKeys, count, milliseconds, optionalFunction, optionsObject } from './internal/validate.js';
 
 /** Options of {@link forwardToOwner}. Unknown keys throw `InvalidOptionsError`. */
@@ -26,12 +27,14 @@ export interface ForwardOptions {
   timeoutMs?: number;
   /** Aborts the forward (and a response stream in progress). Default: `request.signal`. */
   signal?: AbortSignal;
+  /** Records each forward (`forwardStart`), e.g. `otelTelemetry()` from `mcp-upstream-registry/otel`. */
+  telemetry?: ProxyTelemetry;
 }
 
 /** Default of {@link ForwardOptions.hopHeader}. */
 export const DEFAULT_HOP_HEADER = 'x-mcp-forwarded-hops';
 
-const KNOWN_OPTIONS = new Set(['fetch', 'hopHeader', 'maxHops', 'timeoutMs', 'signal']);
+const KNOWN_OPTIONS = new Set(['fetch', 'hopHeader', 'maxHops', 'timeoutMs', 'signal', 'telemetry']);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Hop-by-hop headers plus `host` (the owner's, set by fetch); `proxy-*` is checked by prefix. */
@@ -46,6 +49,7 @@ interface ResolvedForwardOptions {
   readonly maxHops: number;
   readonly timeoutMs: number;
   readonly signal: AbortSignal | undefined;
+  readonly telemetry: ProxyTelemetry | undefined;
 }
 
 /**
@@ -87,15 +91,18 @@ interface ResolvedForwardOptions {
 export async function forwardToOwner(request: Request, owner: WorkerInfo, options?: ForwardOptions): Promise<Response> {
   const opts = resolveOptions(options, request);
   opts.signal?.throwIfAborted();
+  const span = opts.telemetry?.forwardStart();
   const hops = parseHops(request.headers.get(opts.hopHeader));
   if (hops === undefined || hops >= opts.maxHops) {
+    span?.end('refused', 508);
     return errorResponse(508, 'Loop Detected', 'The request was already forwarded as often as allowed; refusing to forward it again');
   }
   const target = targetUrl(owner.address, request.url);
   if (target === undefined) {
+    span?.end('refused', 502);
     return errorResponse(502, 'Bad Gateway', 'The worker that owns this session has no usable internal address');
   }
-  return send(request, target, forwardHeaders(request.headers, opts.hopHeader, hops + 1), opts);
+  return send(request, target, forwardHeaders(request.headers, opts.hopHeader, hops + 1), opts, span);
 }
 
 function resolveOptions(options: ForwardOptions | undefined, request: Request): ResolvedForwardOptions {
@@ -111,12 +118,17 @@ function resolveOptions(options: ForwardOptions | undefined, request: Request): 
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidOptionsError('signal', 'expected an AbortSignal');
   }
+  const { telemetry } = o;
+  if (telemetry !== undefined && typeof (telemetry as Partial<ProxyTelemetry> | null)?.forwardStart !== 'function') {
+    throw new InvalidOptionsError('telemetry', 'expected an object with a forwardStart() method');
+  }
   return {
     fetch: (fetchImpl as ResolvedForwardOptions['fetch'] | undefined) ?? ((input, init) => globalThis.fetch(input, init)),
     hopHeader: ((hopHeader as string | undefined) ?? DEFAULT_HOP_HEADER).toLowerCase(),
     maxHops: maxHops ?? 1,
     timeoutMs: timeoutMs ?? 10_000,
     signal: (signal as AbortSignal | undefined) ?? request.signal,
+    telemetry: telemetry as ProxyTelemetry | undefined,
   };
 }
 
@@ -179,7 +191,13 @@ function forwardHeaders(incoming: Headers, hopHeader: string, hops: number): Hea
   return headers;
 }
 
-async function send(request: Request, target: URL, headers: Headers, opts: ResolvedForwardOptions): Promise<Response> {
+async function send(
+  request: Request,
+  target: URL,
+  headers: Headers,
+  opts: ResolvedForwardOptions,
+  span: ForwardTelemetrySpan | undefined,
+): Promise<Response> {
   const controller = new AbortController();
   const onAbort = (): void => controller.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -199,15 +217,21 @@ async function send(request: Request, target: URL, headers: Headers, opts: Resol
   let upstream: Response;
   try {
     upstream = await opts.fetch(target, init);
-  } catch {
+  } catch (error) {
     opts.signal?.removeEventListener('abort', onAbort);
-    if (opts.signal?.aborted === true) throw opts.signal.reason;
+    if (opts.signal?.aborted === true) {
+      span?.end('error', undefined, opts.signal.reason);
+      throw opts.signal.reason;
+    }
+    const status = timedOut ? 504 : 502;
+    span?.end('error', status, error);
     if (timedOut) return errorResponse(504, 'Gateway Timeout', 'The worker that owns this session did not answer in time');
     // The cause (e.g. ECONNREFUSED with the address) stays out of the answer: it names internal hosts.
     return errorResponse(502, 'Bad Gateway', 'The worker that owns this session is unreachable');
   } finally {
     clearTimeout(timer);
   }
+  span?.end('ok', upstream.status);
   return relay(upstream);
 }
 

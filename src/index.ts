@@ -10,11 +10,19 @@
 
 // The registry
 export { UpstreamSessionRegistry } from './registry/index.js';
-export type { AcquireOptions } from './registry/index.js';
+export type { AcquireOptions, CloseAllOptions } from './registry/index.js';
 export type { RegistryOptions, OverflowPolicy, CreateBackoffOptions } from './options.js';
 export type { SessionLease } from './lease.js';
 export type { SessionInfo, SessionState } from './session.js';
-export type { RegistrySnapshot, SessionSnapshot, GatewaySnapshot, RegistryTotals } from './snapshot.js';
+export type {
+  RegistrySnapshot,
+  SessionSnapshot,
+  GatewaySnapshot,
+  RegistryTotals,
+  SnapshotOptions,
+  SessionPageOptions,
+  SessionPage,
+} from './snapshot.js';
 
 // Requests and headers
 export { SessionCreateRequest } from './request.js';
@@ -37,7 +45,7 @@ export { mcpSessionFactory } from './mcp/factory.js';
 export { factoryByTransport } from './factory-by-transport.js';
 export type { FactoriesByTransport } from './factory-by-transport.js';
 export type { McpClientOptions, McpSessionFactoryOptions } from './mcp/factory.js';
-export type { UpstreamSessionRecord, UpstreamSessionStore } from './mcp/session-store.js';
+export type { DownstreamClientRecord, DownstreamClientStore, UpstreamSessionRecord, UpstreamSessionStore } from './mcp/session-store.js';
 
 // Health probes and error classification
 export { defaultProbeChain, runProbeChain } from './probe.js';

@@ -16,6 +16,7 @@ import {
   withMethods,
 } from './internal/validate.js';
 import { showValue } from './show-value.js';
+import type { RegistryTelemetry } from './telemetry.js';
 
 /** What happens at `maxSessions` / `maxSessionsPerGateway` when a new key arrives. */
 export type OverflowPolicy = 'reject' | 'evict-idle';
@@ -82,6 +83,12 @@ export interface RegistryOptions<C extends ProbeableClient = ProbeableClient> {
   clock?: Clock;
   /** pino- or console-compatible logger. Default: silent. */
   logger?: Logger;
+  /**
+   * Metrics and tracing hooks, called on slow paths only (create, probe, claim,
+   * retire, close); e.g. `otelTelemetry()` from `mcp-upstream-registry/otel`.
+   * Default: none (no extra work anywhere).
+   */
+  telemetry?: RegistryTelemetry;
 }
 
 /** Options after validation and defaults. */
@@ -120,7 +127,21 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'createBackoff',
   'clock',
   'logger',
+  'telemetry',
 ]);
+
+/** The hooks a `telemetry` option must have (`attach` is optional). */
+const TELEMETRY_HOOKS: readonly string[] = [
+  'acquireStart',
+  'claimStart',
+  'createStart',
+  'backoff',
+  'probeStart',
+  'retired',
+  'lost',
+  'closeStart',
+  'closeAllStart',
+];
 
 function duration(name: string, value: unknown, fallback: number, allow: MillisecondsAllow): number {
   return milliseconds(name, value, allow) ?? fallback;
@@ -158,6 +179,11 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   withMethods('affinity', o.affinity, ['claim', 'release', 'close']);
   withMethods('clock', o.clock, ['now', 'setTimeout', 'clearTimeout']);
   withMethods('logger', o.logger, ['debug', 'info', 'warn', 'error']);
+  withMethods('telemetry', o.telemetry, TELEMETRY_HOOKS);
+  const attach = (o.telemetry as { attach?: unknown } | undefined)?.attach;
+  if (attach !== undefined && typeof attach !== 'function') {
+    throw new InvalidOptionsError('telemetry', `expected attach to be a function, got ${showValue(attach)}`);
+  }
   if (o.probeChain !== undefined) validateChain(o.probeChain);
   const maxSessions = count('maxSessions', o.maxSessions) ?? 10_000;
   return {

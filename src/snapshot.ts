@@ -61,3 +61,28 @@ export interface RegistrySnapshot {
   /** Upstream sessions in service: creating, ready or probing (retiring ones are counted in `retiring`). */
   readonly sessions: readonly SessionSnapshot[];
 }
+
+/** Options of `registry.snapshot()`. */
+export interface SnapshotOptions {
+  /**
+   * `false`: counts only. `sessions` is empty and no session is walked, so the
+   * cost is O(gateways) however many sessions there are (for metrics and health
+   * endpoints). Default `true`. Page through sessions with `registry.sessions()`.
+   */
+  readonly sessions?: boolean;
+}
+
+/** Options of `registry.sessions()`: one page of the sessions in service. */
+export interface SessionPageOptions {
+  /** Where to go on: the `nextCursor` of the previous page. Default: the first page. */
+  readonly cursor?: string;
+  /** Sessions per page, 1 to 1 000. Default 100. */
+  readonly limit?: number;
+}
+
+/** One page of sessions in service (creating, ready or probing), oldest connection first. Frozen plain data. */
+export interface SessionPage {
+  readonly sessions: readonly SessionSnapshot[];
+  /** Pass as `cursor` for the next page; absent on the last page. Opaque. */
+  readonly nextCursor?: string;
+}

@@ -154,23 +154,23 @@ export interface RegistryTelemetrySource {
  * or tracing backend; `otelTelemetry()` from `mcp-upstream-registry/otel` is
  * the OpenTelemetry one. Pass it as `RegistryOptions.telemetry`.
  *
- * Where the registry calls each hook (the wiring map). Hold the option as
- * `#telemetry: RegistryTelemetry | undefined` and call every hook as
- * `this.#telemetry?.hook(...)`; keep span handles in locals (or on the
- * binding while a create/probe is shared), never in a per-acquire object.
+ * Where the registry calls each hook (the wiring map, `src/registry/`). The
+ * core holds the option as `telemetry: RegistryTelemetry | undefined` and
+ * every call is `core.telemetry?.hook(...)`; span handles live in locals (or
+ * on the claim while it is shared), never in a per-acquire object.
  *
- * | hook | concern | moment |
+ * | hook | file | moment |
  * | --- | --- | --- |
- * | `attach` | facade | constructor: `this.#detachTelemetry = telemetry?.attach?.({ gatewayCounts })` where `gatewayCounts` yields the per-gateway counts of `snapshot().gateways` without walking sessions; call `#detachTelemetry?.()` when `#shutdown()` has resolved |
- * | `acquireStart` | facade `acquire` | first line of the slow path (`#acquireSlow`), never before the warm-path return; end `'ok'` when it returns a lease, `'error'` with the rejection (wrap the body in try/catch; `finally` already exists) |
- * | `claimStart` | ownership | in `#claim(ds)`, before `affinity.claim()`: only a real claim (not `ds.owned`, not joining `ds.claiming`); end `'owned'`; `'not-owner'` before throwing `NotOwnerError`; `'unavailable'` when `waitWithin` timed out; `'error'` (with the error) when the affinity threw |
- * | `createStart` | create | in `#runFactory(binding, gw)` after the `state !== 'creating'` check, before the backoff check; the acquire's span reaches it through `#create` → the `gw.limit(() => …)` closure. End `'backoff'` on the backoff refusal; `'ok'` next to `#createSucceeded`; on a factory error `'timeout'` when `binding.createControl.signal.aborted` by the deadline, else `'error'` (with the cause); `'retired'` when `binding.state !== 'creating'` after the factory (retired or registry closed meanwhile) |
- * | `backoff` | gateways | in `#openBackoff`, next to the `gateway:backoff` event |
- * | `probeStart` | probe | first line of `#probe(binding)` (only the acquire that starts `binding.probing` passes its span); end `result.healthy ? 'healthy' : 'unhealthy'` with `result.step` (and `result.error`); in the catch `'retired'` (step `'none'`) when `binding.state !== 'ready'`, else `'error'` with the application error |
- * | `retired` | retire | in `#retire`, next to the `session:retired` event: `retired(binding.info, reason, clock.now() - binding.info.createdAt)` |
- * | `lost` | retire, create | in `#emitLost`, next to every `session:lost` event |
- * | `closeStart` | close | first line of `#close(binding, connection, schedule)` (after the drain); end `'orphaned'` when `result.outcome === 'orphaned'`, else `'error'` when `result.error`, else `'forced'` when `result.forced`, else `'closed'`. A create that never settled (`#closeAfterCreate` gave up) has no close span: `closeAll`'s orphan count and `session:orphaned` cover it |
- * | `closeAllStart` | shutdown | in `closeAll()` when `#closeAll` is first set (not on repeat calls); end with `totals.orphaned` after minus before, when `#shutdown()` resolves |
+ * | `attach` | `registry.ts` | constructor, with a reader of the per-gateway counts (`gatewaySnapshots`, O(gateways)); the detach runs once `closeAll()` has resolved |
+ * | `acquireStart` | `registry.ts` | first line of `#acquireSlow`, never before the warm-path return; ends `'ok'` with the lease, `'error'` with the rejection |
+ * | `claimStart` | `ownership.ts` | `#startClaim`, only for a real claim (not `ds.owned`, not joining `ds.claim`); ends in `#settleClaim`: `'owned'`, `'not-owner'`, `'unavailable'` (timed out), else `'error'` |
+ * | `createStart` | `create.ts` | `#run` after the `state !== 'creating'` check, before the backoff check; ends `'backoff'`, `'ok'` before `#succeed`, `'timeout'` / `'error'` on a factory error, `'retired'` when retired meanwhile |
+ * | `backoff` | `gateways.ts` | `failed()`, next to the `gateway:backoff` event |
+ * | `probeStart` | `leases.ts` | first line of `#probe` (the acquire that started `probing` passes its span); ends `'healthy'` / `'unhealthy'` with the step, `'error'` on an application error, `'retired'` (step `'none'`) when retired meanwhile |
+ * | `retired` | `lifecycle.ts` | the transition into draining/closing, next to `session:retired` |
+ * | `lost` | `retire.ts` | `emitLost`, next to every `session:lost` (also the create path's lost re-attach) |
+ * | `closeStart` | `retire.ts` | first line of `#close` (after the drain); ends `'orphaned'`, `'error'`, `'forced'` or `'closed'`. A create that never settled has no close span: `closeAll`'s orphan count and `session:orphaned` cover it |
+ * | `closeAllStart` | `registry.ts` | `closeAll()` on its first call; ends with the orphans counted while it ran |
  *
  * Parenting: the registry passes the acquire's span handle as `parent` to the
  * `claimStart`, `createStart` and `probeStart` it causes; a create started by

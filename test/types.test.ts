@@ -76,6 +76,7 @@ describe('RegistryEvents', () => {
       | 'lost'
       | 'registry-closed'
       | 'ownership-lost'
+      | 'handover'
     >();
   });
 });

@@ -34,6 +34,13 @@ export async function runP1(settings: Settings, lib: Library): Promise<ScenarioR
   const request = SessionCreateRequest.from(INIT);
   (await registry.acquire(request)).release();
   (await registry.acquire(INIT_5_HEADERS)).release();
+  // The same with telemetry on: otelTelemetry() on the API's global no-op providers
+  // (no SDK registered), the setup of an app that installs the SDK later or not at all.
+  const traced = new UpstreamSessionRegistry({ factory: fake.factory, telemetry: lib.otel.otelTelemetry() });
+  (await traced.acquire(request)).release();
+  // A second registry without telemetry: the spread between the two off registries is the noise floor.
+  const twin = new UpstreamSessionRegistry({ factory: fake.factory });
+  (await twin.acquire(request)).release();
 
   const pool = genericPool.createPool({ create: async () => ({ id: 1 }), destroy: async () => {} }, { min: 1, max: 1 });
   pool.release(await pool.acquire());
@@ -46,6 +53,18 @@ export async function runP1(settings: Settings, lib: Library): Promise<ScenarioR
       registry: async (n) => {
         for (let i = 0; i < n; i++) {
           const lease = await registry.acquire(request);
+          lease.release();
+        }
+      },
+      registryTelemetry: async (n) => {
+        for (let i = 0; i < n; i++) {
+          const lease = await traced.acquire(request);
+          lease.release();
+        }
+      },
+      registryTwin: async (n) => {
+        for (let i = 0; i < n; i++) {
+          const lease = await twin.acquire(request);
           lease.release();
         }
       },
@@ -86,7 +105,7 @@ export async function runP1(settings: Settings, lib: Library): Promise<ScenarioR
   );
 
   const created = fake.created;
-  await registry.closeAll();
+  await Promise.all([registry.closeAll(), traced.closeAll(), twin.closeAll()]);
   await pool.drain();
   await pool.clear();
 
@@ -140,6 +159,31 @@ export async function runP1(settings: Settings, lib: Library): Promise<ScenarioR
         },
       },
       {
+        measure: 'same, telemetry on (otelTelemetry(), no SDK registered)',
+        value: rates.registryTelemetry.median,
+        unit: 'ops/s',
+        compare: {
+          label: 'telemetry off',
+          value: reg,
+          unit: 'ops/s',
+          ratioLabel: 'on / off',
+          ratio: rates.registryTelemetry.median / reg,
+        },
+        target: 'within noise of off (hooks run on slow paths only)',
+      },
+      {
+        measure: 'same, a second registry without telemetry (noise floor)',
+        value: rates.registryTwin.median,
+        unit: 'ops/s',
+        compare: {
+          label: 'telemetry off',
+          value: reg,
+          unit: 'ops/s',
+          ratioLabel: 'twin / off',
+          ratio: rates.registryTwin.median / reg,
+        },
+      },
+      {
         measure: 'acquire + release, warm key, plain init object per call, no headers (validated and hashed per call)',
         value: init0,
         unit: 'ops/s',
@@ -173,6 +217,7 @@ export async function runP1(settings: Settings, lib: Library): Promise<ScenarioR
     notes: [
       'One registry with the fake factory from `/testing` (default options); the key is created once before timing, so every timed acquire is a hit.',
       'The request is built once with `SessionCreateRequest.from(...)`: validation and fingerprint hashing are off the hot path. The plain-init rows pass a plain init object instead, as the README Quick start and a proxy that builds the request per call do: `SessionCreateRequest.from` validates, copies and fingerprints (SHA-256) it on every acquire. The 5-header init carries authorization, x-tenant-id, x-request-source, accept-language and x-api-version.',
+      'Telemetry on: a second registry with `telemetry: otelTelemetry()`; its warm path never calls a hook, so on/off must agree within noise.',
       'generic-pool: `createPool` with min = max = 1; each op is `await pool.acquire()` then `pool.release(resource)` (not awaited: it resolves at once).',
       'The Map floor is a synchronous `get` + `set` on the same key; the async floor adds one `await`, the least any promise-returning acquire costs.',
       `Interleaved rounds (${settings.rates.rounds} x ~${settings.rates.sampleMs} ms per variant), median reported; the factory ran ${created} time(s).`,

@@ -37,7 +37,7 @@ export interface WorkerProcess {
   readonly logs: readonly Record<string, unknown>[];
   /** Resolves when the process has exited. */
   readonly exited: Promise<void>;
-  /** SIGTERM (graceful: ends its sessions), SIGKILL after `graceMs`. Resolves on exit. */
+  /** SIGTERM (graceful: hands its sessions over to the other workers), SIGKILL after `graceMs`. Resolves on exit. */
   stop(graceMs?: number): Promise<void>;
 }
 

@@ -7,12 +7,13 @@
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { type DownstreamSessions, checkHostAndOrigin } from 'mcp-upstream-registry/bridge';
-import type { UpstreamSessionRegistry } from 'mcp-upstream-registry';
+import type { Logger, UpstreamSessionRegistry } from 'mcp-upstream-registry';
 import type { ProxyOptions, RunningProxy } from '../shared/main.js';
 import type { ClusterMember } from '../shared/cluster.js';
 import { startProxyCore } from '../shared/proxy-core.js';
 import { forwardNodeRequest } from '../shared/node-http.js';
-import { DEFAULT_MAX_BODY_BYTES, PARSE_ERROR, adminRegistryAnswer, bodyTooLarge } from '../shared/hardening.js';
+import { DEFAULT_MAX_BODY_BYTES, PARSE_ERROR, adminRegistryAnswer, bodyTooLarge, metricsRefusal } from '../shared/hardening.js';
+import { adminSessionsAnswer, requestLogger } from '../shared/observability.js';
 
 /** Options of {@link startProxy}. */
 export type ExpressProxyOptions = ProxyOptions;
@@ -25,10 +26,23 @@ export interface ExpressProxy extends RunningProxy {
   readonly worker: ClusterMember | undefined;
 }
 
+function stringParam(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Logs each MCP request once answered, on a child logger tagged with its session. */
+function logRequest(logger: Logger, method: string, sessionHeader: string | string[] | undefined, res: Response): void {
+  const started = Date.now();
+  res.on('finish', () => {
+    const sessionId = typeof sessionHeader === 'string' ? sessionHeader : stringParam(res.getHeader('mcp-session-id'));
+    requestLogger(logger, method, '/mcp', sessionId).info({ status: res.statusCode, durationMs: Date.now() - started }, 'mcp request');
+  });
+}
+
 /** Starts the proxy on `host:port` (default 127.0.0.1, any free port). */
 export async function startProxy(options: ExpressProxyOptions): Promise<ExpressProxy> {
   const core = await startProxyCore(options, (transportOptions) => new StreamableHTTPServerTransport(transportOptions));
-  const { server, url, worker, registry, sessions, allowedHosts } = core;
+  const { url, worker, registry, sessions, allowedHosts, observability } = core;
 
   const app = express();
   app.disable('x-powered-by');
@@ -46,7 +60,19 @@ export async function startProxy(options: ExpressProxyOptions): Promise<ExpressP
     const answer = adminRegistryAnswer(req.headers.authorization, options.adminToken, () => registry.snapshot());
     res.status(answer.status).set(answer.headers).json(answer.body);
   });
+  app.get('/admin/sessions', (req, res) => {
+    const query = { cursor: stringParam(req.query.cursor), limit: stringParam(req.query.limit) };
+    const answer = adminSessionsAnswer(req.headers.authorization, options.adminToken, registry, query);
+    res.status(answer.status).set(answer.headers).json(answer.body);
+  });
+  app.get('/metrics', async (req, res) => {
+    const refused = metricsRefusal(req.headers.authorization, options.adminToken);
+    if (refused) return void res.status(refused.status).set(refused.headers).json(refused.body);
+    const metrics = await observability.metrics();
+    res.status(metrics.status).set(metrics.headers).send(metrics.body);
+  });
   app.all('/mcp', async (req: Request, res: Response) => {
+    if (options.logger) logRequest(options.logger, req.method, req.headers['mcp-session-id'], res);
     const aborted = new AbortController();
     res.on('close', () => aborted.abort());
     // A second round only when the owner named first did not take the request (see ClusterMember.forward).
@@ -70,7 +96,7 @@ export async function startProxy(options: ExpressProxyOptions): Promise<ExpressP
     res.status(500).json({ jsonrpc: '2.0', id: null, error: { code: -32603, message: 'Internal error' } });
   });
 
-  server.on('request', app);
+  core.serve(app);
 
   return { url, registry, sessions, worker, close: core.close };
 }

@@ -14,7 +14,8 @@ import type { UpstreamSessionRegistry } from 'mcp-upstream-registry';
 import type { ProxyOptions, RunningProxy } from '../shared/main.js';
 import { startProxyCore } from '../shared/proxy-core.js';
 import { rebuiltRequest } from '../shared/node-http.js';
-import { DEFAULT_MAX_BODY_BYTES, adminRegistryAnswer, readJsonBody } from '../shared/hardening.js';
+import { DEFAULT_MAX_BODY_BYTES, adminRegistryAnswer, metricsRefusal, readJsonBody } from '../shared/hardening.js';
+import { adminSessionsAnswer, requestLogger } from '../shared/observability.js';
 
 /** Options of {@link startProxy}. */
 export type HonoProxyOptions = ProxyOptions;
@@ -28,7 +29,7 @@ export interface HonoProxy extends RunningProxy {
 /** Starts the proxy on `host:port` (default 127.0.0.1, any free port). */
 export async function startProxy(options: HonoProxyOptions): Promise<HonoProxy> {
   const core = await startProxyCore(options, (transportOptions) => new WebStandardStreamableHTTPServerTransport(transportOptions));
-  const { server, url, worker, registry, sessions, allowedHosts } = core;
+  const { url, worker, registry, sessions, allowedHosts } = core;
 
   const app = new Hono();
   if (allowedHosts) {
@@ -44,6 +45,27 @@ export async function startProxy(options: HonoProxyOptions): Promise<HonoProxy> 
     const answer = adminRegistryAnswer(c.req.header('authorization'), options.adminToken, () => registry.snapshot());
     return c.json(answer.body, answer.status as ContentfulStatusCode, { ...answer.headers });
   });
+  app.get('/admin/sessions', (c) => {
+    const query = { cursor: c.req.query('cursor'), limit: c.req.query('limit') };
+    const answer = adminSessionsAnswer(c.req.header('authorization'), options.adminToken, registry, query);
+    return c.json(answer.body, answer.status as ContentfulStatusCode, { ...answer.headers });
+  });
+  app.get('/metrics', async (c) => {
+    const refused = metricsRefusal(c.req.header('authorization'), options.adminToken);
+    if (refused) return c.json(refused.body, refused.status as ContentfulStatusCode, { ...refused.headers });
+    const metrics = await core.observability.metrics();
+    return c.body(metrics.body, metrics.status as ContentfulStatusCode, metrics.headers);
+  });
+  const logger = options.logger;
+  if (logger) {
+    // Each MCP request logged once answered, on a child logger tagged with its session.
+    app.use('/mcp', async (c, next) => {
+      const started = Date.now();
+      await next();
+      const sessionId = c.req.header('mcp-session-id') ?? c.res.headers.get('mcp-session-id') ?? undefined;
+      requestLogger(logger, c.req.method, '/mcp', sessionId).info({ status: c.res.status, durationMs: Date.now() - started }, 'mcp request');
+    });
+  }
   app.all('/mcp', async (c) => {
     let body: unknown;
     if (c.req.method === 'POST') {
@@ -66,7 +88,7 @@ export async function startProxy(options: HonoProxyOptions): Promise<HonoProxy> 
     throw new Error('unreachable: the last round always answers');
   });
 
-  server.on('request', getRequestListener(app.fetch));
+  core.serve(getRequestListener(app.fetch));
 
   return { url, registry, sessions, close: core.close };
 }

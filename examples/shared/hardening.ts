@@ -92,9 +92,20 @@ function hasToken(authorization: string | undefined, token: string): boolean {
  * endpoint is off (403); a missing or wrong token gets 401.
  */
 export function adminRegistryAnswer(authorization: string | undefined, adminToken: string | undefined, snapshot: () => RegistrySnapshot): PlainAnswer {
+  return adminAnswer(authorization, adminToken, () => ({ status: 200, headers: { 'cache-control': 'no-store' }, body: redactedSnapshot(snapshot()) }));
+}
+
+/** `GET /metrics` is behind the admin token too: `undefined` when the request may read it, else the refusal. */
+export function metricsRefusal(authorization: string | undefined, adminToken: string | undefined): PlainAnswer | undefined {
+  const answer = adminAnswer(authorization, adminToken, () => ({ status: 200, headers: {}, body: null }));
+  return answer.status === 200 ? undefined : answer;
+}
+
+/** Any admin endpoint: off (403) without a configured token, 401 without the right one, else `answer()`. */
+export function adminAnswer(authorization: string | undefined, adminToken: string | undefined, answer: () => PlainAnswer): PlainAnswer {
   if (adminToken === undefined || adminToken === '') {
     return jsonRpcError(403, -32000, `Admin endpoint disabled: set ${ADMIN_TOKEN_ENV}`);
   }
   if (!hasToken(authorization, adminToken)) return jsonRpcError(401, -32000, 'Unauthorized', { 'www-authenticate': 'Bearer' });
-  return { status: 200, headers: { 'cache-control': 'no-store' }, body: redactedSnapshot(snapshot()) };
+  return answer();
 }

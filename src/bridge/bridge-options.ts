@@ -24,6 +24,7 @@ import {
 import { SessionCreateRequest, type SessionCreateRequestInit } from '../request.js';
 import type { SessionInfo } from '../session.js';
 import { showValue } from '../show-value.js';
+import type { ProxyTelemetry } from '../telemetry.js';
 import { GatewayNamespace, type NamespaceMode } from './namespace.js';
 import { DEFAULT_PARTIAL_LIST_RETRY_MS } from './partial-lists.js';
 
@@ -108,6 +109,14 @@ export interface BridgeBehaviour {
    * when the downstream transport runs with `enableJsonResponse`.
    */
   relateToRequests?: boolean;
+  /**
+   * Client spans and `mcp.client.operation.duration` for every request
+   * forwarded upstream (e.g. `otelTelemetry()` from `mcp-upstream-registry/otel`);
+   * the upstream request's `params._meta` then carries this span's trace
+   * context. Without it, a `traceparent` in the downstream request's `_meta`
+   * (or its HTTP `traceparent` header) is passed upstream as it came.
+   */
+  telemetry?: ProxyTelemetry;
 }
 
 /** Options of `BridgeHub.createBridge`. Unknown keys are rejected. */
@@ -136,6 +145,7 @@ export interface ResolvedBridgeOptions {
   readonly clientRequestTimeoutMs: number;
   readonly retryAfterSeconds: number;
   readonly relateToRequests: boolean;
+  readonly telemetry: ProxyTelemetry | undefined;
 }
 
 /** The downstream capabilities a bridge announces by default. */
@@ -162,6 +172,7 @@ const BEHAVIOUR_KEYS = [
   'clientRequestTimeoutMs',
   'retryAfterSeconds',
   'relateToRequests',
+  'telemetry',
   'forwardClientInfo',
   'partialListRetryMs',
 ] as const;
@@ -189,6 +200,8 @@ function checkGateways(value: unknown, downstreamSessionId: string): Map<string,
 }
 
 function checkBehaviour(options: Record<string, unknown>): Omit<ResolvedBridgeOptions, 'registry' | 'downstreamSessionId' | 'requests' | 'namespace'> {
+  const telemetry = options.telemetry;
+  if (telemetry !== undefined) withMethods('telemetry', telemetry, ['operationStart']);
   return {
     serverInfo: implementationOption('serverInfo', options.serverInfo),
     capabilities: optionalRecord<ServerCapabilities>('capabilities', options.capabilities),
@@ -199,6 +212,7 @@ function checkBehaviour(options: Record<string, unknown>): Omit<ResolvedBridgeOp
     clientRequestTimeoutMs: milliseconds('clientRequestTimeoutMs', options.clientRequestTimeoutMs) ?? DEFAULT_CLIENT_REQUEST_TIMEOUT_MS,
     retryAfterSeconds: numberIn('retryAfterSeconds', options.retryAfterSeconds, 0, 86_400) ?? DEFAULT_RETRY_AFTER_SECONDS,
     relateToRequests: flag('relateToRequests', options.relateToRequests, true),
+    telemetry: telemetry as ProxyTelemetry | undefined,
   };
 }
 

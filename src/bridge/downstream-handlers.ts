@@ -6,7 +6,6 @@
  */
 
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CallToolRequestSchema,
   CancelTaskRequestSchema,
@@ -23,7 +22,6 @@ import {
   McpError,
   ReadResourceRequestSchema,
   type Result,
-  ResultSchema,
   RootsListChangedNotificationSchema,
   SetLevelRequestSchema,
   SubscribeRequestSchema,
@@ -36,6 +34,7 @@ import type { NamespacedTarget } from './namespace.js';
 import { type ListMethod, PARTIAL_LIST_META_KEY } from './partial-lists.js';
 import { renameItems, renamePromptResult, renameReadResult, renameToolResult } from './rewrite.js';
 import type { DownstreamExtra, SessionBridge } from './session-bridge.js';
+import type { SendUpstream } from './upstream-request.js';
 
 /** Server capability a list method needs; a gateway without it contributes nothing. */
 type Capability = 'tools' | 'prompts' | 'resources';
@@ -115,7 +114,7 @@ async function target(bridge: SessionBridge, spec: TargetSpec, name: string, ext
   const lists = listsFor(spec.kind);
   // Every gateway's list known and fresh: the name is simply unknown; listing again would only amplify the client's mistake.
   if (gatewayId === undefined && !lists.every((list) => bridge.routes.complete(list.kind))) {
-    await Promise.all(lists.map((list) => gather(bridge, list, extra, (client, options) => listAll(client, list, {}, options))));
+    await Promise.all(lists.map((list) => gather(bridge, list, extra, (client, send) => listAll(client, list, {}, send))));
     gatewayId = mergedOwner(bridge, spec.kind, name);
   }
   if (gatewayId === undefined) throw notFound(spec.label, name, spec.code);
@@ -127,11 +126,11 @@ async function listPage(
   client: Client,
   spec: ListSpec,
   params: Params,
-  options: RequestOptions,
+  send: SendUpstream,
 ): Promise<Result | undefined> {
   if (!mayHave(client, spec.capability)) return undefined;
   try {
-    return await client.request({ method: spec.method, params }, ResultSchema, options);
+    return await send(spec.method, params);
   } catch (error) {
     if (isMethodNotFound(error)) return undefined;
     throw error;
@@ -139,11 +138,11 @@ async function listPage(
 }
 
 /** Every page of `spec` from one gateway (at most {@link MAX_MERGED_PAGES}), as one page without a cursor. */
-async function listAll(client: Client, spec: ListSpec, params: Params, options: RequestOptions): Promise<Result | undefined> {
+async function listAll(client: Client, spec: ListSpec, params: Params, send: SendUpstream): Promise<Result | undefined> {
   const items: unknown[] = [];
   let cursor: string | undefined;
   for (let page = 0; page < MAX_MERGED_PAGES; page++) {
-    const result = await listPage(client, spec, cursor === undefined ? params : { ...params, cursor }, options);
+    const result = await listPage(client, spec, cursor === undefined ? params : { ...params, cursor }, send);
     if (result === undefined) return page === 0 ? undefined : { [spec.key]: items };
     const pageItems = result[spec.key];
     if (Array.isArray(pageItems)) items.push(...pageItems);
@@ -169,12 +168,12 @@ async function gather(
   bridge: SessionBridge,
   spec: ListSpec,
   extra: DownstreamExtra,
-  fetch: (client: Client, options: RequestOptions, gatewayId: string) => Promise<Result | undefined>,
+  fetch: (client: Client, send: SendUpstream, gatewayId: string) => Promise<Result | undefined>,
   gatewayIds: readonly string[] = bridge.gatewayIds,
 ): Promise<Gathered> {
   // Progress of several upstreams cannot be merged into one increasing value: not relayed.
   const settled = await Promise.allSettled(
-    gatewayIds.map((gatewayId) => bridge.call(gatewayId, extra, (client, options) => fetch(client, options, gatewayId), false)),
+    gatewayIds.map((gatewayId) => bridge.call(gatewayId, extra, (client, _options, send) => fetch(client, send, gatewayId), false)),
   );
   const failed = settled.flatMap((outcome, i) =>
     outcome.status === 'rejected' ? [{ gatewayId: gatewayIds[i] as string, error: outcome.reason as unknown }] : [],
@@ -210,11 +209,11 @@ async function listPrefixed(bridge: SessionBridge, spec: ListSpec, params: Param
     bridge,
     spec,
     extra,
-    (client, options, gatewayId) => {
+    (client, send, gatewayId) => {
       const cursor = cursors.get(gatewayId);
       const gatewayParams = { ...forwarded, cursor: cursor ?? undefined };
       if (cursor === null || cursor === undefined) delete gatewayParams.cursor;
-      return listPage(client, spec, gatewayParams, options);
+      return listPage(client, spec, gatewayParams, send);
     },
     [...cursors.keys()],
   );
@@ -237,7 +236,7 @@ async function listMerged(bridge: SessionBridge, spec: ListSpec, params: Params,
   // The bridge never hands out a cursor here; one it did not make is refused, as with prefixes.
   if (params?.cursor !== undefined) throw new McpError(ErrorCode.InvalidParams, 'Invalid cursor');
   const { cursor: _none, ...forwarded } = bridge.forwardParams(params) ?? {};
-  const { answered, partial } = await gather(bridge, spec, extra, (client, options) => listAll(client, spec, forwarded, options));
+  const { answered, partial } = await gather(bridge, spec, extra, (client, send) => listAll(client, spec, forwarded, send));
   const lists = answered.map(({ gatewayId, page }) => ({ gatewayId, items: Array.isArray(page?.[spec.key]) ? (page[spec.key] as unknown[]) : [] }));
   const { items, collisions } = mergeFirstWins(lists, spec.field);
   for (const collision of collisions) {
@@ -259,7 +258,7 @@ async function list(bridge: SessionBridge, spec: ListSpec, params: Params, extra
   if (namespace.merged) return listMerged(bridge, spec, params, extra);
   if (namespace.prefixed) return listPrefixed(bridge, spec, params, extra);
   const only = namespace.gatewayIds[0] as string;
-  const page = await bridge.call(only, extra, (client, options) => listPage(client, spec, bridge.forwardParams(params), options));
+  const page = await bridge.call(only, extra, (client, _options, send) => listPage(client, spec, bridge.forwardParams(params), send));
   return page ?? { [spec.key]: [] };
 }
 
@@ -297,9 +296,7 @@ function installTools(bridge: SessionBridge): void {
   bridge.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { gatewayId, name } = await target(bridge, TARGETS.tool, request.params.name, extra);
     const params = { ...bridge.forwardParams(request.params), name };
-    const result = await bridge.call(gatewayId, extra, (client, options) =>
-      client.request({ method: 'tools/call', params }, ResultSchema, options),
-    );
+    const result = await bridge.call(gatewayId, extra, (_client, _options, send) => send('tools/call', params, name));
     return renameToolResult(result, (uri) => bridge.namespace.toDownstream(gatewayId, uri)) as never;
   });
 }
@@ -308,9 +305,7 @@ function installPrompts(bridge: SessionBridge): void {
   bridge.server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
     const { gatewayId, name } = await target(bridge, TARGETS.prompt, request.params.name, extra);
     const params = { ...bridge.forwardParams(request.params), name };
-    const result = await bridge.call(gatewayId, extra, (client, options) =>
-      client.request({ method: 'prompts/get', params }, ResultSchema, options),
-    );
+    const result = await bridge.call(gatewayId, extra, (_client, _options, send) => send('prompts/get', params, name));
     return renamePromptResult(result, (uri) => bridge.namespace.toDownstream(gatewayId, uri)) as never;
   });
 }
@@ -320,9 +315,7 @@ function installResources(bridge: SessionBridge): void {
   server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
     const { gatewayId, name: uri } = await target(bridge, TARGETS.resource, request.params.uri, extra);
     const params = { ...bridge.forwardParams(request.params), uri };
-    const result = await bridge.call(gatewayId, extra, (client, options) =>
-      client.request({ method: 'resources/read', params }, ResultSchema, options),
-    );
+    const result = await bridge.call(gatewayId, extra, (_client, _options, send) => send('resources/read', params));
     return renameReadResult(result, (u) => namespace.toDownstream(gatewayId, u)) as never;
   });
   for (const [schema, method] of [
@@ -332,7 +325,7 @@ function installResources(bridge: SessionBridge): void {
     server.setRequestHandler(schema, async (request, extra) => {
       const { gatewayId, name: uri } = await target(bridge, TARGETS.resource, request.params.uri, extra);
       const params = { ...bridge.forwardParams(request.params), uri };
-      return bridge.call(gatewayId, extra, (client, options) => client.request({ method, params }, ResultSchema, options)) as never;
+      return bridge.call(gatewayId, extra, (_client, _options, send) => send(method, params)) as never;
     });
   }
 }
@@ -344,9 +337,7 @@ function installCompletion(bridge: SessionBridge): void {
       ref.type === 'ref/prompt' ? await target(bridge, TARGETS.prompt, ref.name, extra) : await target(bridge, TARGETS.template, ref.uri, extra);
     const upstreamRef = ref.type === 'ref/prompt' ? { ...ref, name: found.name } : { ...ref, uri: found.name };
     const params = { ...bridge.forwardParams(request.params), ref: upstreamRef };
-    return bridge.call(found.gatewayId, extra, (client, options) =>
-      client.request({ method: 'completion/complete', params }, ResultSchema, options),
-    ) as never;
+    return bridge.call(found.gatewayId, extra, (_client, _options, send) => send('completion/complete', params)) as never;
   });
 }
 
@@ -360,7 +351,7 @@ function installTasks(bridge: SessionBridge): void {
   const only = bridge.gatewayIds[0];
   if (bridge.gatewayIds.length !== 1 || only === undefined) return;
   const forward = (method: string, params: Params, extra: DownstreamExtra) =>
-    bridge.call(only, extra, (client, options) => client.request({ method, params: bridge.forwardParams(params) } as never, ResultSchema, options));
+    bridge.call(only, extra, (_client, _options, send) => send(method, bridge.forwardParams(params)));
   const { server } = bridge;
   server.setRequestHandler(GetTaskRequestSchema, (r, extra) => forward('tasks/get', r.params, extra) as never);
   server.setRequestHandler(ListTasksRequestSchema, (r, extra) => forward('tasks/list', r.params, extra) as never);
@@ -380,10 +371,10 @@ function installLogging(bridge: SessionBridge): void {
         bridge.call(
           gatewayId,
           extra,
-          async (client, options) => {
+          async (client, _options, send) => {
             if (!mayHave(client, 'logging')) return;
             try {
-              await client.request({ method: 'logging/setLevel', params }, ResultSchema, options);
+              await send('logging/setLevel', params);
             } catch (error) {
               if (!isMethodNotFound(error)) throw error;
             }

@@ -14,7 +14,9 @@ import { type Clock, systemClock } from '../clock.js';
 import { InvalidOptionsError, NotOwnerError, RegistryClosedError, RegistryError } from '../errors.js';
 import { downstreamSessionIdFrom } from '../headers.js';
 import { type Logger, silentLogger } from '../logger.js';
-import { assertKnownKeys, count, flag, isRecord, milliseconds } from '../internal/validate.js';
+import { assertKnownKeys, count, flag, isRecord, milliseconds, optionsObject } from '../internal/validate.js';
+import { type Deferred, deferred } from '../internal/deferred.js';
+import { waitWithin } from '../internal/close.js';
 import { showValue } from '../show-value.js';
 import type { BridgeBehaviour, BridgeGateway, BridgeRegistry } from './bridge-options.js';
 import { validateBridgeBehaviour } from './bridge-options.js';
@@ -30,6 +32,7 @@ import { markTransportInitialized } from './resume-transport.js';
 import type { BridgeRejection, SessionBridge } from './session-bridge.js';
 import { type SessionActivity, SessionSweeper } from './session-sweeper.js';
 import type { SessionRetiredEvent } from '../events.js';
+import type { DownstreamClientRecord, DownstreamClientStore } from '../mcp/session-store.js';
 import { sessionEventStore } from './session-event-store.js';
 
 /** A downstream transport as the SDK's Streamable HTTP server transports are. */
@@ -127,6 +130,15 @@ export interface DownstreamSessionsOptions<T extends DownstreamTransport> {
    * store of `/redis` to resume on another worker. Must implement `getStreamIdForEventId`.
    */
   eventStore?: EventStore;
+  /**
+   * Multi-worker proxies: where what each client sent at `initialize`
+   * (protocol version, capabilities, clientInfo) is kept, so a session resumed
+   * on another worker declares the client's sampling, elicitation and roots
+   * capabilities to its upstreams (and forwards its clientInfo) as the first
+   * worker did. E.g. the `RedisSessionStore` of `/redis`. Written once per
+   * `initialize` (a failure is logged, the session goes on), read once per resume.
+   */
+  clientStore?: DownstreamClientStore;
 }
 
 /** An incoming HTTP request on the MCP endpoint, as far as routing needs it. */
@@ -138,6 +150,35 @@ export interface IncomingMcpRequest {
   readonly body?: unknown;
   /** Aborts when the HTTP request goes away. */
   readonly signal?: AbortSignal;
+}
+
+/** Options of {@link DownstreamSessions.closeAll}. Unknown keys are rejected. */
+export interface CloseSessionsOptions {
+  /**
+   * Hand the sessions over to other workers (graceful shutdown of one of many
+   * workers): refuse new requests (503 with `Retry-After`, which the client
+   * may retry; another worker then serves it), wait for the requests in flight
+   * to be answered (at most `drainTimeoutMs`), then close every transport
+   * without evicting its upstream sessions. Follow with
+   * `registry.closeAll({ handover: true })`. Default false: end every session.
+   */
+  handover?: boolean;
+  /** With `handover`: the longest wait for requests in flight. Default 10 000. */
+  drainTimeoutMs?: number;
+}
+
+const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+
+const CLOSE_OPTION_KEYS: ReadonlySet<string> = new Set(['handover', 'drainTimeoutMs']);
+
+function checkCloseOptions(options: CloseSessionsOptions | undefined): { handover: boolean; drainTimeoutMs: number } {
+  if (options === undefined) return { handover: false, drainTimeoutMs: DEFAULT_DRAIN_TIMEOUT_MS };
+  const o = optionsObject('options', options);
+  assertKnownKeys(o, CLOSE_OPTION_KEYS);
+  return {
+    handover: flag('handover', o.handover, false),
+    drainTimeoutMs: milliseconds('drainTimeoutMs', o.drainTimeoutMs, { zero: true, integer: true }) ?? DEFAULT_DRAIN_TIMEOUT_MS,
+  };
 }
 
 /** One live downstream session. */
@@ -175,6 +216,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'clock',
   'logger',
   'eventStore',
+  'clientStore',
 ]);
 
 const DEFAULT_MAX_SESSIONS = 10_000;
@@ -184,6 +226,8 @@ const DEFAULT_KEEP_ALIVE_INTERVAL_MS = 60_000;
 /** A live session with what the idle timer needs to know of it. */
 interface Entry<T extends DownstreamTransport> extends SessionActivity {
   readonly session: DownstreamSession<T>;
+  /** Requests other than GET being handled, and JSON-RPC requests not yet answered: what a handover waits for. */
+  busy: number;
 }
 
 function errorResponse(status: number, code: number, message: string): HttpErrorResponse {
@@ -208,6 +252,14 @@ function hasSessionHeader(headers: IncomingHeaders): boolean {
 function mayBeStream(value: unknown): boolean {
   if (!(value instanceof Response)) return true;
   return value.ok && (value.headers.get('content-type') ?? '').includes('text/event-stream');
+}
+
+function notFound(): DispatchOutcome<never> {
+  return { kind: 'respond', ...errorResponse(404, SESSION_NOT_FOUND_JSONRPC_CODE, 'Session not found') };
+}
+
+function notOwner(id: string, owner: WorkerInfo): DispatchOutcome<never> {
+  return { kind: 'not-owner', owner, ...(httpStatusForError(new NotOwnerError(id, owner)) as HttpErrorResponse) };
 }
 
 function outcomeOf<R>(rejection: BridgeRejection): DispatchOutcome<R> {
@@ -237,6 +289,10 @@ function checkOptions<T extends DownstreamTransport>(options: DownstreamSessions
   const store = options.eventStore;
   if (store !== undefined && (typeof store?.storeEvent !== 'function' || typeof store.getStreamIdForEventId !== 'function')) {
     throw new InvalidOptionsError('eventStore', 'must be an EventStore with getStreamIdForEventId');
+  }
+  const clients = options.clientStore;
+  if (clients !== undefined && (typeof clients?.getClient !== 'function' || typeof clients.setClient !== 'function')) {
+    throw new InvalidOptionsError('clientStore', 'must be a DownstreamClientStore (getClient, setClient)');
   }
   validateBridgeBehaviour(options.bridge);
 }
@@ -291,6 +347,8 @@ export class DownstreamSessions<T extends DownstreamTransport> {
     if (event.reason === 'ownership-lost' && this.#entries.has(event.downstreamSessionId)) this.#unowned.add(event.downstreamSessionId);
   };
   #closed = false;
+  /** Set while handing over: every request is refused, and this resolves when none is in flight. */
+  #handover: Deferred<void> | undefined;
 
   /** Throws `InvalidOptionsError` for an unknown or malformed option. */
   constructor(options: DownstreamSessionsOptions<T>) {
@@ -354,13 +412,43 @@ export class DownstreamSessions<T extends DownstreamTransport> {
     await this.#end(entry.session);
   }
 
-  /** Ends every session and refuses new ones (503). Call before `registry.closeAll()`. */
-  async closeAll(): Promise<void> {
+  /**
+   * Ends every session and refuses new ones (503). Call before
+   * `registry.closeAll()`. With `{ handover: true }` the sessions are handed
+   * over instead (see {@link CloseSessionsOptions.handover}): their upstream
+   * sessions stay for the worker that takes them over.
+   *
+   * @throws {InvalidOptionsError} for malformed options (nothing is closed then).
+   */
+  async closeAll(options?: CloseSessionsOptions): Promise<void> {
+    const { handover, drainTimeoutMs } = checkCloseOptions(options);
     this.#closed = true;
     this.#sweeper.stop();
     this.#options.registry.off('session:retired', this.#onRetired);
+    if (handover) return this.#handOver(drainTimeoutMs);
     await Promise.all(this.ids().map((id) => this.close(id)));
     await Promise.all([...this.#ending]);
+  }
+
+  async #handOver(drainTimeoutMs: number): Promise<void> {
+    this.#handover ??= deferred<void>();
+    this.#noteQuiet();
+    if (!(await waitWithin(this.#handover.promise, drainTimeoutMs, this.#clock))) {
+      this.#logger.warn({ drainTimeoutMs }, 'downstream sessions: requests still in flight at handover; their answers are cut');
+    }
+    for (const entry of [...this.#entries.values()]) {
+      this.#remove(entry.session);
+      this.#unowned.delete(entry.session.id);
+      this.#track(entry.session.bridge.close({ handover: true }));
+    }
+    await Promise.all([...this.#ending]);
+  }
+
+  /** A request ended: while handing over, the last one lets the transports close. */
+  #noteQuiet(): void {
+    if (this.#handover === undefined) return;
+    for (const entry of this.#entries.values()) if (entry.busy > 0) return;
+    this.#handover.resolve();
   }
 
   async #existing<R>(
@@ -368,17 +456,19 @@ export class DownstreamSessions<T extends DownstreamTransport> {
     request: IncomingMcpRequest,
     handle: (transport: T) => Promise<R>,
   ): Promise<DispatchOutcome<R>> {
+    // Handing over: another worker serves this session from now on; the client retries there.
+    if (this.#handover !== undefined) return { kind: 'respond', ...this.#shuttingDown() };
     let session = id === undefined ? undefined : this.get(id);
     if (session === undefined) {
       const found = id === undefined ? undefined : await this.#locate(id, request);
-      if (found === undefined) return { kind: 'respond', ...errorResponse(404, SESSION_NOT_FOUND_JSONRPC_CODE, 'Session not found') };
+      if (found === undefined) return notFound();
       if (!('bridge' in found)) return found;
       session = found;
     }
     const rejection = session.bridge.admission();
     if (rejection === undefined) {
       const refused = await this.#reclaim(session, request);
-      if (refused !== undefined) return outcomeOf(refused);
+      if (refused !== undefined) return refused;
       return { kind: 'handled', value: await this.#handle(session, request, handle) };
     }
     // A lost upstream session ends the downstream one: the client re-initializes on the 404.
@@ -390,14 +480,19 @@ export class DownstreamSessions<T extends DownstreamTransport> {
   async #handle<R>(session: DownstreamSession<T>, request: IncomingMcpRequest, handle: (transport: T) => Promise<R>): Promise<R> {
     const entry = this.#entries.get(session.id);
     if (entry === undefined) return handle(session.transport);
+    // A GET's handler may last as long as its stream: a handover does not wait for it.
+    const busy = request.method === 'GET' ? 0 : 1;
     entry.inflight++;
+    entry.busy += busy;
     entry.lastActivity = this.#clock.now();
     let value: R;
     try {
       value = await handle(session.transport);
     } finally {
       entry.inflight--;
+      entry.busy -= busy;
       entry.lastActivity = this.#clock.now();
+      this.#noteQuiet();
     }
     const { signal } = request;
     if (request.method === 'GET' && signal !== undefined && !signal.aborted && mayBeStream(value)) {
@@ -416,10 +511,15 @@ export class DownstreamSessions<T extends DownstreamTransport> {
 
   /** Refuses a new session when the table is closed or full, counting sessions still being opened. */
   #refusal(): HttpErrorResponse | undefined {
-    if (this.#closed) return httpStatusForError(new RegistryClosedError('The proxy is shutting down'), this.#retryOptions());
+    if (this.#closed) return this.#shuttingDown();
     if (this.#entries.size + this.#pending < this.#maxSessions) return undefined;
     this.#logger.warn({ maxSessions: this.#maxSessions }, 'downstream sessions: at capacity, initialize refused');
     return downstreamCapacityResponse(this.#retryOptions());
+  }
+
+  /** 503 with `Retry-After`: nothing ran, the client may retry (on another worker). */
+  #shuttingDown(): HttpErrorResponse {
+    return httpStatusForError(new RegistryClosedError('The proxy is shutting down'), this.#retryOptions()) as HttpErrorResponse;
   }
 
   #retryOptions(): { retryAfterSeconds?: number } {
@@ -431,16 +531,29 @@ export class DownstreamSessions<T extends DownstreamTransport> {
    * A session whose ownership was lost (e.g. Redis stayed away past the
    * ownership TTL) is claimed again before the transport sees the request, so
    * that an unreachable Redis is a 503 with Retry-After and a new owner a
-   * `not-owner` answer, never a JSON-RPC error inside an HTTP 200.
+   * `not-owner` answer, never a JSON-RPC error inside an HTTP 200. With a
+   * `locateSession`, the claim must also find the session's records: a session
+   * whose records are gone (Redis restarted empty) is lost (404, the client
+   * re-initializes), never rebuilt with fresh upstream sessions under its old id.
    */
-  async #reclaim(session: DownstreamSession<T>, request: IncomingMcpRequest): Promise<BridgeRejection | undefined> {
+  async #reclaim(session: DownstreamSession<T>, request: IncomingMcpRequest): Promise<DispatchOutcome<never> | undefined> {
     if (!this.#unowned.has(session.id)) return undefined;
+    if (this.#options.locateSession !== undefined) {
+      const location = await this.#located(session.id);
+      // Redis away: keep the session, the next request claims again.
+      if (location !== undefined && typeof location === 'object' && 'kind' in location) return location;
+      if (location !== 'resume') {
+        // Another worker serves it now (later requests locate it afresh), or nobody has its records.
+        void this.close(session.id);
+        return location === undefined ? notFound() : notOwner(session.id, location);
+      }
+    }
     const rejection = await session.bridge.connect({ signal: request.signal });
     if (rejection === undefined) this.#unowned.delete(session.id);
     // Another worker serves it now (drop this copy: later requests locate the owner afresh), or it is lost (404).
     // A 503 (Redis away) keeps it: the next request claims again.
     else if (rejection.owner !== undefined || rejection.status === 404) void this.close(session.id);
-    return rejection;
+    return rejection === undefined ? undefined : outcomeOf(rejection);
   }
 
   async #open<R>(request: IncomingMcpRequest, handle: (transport: T) => Promise<R>): Promise<DispatchOutcome<R>> {
@@ -451,10 +564,14 @@ export class DownstreamSessions<T extends DownstreamTransport> {
     const id = this.#options.generateSessionId?.() ?? crypto.randomUUID();
     try {
       const bridge = await this.#createBridge(id, request);
-      const { capabilities, clientInfo } = (request.body as { params: { capabilities: ClientCapabilities; clientInfo?: Implementation } }).params;
+      const { capabilities, clientInfo, protocolVersion } = (
+        request.body as { params: { capabilities: ClientCapabilities; clientInfo?: Implementation; protocolVersion?: string } }
+      ).params;
       // The registry claims the session for this worker here, before the client learns its id.
       const rejection = await this.#connect(bridge, request, capabilities, clientInfo);
       if (rejection !== undefined) return outcomeOf(rejection);
+      // After the claim: a store like Redis's writes only for the session's owner.
+      await this.#remember(id, { capabilities, ...(clientInfo && { clientInfo }), ...(typeof protocolVersion === 'string' && { protocolVersion }) });
       session = await this.#install(id, bridge, false);
     } finally {
       this.#pending--;
@@ -474,23 +591,24 @@ export class DownstreamSessions<T extends DownstreamTransport> {
    * their HTTP answer, with a fixed message; the details go to the log.
    */
   async #locate(id: string, request: IncomingMcpRequest): Promise<DownstreamSession<T> | DispatchOutcome<never> | undefined> {
+    const location = await this.#located(id);
+    if (location === undefined) return undefined;
+    if (location === 'resume') return this.#resuming.get(id) ?? this.#resume(id, request);
+    return 'kind' in location ? location : notOwner(id, location);
+  }
+
+  /** `locateSession`'s answer, or the HTTP answer of the registry error it threw. */
+  async #located(id: string): Promise<SessionLocation | DispatchOutcome<never>> {
     const locate = this.#options.locateSession;
     if (locate === undefined) return undefined;
-    let location: SessionLocation;
     try {
-      location = await locate(id);
+      return await locate(id);
     } catch (error) {
       const http = error instanceof RegistryError ? httpStatusForError(error, this.#retryOptions()) : undefined;
       if (http === undefined) throw error;
       this.#logger.warn({ error: describeError(error) }, 'downstream sessions: locating a session failed');
       return { kind: 'respond', ...http };
     }
-    if (location === undefined) return undefined;
-    if (location !== 'resume') {
-      return { kind: 'not-owner', owner: location, ...(httpStatusForError(new NotOwnerError(id, location)) as HttpErrorResponse) };
-    }
-    const resuming = this.#resuming.get(id) ?? this.#resume(id, request);
-    return resuming;
   }
 
   /**
@@ -507,8 +625,14 @@ export class DownstreamSessions<T extends DownstreamTransport> {
       this.#pending++;
       try {
         const bridge = await this.#createBridge(id, request);
-        // Without the downstream initialize, the client's capabilities are unknown here.
-        const rejection = await this.#connect(bridge, request, undefined);
+        // What the client declared at initialize (on another worker), when a clientStore kept it.
+        const client = await this.#recall(id);
+        const rejection = await this.#connect(
+          bridge,
+          request,
+          client?.capabilities as ClientCapabilities | undefined,
+          client?.clientInfo as Implementation | undefined,
+        );
         if (rejection !== undefined) return outcomeOf(rejection);
         return await this.#install(id, bridge, true);
       } finally {
@@ -521,6 +645,27 @@ export class DownstreamSessions<T extends DownstreamTransport> {
       () => this.#resuming.delete(id),
     );
     return work;
+  }
+
+  async #remember(id: string, record: DownstreamClientRecord): Promise<void> {
+    const store = this.#options.clientStore;
+    if (store === undefined) return;
+    try {
+      await store.setClient(id, record);
+    } catch (error) {
+      this.#logger.warn({ error: describeError(error) }, 'downstream sessions: storing the client record failed; a resumed session will not know its capabilities');
+    }
+  }
+
+  async #recall(id: string): Promise<DownstreamClientRecord | undefined> {
+    const store = this.#options.clientStore;
+    if (store === undefined) return undefined;
+    try {
+      return await store.getClient(id);
+    } catch (error) {
+      this.#logger.warn({ error: describeError(error) }, 'downstream sessions: reading the client record failed; resuming without its capabilities');
+      return undefined;
+    }
   }
 
   async #createBridge(id: string, request: IncomingMcpRequest): Promise<SessionBridge> {
@@ -577,7 +722,7 @@ export class DownstreamSessions<T extends DownstreamTransport> {
       await bridge.close();
       throw error;
     }
-    const entry: Entry<T> = { session, lastActivity: this.#clock.now(), inflight: 0, streams: 0 };
+    const entry: Entry<T> = { session, lastActivity: this.#clock.now(), inflight: 0, streams: 0, busy: 0 };
     this.#countCalls(entry);
     this.#entries.set(id, entry);
     this.#sweeper.start();
@@ -598,13 +743,17 @@ export class DownstreamSessions<T extends DownstreamTransport> {
       if ('method' in message && 'id' in message && !pending.has(message.id)) {
         pending.add(message.id);
         entry.inflight++;
+        entry.busy++;
       }
       receive?.(message, extra);
     };
     transport.send = (message, options) => {
       if (!('method' in message) && 'id' in message && message.id !== undefined && pending.delete(message.id)) {
         entry.inflight--;
+        entry.busy--;
         entry.lastActivity = this.#clock.now();
+        // After the answer is written, so the transport is not closed under it.
+        return send(message, options).finally(() => this.#noteQuiet());
       }
       return send(message, options);
     };
@@ -636,7 +785,10 @@ export class DownstreamSessions<T extends DownstreamTransport> {
   }
 
   #end(session: DownstreamSession<T>): Promise<void> {
-    const ending = session.bridge.close();
+    return this.#track(session.bridge.close());
+  }
+
+  #track(ending: Promise<void>): Promise<void> {
     this.#ending.add(ending);
     return ending.finally(() => this.#ending.delete(ending));
   }

@@ -14,6 +14,7 @@ export { affinityLocator } from './affinity-locator.js';
 export type { BridgeBehaviour, BridgeGateway, BridgeRegistry, SessionBridgeOptions } from './bridge-options.js';
 export { DEFAULT_BRIDGE_CAPABILITIES } from './bridge-options.js';
 export type {
+  CloseSessionsOptions,
   DispatchOutcome,
   DownstreamSession,
   DownstreamSessionsOptions,

@@ -32,6 +32,7 @@ import { MergedRoutes } from './merged-routes.js';
 import type { GatewayNamespace } from './namespace.js';
 import { PartialLists } from './partial-lists.js';
 import { configureUpstreamClient } from './upstream-hooks.js';
+import { type SendUpstream, upstreamSender } from './upstream-request.js';
 import { type DownstreamIdentity, type UpstreamIdentity, downstreamIdentity, identityOf } from './upstream-identity.js';
 
 /** The `extra` argument of a downstream request handler. */
@@ -236,10 +237,14 @@ export class SessionBridge {
    * Ends the session: unregisters from the hub, closes the downstream server
    * (and with it its transport) and evicts this session's upstream sessions
    * from the registry. Idempotent; resolves once the upstream sessions are closed.
+   * With `{ handover: true }` the upstream sessions are left alone (no eviction):
+   * another worker takes the downstream session over and re-attaches to them.
+   * The first call decides.
    */
-  close(): Promise<void> {
+  close(options?: { readonly handover?: boolean }): Promise<void> {
+    const evict = options?.handover !== true;
     // Deferred by a microtask so that a transport `onclose` calling close() again finds #closing set.
-    this.#closing ??= Promise.resolve().then(() => this.#shutdown());
+    this.#closing ??= Promise.resolve().then(() => this.#shutdown(evict));
     return this.#closing;
   }
 
@@ -289,21 +294,25 @@ export class SessionBridge {
   /**
    * @internal Runs `fn` with this session's upstream client of `gatewayId`, with
    * request options that carry the downstream request's cancellation, timeout
-   * and (when `relayProgress`) its progress token. Errors come out as the
+   * and (when `relayProgress`) its progress token, and `send`, which sends a
+   * request with them inside the bridge's telemetry span and trace context. Errors come out as the
    * JSON-RPC error the downstream client should see.
    */
   async call<T>(
     gatewayId: string,
     extra: DownstreamExtra,
-    fn: (client: Client, options: RequestOptions) => Promise<T>,
+    fn: (client: Client, options: RequestOptions, send: SendUpstream) => Promise<T>,
     relayProgress = true,
   ): Promise<T> {
     const request = this.#options.requests.get(gatewayId);
     if (request === undefined) throw new ForwardedJsonRpcError({ code: -32602, message: `Unknown gateway ${JSON.stringify(gatewayId)}` });
     const options = this.#requestOptions(extra, relayProgress);
     const untrack = this.#track(gatewayId, extra.requestId);
+    const { registry, telemetry } = this.#options;
     try {
-      return await this.#options.registry.use(request, (client) => fn(client, options), { signal: extra.signal });
+      return await registry.use(request, (client) => fn(client, options, upstreamSender(client, request, extra, options, telemetry)), {
+        signal: extra.signal,
+      });
     } catch (error) {
       throw this.#downstreamError(error);
     } finally {
@@ -369,7 +378,7 @@ export class SessionBridge {
     return always || (blocking && http.status === 503) ? rejection : undefined;
   }
 
-  async #shutdown(): Promise<void> {
+  async #shutdown(evict: boolean): Promise<void> {
     this.#link.unregister(this);
     this.partialLists.close();
     try {
@@ -377,6 +386,7 @@ export class SessionBridge {
     } catch (error) {
       this.#link.logger.debug({ downstreamSessionId: this.downstreamSessionId, error: describeError(error) }, 'bridge: downstream close failed');
     }
+    if (!evict) return;
     try {
       await this.#options.registry.evictSession(this.downstreamSessionId);
     } catch (error) {

@@ -23,3 +23,29 @@ export interface UpstreamSessionStore {
   set(downstreamSessionId: string, gatewayId: string, record: UpstreamSessionRecord): Promise<void>;
   delete(downstreamSessionId: string, gatewayId: string): Promise<void>;
 }
+
+/**
+ * What a downstream client sent in its `initialize`, kept so that a worker
+ * resuming the session (after its owner died or handed it over) serves it as
+ * the client declared it: server-to-client requests (sampling, elicitation,
+ * roots) keep working without the client re-initializing.
+ */
+export interface DownstreamClientRecord {
+  /** The protocol version the client asked for. */
+  readonly protocolVersion?: string;
+  /** The client's `capabilities`, as sent (JSON). */
+  readonly capabilities: Readonly<Record<string, unknown>>;
+  /** The client's `clientInfo`, as sent (JSON). */
+  readonly clientInfo?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Storage for {@link DownstreamClientRecord}s, one per downstream session:
+ * `DownstreamSessions` writes it after an `initialize` and reads it on resume.
+ * `RedisSessionStore` implements it next to the upstream records (same TTL,
+ * same owner check, deleted with them).
+ */
+export interface DownstreamClientStore {
+  getClient(downstreamSessionId: string): Promise<DownstreamClientRecord | undefined>;
+  setClient(downstreamSessionId: string, record: DownstreamClientRecord): Promise<void>;
+}

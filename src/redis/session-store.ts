@@ -9,7 +9,7 @@
 import { InvalidOptionsError, InvalidRequestError } from '../errors.js';
 import { isValidMcpSessionId } from '../headers.js';
 import { assertKnownKeys, isRecord } from '../internal/validate.js';
-import type { UpstreamSessionRecord, UpstreamSessionStore } from '../mcp/session-store.js';
+import type { DownstreamClientRecord, DownstreamClientStore, UpstreamSessionRecord, UpstreamSessionStore } from '../mcp/session-store.js';
 import { showValue } from '../show-value.js';
 import { RedisAffinity, type RedisAffinityInternals, redisAffinityInternals, runOnAffinity } from './affinity.js';
 import { runScript, STORE_DELETE, STORE_SET } from './scripts.js';
@@ -38,6 +38,10 @@ const KEYS: ReadonlySet<string> = new Set(['affinity']);
  *   session (checked atomically in Redis), so a worker that stalled and lost
  *   it cannot overwrite or delete the new owner's records. They resolve
  *   either way; the check is not an error.
+ * - It also keeps what each downstream client sent at `initialize`
+ *   ({@link DownstreamClientStore}: pass it as `DownstreamSessions`'
+ *   `clientStore`), in the same hash under the empty field name (gateway ids
+ *   are never empty), so it shares the records' TTL, owner check and deletion.
  * - Every call is bounded by `commandTimeoutMs` and rejects with
  *   `AffinityUnavailableError` when Redis fails or is slow. A record that does
  *   not parse reads as absent.
@@ -49,7 +53,7 @@ const KEYS: ReadonlySet<string> = new Set(['affinity']);
  * const registry = new UpstreamSessionRegistry({ affinity, factory: mcpSessionFactory({ sessionStore: store }) });
  * ```
  */
-export class RedisSessionStore implements UpstreamSessionStore {
+export class RedisSessionStore implements UpstreamSessionStore, DownstreamClientStore {
   readonly #affinity: RedisAffinity;
   readonly #internals: RedisAffinityInternals;
 
@@ -67,25 +71,13 @@ export class RedisSessionStore implements UpstreamSessionStore {
   /** The record of (downstream session, gateway), or `undefined`. */
   async get(downstreamSessionId: string, gatewayId: string): Promise<UpstreamSessionRecord | undefined> {
     check(downstreamSessionId, gatewayId);
-    const raw = await this.#run('reading an upstream session record', async (client) =>
-      client.call('HGET', this.#internals.keys.records(downstreamSessionId), gatewayId),
-    );
-    return parseRecord(raw);
+    return parseRecord(await this.#read('reading an upstream session record', downstreamSessionId, gatewayId));
   }
 
   /** Stores the record, if this worker owns the downstream session. */
   async set(downstreamSessionId: string, gatewayId: string, record: UpstreamSessionRecord): Promise<void> {
     check(downstreamSessionId, gatewayId);
-    const json = JSON.stringify(checkRecord(record));
-    const { keys, options } = this.#internals;
-    await this.#run('storing an upstream session record', (client) =>
-      runScript(
-        client,
-        STORE_SET,
-        [keys.owner(downstreamSessionId), keys.records(downstreamSessionId)],
-        [this.#affinity.workerId, gatewayId, json, options.recordTtlMs],
-      ),
-    );
+    await this.#write('storing an upstream session record', downstreamSessionId, gatewayId, JSON.stringify(checkRecord(record)));
   }
 
   /** Deletes the record, if this worker owns the downstream session. */
@@ -102,16 +94,97 @@ export class RedisSessionStore implements UpstreamSessionStore {
     );
   }
 
+  /** What the downstream client sent at `initialize`, or `undefined`. */
+  async getClient(downstreamSessionId: string): Promise<DownstreamClientRecord | undefined> {
+    checkId(downstreamSessionId);
+    return parseClientRecord(await this.#read('reading a downstream client record', downstreamSessionId, CLIENT_FIELD));
+  }
+
+  /** Stores what the downstream client sent at `initialize`, if this worker owns the downstream session. */
+  async setClient(downstreamSessionId: string, record: DownstreamClientRecord): Promise<void> {
+    checkId(downstreamSessionId);
+    await this.#write('storing a downstream client record', downstreamSessionId, CLIENT_FIELD, clientJson(record));
+  }
+
+  #read(what: string, downstreamSessionId: string, field: string): Promise<unknown> {
+    return this.#run(what, async (client) => client.call('HGET', this.#internals.keys.records(downstreamSessionId), field));
+  }
+
+  /** One field of the session's records hash, written only while this worker owns the session ({@link STORE_SET}). */
+  async #write(what: string, downstreamSessionId: string, field: string, json: string): Promise<void> {
+    const { keys, options } = this.#internals;
+    await this.#run(what, (client) =>
+      runScript(
+        client,
+        STORE_SET,
+        [keys.owner(downstreamSessionId), keys.records(downstreamSessionId)],
+        [this.#affinity.workerId, field, json, options.recordTtlMs],
+      ),
+    );
+  }
+
   #run<T>(what: string, work: (client: Awaited<ReturnType<RedisAffinityInternals['connect']>>) => Promise<T>): Promise<T> {
     return runOnAffinity(this.#internals, what, work);
   }
 
 }
 
-function check(downstreamSessionId: string, gatewayId: string): void {
+/** The hash field of the downstream client record: gateway ids are never empty, so it cannot clash. */
+const CLIENT_FIELD = '';
+/** Largest downstream client record stored (JSON characters). */
+const MAX_CLIENT_RECORD_LENGTH = 16_384;
+
+function checkId(downstreamSessionId: string): void {
   if (!isValidMcpSessionId(downstreamSessionId)) {
     throw new InvalidRequestError('downstreamSessionId', 'expected a valid MCP session id (1..256 visible ASCII characters)');
   }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Only the known fields, as JSON, bounded in size. */
+function clientJson(record: DownstreamClientRecord): string {
+  if (!isPlainObject(record)) throw new InvalidRequestError('record', 'expected an object');
+  if (!isPlainObject(record.capabilities)) throw new InvalidRequestError('record.capabilities', 'expected an object');
+  if (record.clientInfo !== undefined && !isPlainObject(record.clientInfo)) throw new InvalidRequestError('record.clientInfo', 'expected an object when given');
+  if (record.protocolVersion !== undefined && !isField(record.protocolVersion)) {
+    throw new InvalidRequestError('record.protocolVersion', 'expected a non-empty string when given');
+  }
+  const { protocolVersion, capabilities, clientInfo } = record;
+  const json = JSON.stringify({ protocolVersion, capabilities, clientInfo });
+  if (json.length > MAX_CLIENT_RECORD_LENGTH) {
+    throw new InvalidRequestError('record', `expected at most ${MAX_CLIENT_RECORD_LENGTH} characters of JSON, got ${json.length}`);
+  }
+  return json;
+}
+
+/** A stored JSON value; `undefined` when absent or not JSON. */
+function parseJson(raw: unknown): unknown {
+  if (typeof raw !== 'string') return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseClientRecord(raw: unknown): DownstreamClientRecord | undefined {
+  const parsed = parseJson(raw);
+  if (!isPlainObject(parsed) || !isPlainObject(parsed.capabilities)) return undefined;
+  const { protocolVersion, capabilities, clientInfo } = parsed;
+  if (protocolVersion !== undefined && !isField(protocolVersion)) return undefined;
+  if (clientInfo !== undefined && !isPlainObject(clientInfo)) return undefined;
+  return Object.freeze({
+    capabilities,
+    ...(protocolVersion === undefined ? {} : { protocolVersion }),
+    ...(clientInfo === undefined ? {} : { clientInfo }),
+  });
+}
+
+function check(downstreamSessionId: string, gatewayId: string): void {
+  checkId(downstreamSessionId);
   if (typeof gatewayId !== 'string' || gatewayId.length === 0 || gatewayId.length > MAX_GATEWAY_ID_LENGTH) {
     throw new InvalidRequestError('gatewayId', `expected 1..${MAX_GATEWAY_ID_LENGTH} characters`);
   }
@@ -135,13 +208,7 @@ function checkRecord(record: UpstreamSessionRecord): UpstreamSessionRecord {
 }
 
 function parseRecord(raw: unknown): UpstreamSessionRecord | undefined {
-  if (typeof raw !== 'string') return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
+  const parsed = parseJson(raw);
   if (typeof parsed !== 'object' || parsed === null) return undefined;
   const { sessionId, protocolVersion, fingerprint } = parsed as Record<string, unknown>;
   if (!isField(sessionId) || !isField(fingerprint)) return undefined;

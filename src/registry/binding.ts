@@ -11,6 +11,10 @@ import type { Deferred } from '../internal/deferred.js';
 import type { IdleLinks } from '../internal/idle-list.js';
 import type { SessionCreateRequest } from '../request.js';
 import type { SessionInfo, SessionState } from '../session.js';
+import type { AcquireOutcome, TelemetrySpan } from '../telemetry.js';
+
+/** The telemetry span of an acquire that left the warm path; the parent of the claim, create or probe it causes. */
+export type AcquireSpan = TelemetrySpan<AcquireOutcome>;
 
 /** A create in progress: dropped once the session is ready, so a live session keeps none of it. */
 export interface CreateJob<C> {

@@ -19,7 +19,8 @@ import { type ProbeChain, type ProbeableClient, defaultProbeChain } from '../pro
 import { describeError, redactError, secretValues } from '../redact.js';
 import type { SessionCreateRequest } from '../request.js';
 import type { SessionState } from '../session.js';
-import type { Binding } from './binding.js';
+import type { RegistryTelemetry } from '../telemetry.js';
+import { type Binding, isLive } from './binding.js';
 import { Creator } from './create.js';
 import { Gateways } from './gateways.js';
 import { Leases } from './leases.js';
@@ -35,6 +36,8 @@ export class RegistryCore<C extends ProbeableClient> {
   readonly probeChain: ProbeChain<C>;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Called on slow paths only, as `core.telemetry?.hook(...)`: nothing at all when unset. */
+  readonly telemetry: RegistryTelemetry | undefined;
   readonly events: SafeEmitter<RegistryEvents>;
   readonly perPhase: CloseSchedule;
   readonly startedAt: number;
@@ -74,6 +77,7 @@ export class RegistryCore<C extends ProbeableClient> {
     this.perPhase = perPhaseSchedule(this.options.closeTimeoutMs);
     this.clock = options?.clock ?? systemClock;
     this.logger = options?.logger ?? silentLogger;
+    this.telemetry = options?.telemetry;
     this.factory = options?.factory ?? (mcpSessionFactory() as unknown as SessionFactory<C>);
     this.affinity = options?.affinity ?? new LocalAffinity();
     this.probeChain = options?.probeChain ?? (defaultProbeChain as ProbeChain<C>);
@@ -100,7 +104,8 @@ export class RegistryCore<C extends ProbeableClient> {
     if (ds?.bindings.get(gatewayId) === binding) ds.bindings.delete(gatewayId);
     const gw = this.gateways.get(gatewayId);
     if (gw !== undefined) {
-      gw.bindings.delete(binding);
+      // The gateway's live count covers exactly the live sessions in its index.
+      if (gw.bindings.delete(binding) && isLive(binding.phase)) gw.live--;
       this.gateways.dropIfUnused(gw);
     }
     this.idle.delete(binding);

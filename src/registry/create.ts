@@ -13,7 +13,7 @@ import { deferred } from '../internal/deferred.js';
 import type { ProbeableClient } from '../probe.js';
 import { redactUrl } from '../redact.js';
 import type { SessionCreateRequest } from '../request.js';
-import { Binding, type CreateJob, retirementOf } from './binding.js';
+import { type AcquireSpan, Binding, type CreateJob, retirementOf } from './binding.js';
 import type { RegistryCore } from './core.js';
 import type { GatewayState } from './gateways.js';
 import { transition } from './lifecycle.js';
@@ -58,7 +58,7 @@ export class Creator<C extends ProbeableClient> {
   }
 
   /** A new session for `request`, creating; throws `CapacityError` (changing nothing) when there is no room. */
-  create(request: SessionCreateRequest, ds: DownstreamState<C>): Binding<C> {
+  create(request: SessionCreateRequest, ds: DownstreamState<C>, parent?: AcquireSpan): Binding<C> {
     const core = this.#core;
     core.limits.makeRoom(request.gatewayId);
     const gw = core.gateways.stateFor(request.gatewayId);
@@ -79,7 +79,7 @@ export class Creator<C extends ProbeableClient> {
     core.limits.startSweeper();
     const deadlineMs = request.connectTimeoutMs ?? core.options.createTimeoutMs;
     job.timer = core.clock.setTimeout(() => this.#deadline(binding, job, gw, deadlineMs), deadlineMs);
-    gw.limit(() => this.#run(binding, job, gw)).then(
+    gw.limit(() => this.#run(binding, job, gw, parent)).then(
       () => job.ready.resolve(),
       (error: unknown) => job.ready.reject(error),
     );
@@ -105,13 +105,15 @@ export class Creator<C extends ProbeableClient> {
     this.#fail(binding, job, this.#createError(binding, gw, job, job.control.signal.reason));
   }
 
-  async #run(binding: Binding<C>, job: CreateJob<C>, gw: GatewayState<C>): Promise<void> {
+  async #run(binding: Binding<C>, job: CreateJob<C>, gw: GatewayState<C>, parent: AcquireSpan | undefined): Promise<void> {
     if (binding.phase.state !== 'creating') return;
+    const span = this.#core.telemetry?.createStart(binding.info, parent);
     const started = this.#core.clock.now();
     job.started = started;
     const refusal = this.#core.gateways.admit(gw, binding, started);
     if (refusal !== undefined) {
       // Logged once when the window opened (gateway:backoff), not per caller.
+      span?.end('backoff', refusal);
       this.#fail(binding, job, refusal, true);
       throw refusal;
     }
@@ -120,7 +122,11 @@ export class Creator<C extends ProbeableClient> {
     try {
       connection = await this.#call(binding, job, ctx, true);
     } catch (cause) {
-      if (binding.phase.state !== 'creating') throw cause;
+      if (binding.phase.state !== 'creating') {
+        span?.end('retired');
+        throw cause;
+      }
+      span?.end(job.control.signal.aborted ? 'timeout' : 'error', cause);
       const error = this.#createError(binding, gw, job, cause);
       this.#fail(binding, job, error);
       throw error;
@@ -128,7 +134,11 @@ export class Creator<C extends ProbeableClient> {
       this.#core.gateways.endTrial(gw, binding);
     }
     // Retired while the factory answered: the retirement closes what it made.
-    if (binding.phase.state !== 'creating') throw new SessionRetiredError(retirementOf(binding.phase)?.reason ?? 'lost');
+    if (binding.phase.state !== 'creating') {
+      span?.end('retired');
+      throw new SessionRetiredError(retirementOf(binding.phase)?.reason ?? 'lost');
+    }
+    span?.end('ok');
     this.#succeed(binding, job, gw, connection, ctx);
   }
 

@@ -14,6 +14,8 @@ export interface GatewayState<C> {
   readonly id: string;
   /** Its sessions creating or live. */
   readonly bindings: Set<Binding<C>>;
+  /** How many of `bindings` are live (ready or probing); the rest are creating. Kept by `transition()` and `unindex()`. */
+  live: number;
   readonly limit: LimitFunction;
   consecutiveFailures: number;
   /** End of the backoff window; 0 while the breaker is closed. Past it, the breaker is half-open. */
@@ -46,6 +48,7 @@ export class Gateways<C extends ProbeableClient> {
       gw = {
         id,
         bindings: new Set(),
+        live: 0,
         limit: pLimit(this.#core.options.createConcurrencyPerGateway),
         consecutiveFailures: 0,
         backoffUntil: 0,
@@ -119,6 +122,7 @@ export class Gateways<C extends ProbeableClient> {
     gw.backoffUntil = clock.now() + backoffMs;
     logger.warn({ gatewayId: gw.id, consecutiveFailures: gw.consecutiveFailures, backoffMs }, 'gateway create backoff');
     events.emit('gateway:backoff', { gatewayId: gw.id, consecutiveFailures: gw.consecutiveFailures, backoffMs });
+    this.#core.telemetry?.backoff(gw.id, gw.consecutiveFailures, backoffMs);
   }
 
   clear(): void {

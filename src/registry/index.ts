@@ -4,4 +4,4 @@
  * @module
  */
 export { UpstreamSessionRegistry } from './registry.js';
-export type { AcquireOptions } from './registry.js';
+export type { AcquireOptions, CloseAllOptions } from './registry.js';

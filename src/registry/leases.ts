@@ -13,7 +13,7 @@ import { deferred } from '../internal/deferred.js';
 import { Lease, type LeaseOwner, type SessionLease } from '../lease.js';
 import { type ProbeableClient, runProbeChain } from '../probe.js';
 import type { SessionCreateRequest } from '../request.js';
-import { type Binding, type Phase, isLive, retirementOf } from './binding.js';
+import { type AcquireSpan, type Binding, type Phase, isLive, retirementOf } from './binding.js';
 import type { RegistryCore } from './core.js';
 import { type ProbeOutcome, identity, transition } from './lifecycle.js';
 
@@ -88,7 +88,12 @@ export class Leases<C extends ProbeableClient> {
   }
 
   /** Waits for the session to be ready and probed, with `request`'s credentials; `undefined` means it was retired meanwhile. */
-  async whenReady(binding: Binding<C>, signal: AbortSignal | undefined, request: SessionCreateRequest): Promise<SessionLease<C> | undefined> {
+  async whenReady(
+    binding: Binding<C>,
+    signal: AbortSignal | undefined,
+    request: SessionCreateRequest,
+    span?: AcquireSpan,
+  ): Promise<SessionLease<C> | undefined> {
     // A session someone waits for is not idle: neither the sweeper nor evict-idle may take it.
     binding.waiters++;
     this.#core.idle.delete(binding);
@@ -111,7 +116,7 @@ export class Leases<C extends ProbeableClient> {
           // Before a probe too: an expired token must not fail the probe of a live session.
           this.#rotateCredentials(binding, phase.connection, request);
           if (probed || !this.needsProbe(binding)) return this.lease(binding, phase.connection);
-          this.#startProbe(binding, phase.connection);
+          this.#startProbe(binding, phase.connection, span);
         } else {
           return undefined;
         }
@@ -138,15 +143,16 @@ export class Leases<C extends ProbeableClient> {
   }
 
   /** ready -> probing; the probe ends in ready (healthy, or an application error) or a retirement. */
-  #startProbe(binding: Binding<C>, connection: UpstreamConnection<C>): void {
+  #startProbe(binding: Binding<C>, connection: UpstreamConnection<C>, parent: AcquireSpan | undefined): void {
     const done = deferred<void>();
     const phase = { state: 'probing', connection, probe: done.promise, control: new AbortController() } as const;
     transition(this.#core, binding, phase);
-    this.#probe(binding, phase).then(done.resolve, done.reject);
+    this.#probe(binding, phase, parent).then(done.resolve, done.reject);
   }
 
-  async #probe(binding: Binding<C>, phase: Extract<Phase<C>, { state: 'probing' }>): Promise<void> {
+  async #probe(binding: Binding<C>, phase: Extract<Phase<C>, { state: 'probing' }>, parent: AcquireSpan | undefined): Promise<void> {
     const core = this.#core;
+    const span = core.telemetry?.probeStart(binding.info, parent);
     const started = core.clock.now();
     core.totals.probes++;
     let outcome: ProbeOutcome;
@@ -157,14 +163,22 @@ export class Leases<C extends ProbeableClient> {
         clock: core.clock,
       });
       outcome = { healthy: result.healthy, step: result.step, durationMs: core.clock.now() - started };
+      if (binding.phase === phase) span?.end(result.healthy ? 'healthy' : 'unhealthy', result.step, result.error);
     } catch (error) {
       // Retired while probing: the waiters see the state. Anything else is an
       // application error: it reaches the caller and the session stays.
-      if (binding.phase !== phase) return;
+      if (binding.phase !== phase) {
+        span?.end('retired', 'none');
+        return;
+      }
+      span?.end('error', 'none', error);
       this.#backToReady(binding, phase.connection);
       throw error;
     }
-    if (binding.phase !== phase) return;
+    if (binding.phase !== phase) {
+      span?.end('retired', 'none');
+      return;
+    }
     if (outcome.healthy) {
       this.#backToReady(binding, phase.connection, outcome);
       return;

@@ -66,7 +66,14 @@ export function transition<C extends ProbeableClient>(core: RegistryCore<C>, bin
   binding.phase = next;
   core.counts[previous.state]--;
   core.counts[next.state]++;
+  if (previous.state === 'creating' && next.state === 'ready') countLive(core, binding);
   announce(core, binding, previous, next, detail);
+}
+
+/** A create finished: its gateway has one more live session (a retirement takes it back in `unindex()`). */
+function countLive<C extends ProbeableClient>(core: RegistryCore<C>, binding: Binding<C>): void {
+  const gw = core.gateways.get(binding.info.gatewayId);
+  if (gw?.bindings.has(binding) === true) gw.live++;
 }
 
 function announce<C extends ProbeableClient>(core: RegistryCore<C>, binding: Binding<C>, previous: Phase<C>, next: Phase<C>, detail: TransitionDetail): void {
@@ -96,6 +103,7 @@ function announce<C extends ProbeableClient>(core: RegistryCore<C>, binding: Bin
       core.totals.retired[reason]++;
       if (logs) logger.debug({ ...identity(binding), reason }, 'upstream session retired');
       if (events.listens('session:retired')) events.emit('session:retired', { ...identity(binding), reason, inFlight: binding.inFlight });
+      core.telemetry?.retired(binding.info, reason, now - binding.info.createdAt);
       return;
     }
     case 'closed': {

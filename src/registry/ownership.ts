@@ -14,13 +14,24 @@ import { waitWithin } from '../internal/close.js';
 import { type Deferred, deferred } from '../internal/deferred.js';
 import type { ProbeableClient } from '../probe.js';
 import type { ClockTimer } from '../clock.js';
-import type { Binding } from './binding.js';
+import type { ClaimOutcome, TelemetrySpan } from '../telemetry.js';
+import type { AcquireSpan, Binding } from './binding.js';
 import type { RegistryCore } from './core.js';
 
 /** An affinity claim in flight, shared by every acquire of its downstream session. */
 interface Claim {
   readonly done: Deferred<void>;
   readonly timer: ClockTimer;
+  /** Its telemetry span, ended when the claim settles. */
+  readonly span: TelemetrySpan<ClaimOutcome> | undefined;
+}
+
+/** The telemetry outcome of a settled claim. */
+function claimOutcome(error: unknown): ClaimOutcome {
+  if (error === undefined) return 'owned';
+  if (error instanceof NotOwnerError) return 'not-owner';
+  if (error instanceof AffinityUnavailableError) return 'unavailable';
+  return 'error';
 }
 
 export interface DownstreamState<C> {
@@ -75,9 +86,9 @@ export class Ownership<C extends ProbeableClient> {
   }
 
   /** Claims the downstream session once; later acquires see `owned` and never await the affinity. */
-  async ensureOwned(ds: DownstreamState<C>, signal: AbortSignal | undefined): Promise<void> {
+  async ensureOwned(ds: DownstreamState<C>, signal: AbortSignal | undefined, parent?: AcquireSpan): Promise<void> {
     if (ds.owned) return;
-    const claim = ds.claim ?? this.#startClaim(ds);
+    const claim = ds.claim ?? this.#startClaim(ds, parent);
     await raceSignal(claim.done.promise, signal);
     if (this.#core.closed) throw new RegistryClosedError();
     if (this.#states.get(ds.id) !== ds) throw new SessionRetiredError('downstream-evicted');
@@ -88,14 +99,15 @@ export class Ownership<C extends ProbeableClient> {
    * state alive until it settles, so a grant that arrives after every acquirer
    * went away (aborted, timed out) is released rather than leaked.
    */
-  #startClaim(ds: DownstreamState<C>): Claim {
-    const { clock, options, affinity } = this.#core;
+  #startClaim(ds: DownstreamState<C>, parent: AcquireSpan | undefined): Claim {
+    const { clock, options, affinity, telemetry } = this.#core;
     const claim: Claim = {
       done: deferred<void>(),
       timer: clock.setTimeout(
         () => this.#settleClaim(ds, claim, new AffinityUnavailableError('The affinity did not answer the ownership claim in time')),
         options.createTimeoutMs,
       ),
+      span: telemetry?.claimStart(parent),
     };
     ds.claim = claim;
     let answer: Promise<ClaimResult>;
@@ -123,6 +135,7 @@ export class Ownership<C extends ProbeableClient> {
     if (ds.claim !== claim) return;
     ds.claim = undefined;
     this.#core.clock.clearTimeout(claim.timer);
+    claim.span?.end(claimOutcome(error), error);
     if (error === undefined) claim.done.resolve();
     else claim.done.reject(error);
     this.forgetIfEmpty(ds);

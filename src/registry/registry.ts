@@ -7,16 +7,44 @@ import type { ProbeableClient } from '../probe.js';
 import { SessionCreateRequest, type SessionCreateRequestInit, heldRequestFor } from '../request.js';
 import type { SessionInfo } from '../session.js';
 import { showValue } from '../show-value.js';
-import type { RegistrySnapshot } from '../snapshot.js';
-import { type Binding, isLive, retirementOf } from './binding.js';
+import type { RegistrySnapshot, SessionPage, SessionPageOptions, SnapshotOptions } from '../snapshot.js';
+import { type AcquireSpan, type Binding, isLive, retirementOf } from './binding.js';
 import { RegistryCore } from './core.js';
 import type { DownstreamState } from './ownership.js';
-import { buildSnapshot } from './stats.js';
+import { buildSessionPage, buildSnapshot, gatewaySnapshots } from './stats.js';
+import { validatePageOptions, validateSnapshotOptions } from './snapshot-options.js';
 
 /** Per-call options of {@link UpstreamSessionRegistry.acquire} and {@link UpstreamSessionRegistry.use}. */
 export interface AcquireOptions {
   /** Aborting rejects this caller only, with `signal.reason`; a shared create goes on for the others. */
   signal?: AbortSignal;
+}
+
+/** Options of {@link UpstreamSessionRegistry.closeAll}. */
+export interface CloseAllOptions {
+  /**
+   * Hand the upstream sessions over to other workers instead of ending them
+   * (a rolling restart): stop taking work, let calls in flight finish (at most
+   * `closeTimeoutMs`), close each local client without ending its upstream
+   * session (no HTTP DELETE, stored records kept), then close the affinity,
+   * which gives ownership up at once. Default false: end every upstream session.
+   */
+  handover?: boolean;
+}
+
+function validateCloseAllOptions(opts: unknown): boolean {
+  if (opts === undefined) return false;
+  if (typeof opts !== 'object' || opts === null) {
+    throw new InvalidRequestError('options', `expected an object, got ${showValue(opts)}`);
+  }
+  for (const key of Object.keys(opts)) {
+    if (key !== 'handover') throw new InvalidRequestError(`options.${key.slice(0, 64)}`, 'unknown option');
+  }
+  const handover = (opts as CloseAllOptions).handover;
+  if (handover !== undefined && typeof handover !== 'boolean') {
+    throw new InvalidRequestError('options.handover', `expected a boolean, got ${showValue(handover)}`);
+  }
+  return handover === true;
 }
 
 /** How many times one acquire rebuilds after the connection it waited for broke. */
@@ -66,6 +94,7 @@ function requireString(name: string, value: unknown): string {
 export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   readonly #core: RegistryCore<C>;
   #closeAll: Promise<void> | undefined;
+  #detachTelemetry: (() => void) | undefined;
   /** The validated request of the session held for a (downstream session, gateway), for the plain-init warm path. */
   readonly #heldRequest = (downstreamSessionId: string, gatewayId: string): SessionCreateRequest | undefined =>
     this.#core.ownership.get(downstreamSessionId)?.bindings.get(gatewayId)?.request;
@@ -75,6 +104,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     const core = new RegistryCore<C>(options);
     this.#core = core;
     core.unsubscribeOwnership = core.affinity.onOwnershipLost?.((id) => this.#onOwnershipLost(id));
+    this.#detachTelemetry = core.telemetry?.attach?.({ gatewayCounts: () => gatewaySnapshots(core, core.clock.now()) });
   }
 
   /** Live (ready or probing) upstream sessions. */
@@ -138,26 +168,33 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
 
   async #acquireSlow(request: SessionCreateRequest, signal: AbortSignal | undefined): Promise<SessionLease<C>> {
     const { ownership, leases } = this.#core;
+    const span = this.#core.telemetry?.acquireStart(request);
     const ds = ownership.stateFor(request.downstreamSessionId);
     // While any acquire of this downstream session is in progress its state stays,
     // so one caller's failure cannot look like an eviction to another.
     ds.pending++;
     try {
-      await ownership.ensureOwned(ds, signal);
+      await ownership.ensureOwned(ds, signal, span);
       for (let attempt = 1; ; attempt++) {
         this.#assertUsable(ds);
-        const binding = this.#bindingFor(request, ds);
-        const lease = await leases.whenReady(binding, signal, request);
+        const binding = this.#bindingFor(request, ds, span);
+        const lease = await leases.whenReady(binding, signal, request, span);
         if (lease !== undefined && ds.lost !== undefined) {
           // Another gateway of this downstream session was lost while we waited ('fail').
           lease.release();
           throw new SessionLostError(ds.id, ds.lost.cause);
         }
-        if (lease !== undefined) return lease;
+        if (lease !== undefined) {
+          span?.end('ok');
+          return lease;
+        }
         const error = leases.waiterError(binding);
         if (error !== undefined) throw error;
         if (attempt === MAX_ATTEMPTS) throw new SessionRetiredError(retirementOf(binding.phase)?.reason ?? 'lost');
       }
+    } catch (error) {
+      span?.end('error', error);
+      throw error;
     } finally {
       ds.pending--;
       // A downstream session that never got an upstream session keeps no state.
@@ -175,13 +212,13 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
    * The session to use for this request: the held one (its credentials rotate
    * in place), or a new one being created.
    */
-  #bindingFor(request: SessionCreateRequest, ds: DownstreamState<C>): Binding<C> {
+  #bindingFor(request: SessionCreateRequest, ds: DownstreamState<C>, span: AcquireSpan | undefined): Binding<C> {
     const held = this.#core.bindings.get(request.key);
     if (held !== undefined && held.request.fingerprint === request.fingerprint && this.#core.leases.credentialsFit(held, request)) {
       return held;
     }
     if (held !== undefined) void this.#core.retirer.retire(held, 'config-changed');
-    return this.#core.creator.create(request, ds);
+    return this.#core.creator.create(request, ds, span);
   }
 
   /**
@@ -283,11 +320,38 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
    * `closeTimeoutMs` for the affinity). After it, `acquire` rejects at once with
    * `RegistryClosedError` (so does an acquire waiting for an affinity claim), and
    * a create that finishes later is closed on arrival.
+   *
+   * With `{ handover: true }` (graceful shutdown of one of many workers, see
+   * {@link CloseAllOptions.handover}) the upstream sessions are detached, not
+   * ended, and ownership goes back at once, so other workers re-attach to them.
+   * The first call decides the mode; later calls return its promise.
+   *
+   * @throws {InvalidRequestError} (synchronously) for malformed options; nothing is closed then.
+   *
+   * @example
+   * ```ts
+   * process.once('SIGTERM', async () => {
+   *   server.close(); // no new connections
+   *   await sessions.closeAll({ handover: true });
+   *   await registry.closeAll({ handover: true });
+   * });
+   * ```
    */
-  closeAll(): Promise<void> {
+  closeAll(options?: CloseAllOptions): Promise<void> {
+    const handover = validateCloseAllOptions(options);
     if (this.#closeAll !== undefined) return this.#closeAll;
-    this.#core.closed = true;
-    this.#closeAll = this.#core.retirer.shutdown();
+    const core = this.#core;
+    core.closed = true;
+    const span = core.telemetry?.closeAllStart();
+    const orphansBefore = core.counts.orphaned;
+    this.#closeAll = handover ? core.retirer.handover() : core.retirer.shutdown();
+    if (span !== undefined || this.#detachTelemetry !== undefined) {
+      const done = (): void => {
+        span?.end(core.counts.orphaned - orphansBefore);
+        this.#detachTelemetry?.();
+      };
+      this.#closeAll.then(done, done);
+    }
     return this.#closeAll;
   }
 
@@ -299,10 +363,32 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   /**
    * Frozen plain data about the registry: sessions by state (`live` = ready or
    * probing, `creating`, `retiring` = draining or closing); never header values,
-   * URL credentials or query strings.
+   * URL credentials or query strings. `snapshot({ sessions: false })` is the
+   * counts-only form: O(gateways), `sessions` empty.
+   *
+   * @example
+   * ```ts
+   * const { live, gateways } = registry.snapshot({ sessions: false });
+   * ```
    */
-  snapshot(): RegistrySnapshot {
-    return buildSnapshot(this.#core);
+  snapshot(options?: SnapshotOptions): RegistrySnapshot {
+    return buildSnapshot(this.#core, validateSnapshotOptions(options));
+  }
+
+  /**
+   * One page of the sessions in service (creating, ready or probing), oldest
+   * connection first, for an operator's listing. Follow `nextCursor` for the
+   * next page. Throws `InvalidRequestError` for a bad cursor or limit.
+   *
+   * @example
+   * ```ts
+   * let page = registry.sessions({ limit: 500 });
+   * while (page.nextCursor !== undefined) page = registry.sessions({ cursor: page.nextCursor, limit: 500 });
+   * ```
+   */
+  sessions(options?: SessionPageOptions): SessionPage {
+    const { after, limit } = validatePageOptions(options);
+    return buildSessionPage(this.#core, after, limit);
   }
 
   #onOwnershipLost(downstreamSessionId: string): void {

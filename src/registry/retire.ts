@@ -12,6 +12,7 @@ import { type CloseOutcome, type CloseSchedule, closeWithin, sharedPhaseEnds, wa
 import { type Deferred, deferred } from '../internal/deferred.js';
 import { yieldToEventLoop } from '../internal/yield.js';
 import type { ProbeableClient } from '../probe.js';
+import type { ConnectionCloseOutcome, TelemetrySpan } from '../telemetry.js';
 import type { Binding, CreateJob, Retirement } from './binding.js';
 import type { RegistryCore } from './core.js';
 import { type ProbeOutcome, identity, transition } from './lifecycle.js';
@@ -32,6 +33,13 @@ const LOSES_STATE: ReadonlySet<RetireReason> = new Set([
 const DONE: Promise<void> = Promise.resolve();
 /** `closeAll()` lets the closes started so far progress after retiring this many sessions. */
 const YIELD_EVERY = 1_000;
+
+/** The telemetry outcome of one connection close. */
+function closeOutcome(result: CloseOutcome): ConnectionCloseOutcome {
+  if (result.outcome === 'orphaned') return 'orphaned';
+  if (result.error !== undefined) return 'error';
+  return result.forced ? 'forced' : 'closed';
+}
 
 export class Retirer<C extends ProbeableClient> {
   readonly #core: RegistryCore<C>;
@@ -108,6 +116,7 @@ export class Retirer<C extends ProbeableClient> {
 
   emitLost(binding: Binding<C>, reason: RetireReason): void {
     this.#core.events.emit('session:lost', { ...identity(binding), reason, policy: this.#core.options.onSessionLost });
+    this.#core.telemetry?.lost(binding.info, reason, this.#core.options.onSessionLost);
   }
 
   /** A lease ended: a draining session whose last lease ended goes on to close. */
@@ -123,7 +132,8 @@ export class Retirer<C extends ProbeableClient> {
         if (binding.inFlight > 0) await waitWithin(retirement.drained.promise, schedule.drain, this.#core.clock);
         transition(this.#core, binding, { state: 'closing', retirement });
       }
-      this.#closed(binding, retirement, await this.#close(connection, retirement, schedule));
+      const span = this.#core.telemetry?.closeStart(binding.info);
+      this.#closed(binding, retirement, await this.#close(connection, retirement, schedule), span);
     } finally {
       this.#untrack(binding);
     }
@@ -156,18 +166,21 @@ export class Retirer<C extends ProbeableClient> {
       transition(this.#core, binding, { state: 'closed', retirement });
       return;
     }
-    this.#closed(binding, retirement, await this.#close(connection, retirement, schedule));
+    const span = this.#core.telemetry?.closeStart(binding.info);
+    this.#closed(binding, retirement, await this.#close(connection, retirement, schedule), span);
   }
 
   /** Closes the connection within the schedule: in its shared lane under `closeAll()`, else with its own timers. */
   #close(connection: UpstreamConnection<C>, retirement: Retirement, schedule: CloseSchedule): Promise<CloseOutcome> {
-    const detach = retirement.reason === 'ownership-lost';
+    // The upstream session lives on for another worker: close the local client only, keep its record.
+    const detach = retirement.reason === 'ownership-lost' || retirement.reason === 'handover';
     const { lane } = schedule;
     if (lane !== undefined) return lane.close(connection, detach);
     return closeWithin((ctx) => connection.close(ctx), schedule, this.#core.clock, detach);
   }
 
-  #closed(binding: Binding<C>, retirement: Retirement, result: CloseOutcome): void {
+  #closed(binding: Binding<C>, retirement: Retirement, result: CloseOutcome, span: TelemetrySpan<ConnectionCloseOutcome> | undefined): void {
+    span?.end(closeOutcome(result), result.error);
     if (result.outcome === 'orphaned') transition(this.#core, binding, { state: 'orphaned', retirement });
     else transition(this.#core, binding, { state: 'closed', retirement }, { close: result });
   }
@@ -228,6 +241,31 @@ export class Retirer<C extends ProbeableClient> {
     }
     await Promise.all([releasing, ...this.#lateCloses, ...core.ownership.releasing]);
     shared.cancel();
+    core.ownership.clear();
+    core.gateways.clear();
+  }
+
+  /**
+   * `closeAll({ handover: true })`: every session drains (its leases end, at most
+   * `closeTimeoutMs`), then is detached, not ended: its local client closes, the
+   * upstream session and its stored record stay. Then the affinity closes, which
+   * gives ownership up at once (a `RedisAffinity` keeps the records), so the next
+   * request of each downstream session is claimed by another worker and
+   * re-attaches. No per-session `release` (it would delete the records).
+   */
+  async handover(): Promise<void> {
+    const core = this.#core;
+    core.limits.stopSweeper();
+    core.ownership.cancelClaims();
+    const shared = sharedPhaseEnds(core.options.closeTimeoutMs, core.clock);
+    const [first, second, third] = shared.ends as [Promise<void>, Promise<void>, Promise<void>];
+    const schedule: CloseSchedule = { drain: first, graceful: second, forced: third };
+    const detaching = [...core.bindings.values()].map((b) => this.retire(b, 'handover', undefined, schedule));
+    const already = [...core.retiring].map((b) => ('retirement' in b.phase ? b.phase.retirement.done : undefined) ?? DONE);
+    await Promise.all([...detaching, ...already, ...this.#lateCloses, ...core.ownership.releasing]);
+    shared.cancel();
+    // Only once no call runs here any more: the next owner then never shares a live session with this one.
+    await this.#closeAffinity();
     core.ownership.clear();
     core.gateways.clear();
   }

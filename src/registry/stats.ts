@@ -5,8 +5,8 @@
  */
 import type { RetireReason } from '../events.js';
 import type { ProbeableClient } from '../probe.js';
-import type { GatewaySnapshot, RegistrySnapshot, SessionSnapshot } from '../snapshot.js';
-import { type Binding, isLive } from './binding.js';
+import type { GatewaySnapshot, RegistrySnapshot, SessionPage, SessionSnapshot } from '../snapshot.js';
+import type { Binding } from './binding.js';
 import type { RegistryCore } from './core.js';
 
 /**
@@ -25,6 +25,7 @@ const NO_RETIREMENTS: Readonly<Record<RetireReason, 0>> = {
   lost: 0,
   'ownership-lost': 0,
   'registry-closed': 0,
+  handover: 0,
 };
 
 /** Counters that are not per-state counts (those live in `RegistryCore.counts`). */
@@ -61,16 +62,15 @@ function sessionSnapshot(b: Binding<unknown>, now: number): SessionSnapshot {
   };
 }
 
-function gatewaySnapshots<C extends ProbeableClient>(core: RegistryCore<C>, now: number): [string, GatewaySnapshot][] {
+/** Per-gateway counts from the gateways' counters: O(gateways), no session is walked. */
+export function gatewaySnapshots<C extends ProbeableClient>(core: RegistryCore<C>, now: number): [string, GatewaySnapshot][] {
   const gateways: [string, GatewaySnapshot][] = [];
   for (const gw of core.gateways.all()) {
-    let live = 0;
-    for (const b of gw.bindings) if (isLive(b.phase)) live++;
     gateways.push([
       gw.id,
       {
-        live,
-        creating: gw.bindings.size - live,
+        live: gw.live,
+        creating: gw.bindings.size - gw.live,
         queuedCreates: gw.limit.pendingCount,
         consecutiveFailures: gw.consecutiveFailures,
         backoffRemainingMs: Math.max(0, gw.backoffUntil - now),
@@ -80,11 +80,14 @@ function gatewaySnapshots<C extends ProbeableClient>(core: RegistryCore<C>, now:
   return gateways;
 }
 
-/** Frozen plain data: sessions in service (creating, ready, probing) each with its state; retiring ones by count. */
-export function buildSnapshot<C extends ProbeableClient>(core: RegistryCore<C>): RegistrySnapshot {
+/**
+ * Frozen plain data: sessions in service (creating, ready, probing) each with
+ * its state, unless `withSessions` is false; retiring ones by count.
+ */
+export function buildSnapshot<C extends ProbeableClient>(core: RegistryCore<C>, withSessions = true): RegistrySnapshot {
   const now = core.clock.now();
   const sessions: SessionSnapshot[] = [];
-  for (const b of core.bindings.values()) sessions.push(sessionSnapshot(b, now));
+  if (withSessions) for (const b of core.bindings.values()) sessions.push(sessionSnapshot(b, now));
   const { counts, totals } = core;
   return freezeSnapshot({
     closed: core.closed,
@@ -118,4 +121,27 @@ export function freezeSnapshot(snapshot: RegistrySnapshot): RegistrySnapshot {
   Object.freeze(snapshot.totals.retired);
   Object.freeze(snapshot.totals);
   return Object.freeze(snapshot);
+}
+
+/**
+ * One page of sessions in service, in connection order (the order of
+ * `core.bindings`: a session enters it with a new, higher connection id). The
+ * cursor is the last connection id shown, so a page stays right while sessions
+ * come and go. O(sessions before the cursor) to skip, O(limit) to build.
+ */
+export function buildSessionPage<C extends ProbeableClient>(core: RegistryCore<C>, after: number, limit: number): SessionPage {
+  const now = core.clock.now();
+  const sessions: SessionSnapshot[] = [];
+  let more = false;
+  for (const b of core.bindings.values()) {
+    if (b.info.connectionId <= after) continue;
+    if (sessions.length === limit) {
+      more = true;
+      break;
+    }
+    sessions.push(Object.freeze(sessionSnapshot(b, now)));
+  }
+  const last = sessions[sessions.length - 1];
+  Object.freeze(sessions);
+  return Object.freeze(more && last !== undefined ? { sessions, nextCursor: String(last.connectionId) } : { sessions });
 }

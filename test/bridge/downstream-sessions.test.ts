@@ -10,6 +10,7 @@ import { BridgeHub } from '../../src/bridge/hub.js';
 import { InvalidOptionsError } from '../../src/errors.js';
 import { mcpSessionFactory } from '../../src/mcp/factory.js';
 import { UpstreamSessionRegistry } from '../../src/registry/index.js';
+import { ManualClock } from '../../src/testing/index.js';
 import { type RichServer, startRichServer } from '../fixtures/rich-server.js';
 
 const ENDPOINT = 'http://127.0.0.1/mcp';
@@ -27,7 +28,7 @@ describe('DownstreamSessions', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function setup() {
+  async function setup(clock?: ManualClock) {
     const up: RichServer = await startRichServer();
     const hub = new BridgeHub();
     const registry = new UpstreamSessionRegistry<Client>({ factory: mcpSessionFactory({ configureClient: hub.configureClient }) });
@@ -36,6 +37,7 @@ describe('DownstreamSessions', () => {
       registry,
       gateways: [{ id: 'rich', url: up.url }],
       createTransport: (o) => new WebStandardStreamableHTTPServerTransport({ ...o, enableJsonResponse: true }),
+      ...(clock && { clock }),
     });
     cleanups.push(
       () => up.close(),
@@ -120,6 +122,47 @@ describe('DownstreamSessions', () => {
     expect(sessions.size).toBe(0);
     expect(up.openSessions()).toHaveLength(0);
     expect(await post(INITIALIZE)).toMatchObject({ kind: 'respond', status: 503, headers: { 'retry-after': '5' } });
+  });
+
+  it('closeAll({ handover: true }) refuses requests with 503, waits for calls in flight (bounded), keeps upstream sessions', async () => {
+    const clock = new ManualClock();
+    const { up, sessions, post } = await setup(clock);
+    const opened = await post(INITIALIZE);
+    const id = (opened as { value: Response }).value.headers.get('mcp-session-id') as string;
+    const withId = { ...GOOD_HEADERS, 'mcp-session-id': id };
+    const blocked = up.waitForBlock();
+    const inFlight = post({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'block', arguments: {} } }, withId);
+    await blocked;
+
+    let done = false;
+    const handingOver = sessions.closeAll({ handover: true, drainTimeoutMs: 1_000 }).then(() => {
+      done = true;
+    });
+    // New requests of the session get a retryable answer; the client retries on another worker.
+    expect(await post({ jsonrpc: '2.0', id: 3, method: 'tools/list' }, withId)).toMatchObject({ kind: 'respond', status: 503, headers: { 'retry-after': '5' } });
+    expect(await post(INITIALIZE)).toMatchObject({ kind: 'respond', status: 503 });
+    await clock.advance(999);
+    expect(done).toBe(false);
+    expect(sessions.size).toBe(1); // still waiting for the call
+    await clock.advance(1);
+    await handingOver;
+    // Its answer is cut (the drain bound passed); the transport gives it up when the upstream goes in cleanup.
+    void inFlight.catch(() => undefined);
+    expect(sessions.size).toBe(0);
+    // Not evicted: the upstream session lives on for the worker that takes the session over.
+    expect(up.openSessions()).toHaveLength(1);
+  });
+
+  it('closeAll({ handover: true }) with nothing in flight closes at once; malformed options throw and close nothing', async () => {
+    const { up, sessions, post } = await setup();
+    await post(INITIALIZE);
+    for (const bad of [null, 7, { handover: 1 }, { drainTimeoutMs: -1 }, { other: true }]) {
+      await expect(sessions.closeAll(bad as never)).rejects.toBeInstanceOf(InvalidOptionsError);
+    }
+    expect(sessions.size).toBe(1);
+    await sessions.closeAll({ handover: true });
+    expect(sessions.size).toBe(0);
+    expect(up.openSessions()).toHaveLength(1);
   });
 
   it('validates its options', async () => {

@@ -17,7 +17,7 @@ import { BridgeHub } from '../../src/bridge/hub.js';
 import { markTransportInitialized } from '../../src/bridge/resume-transport.js';
 import { AffinityUnavailableError, InvalidOptionsError } from '../../src/errors.js';
 import { mcpSessionFactory } from '../../src/mcp/factory.js';
-import type { UpstreamSessionRecord, UpstreamSessionStore } from '../../src/mcp/session-store.js';
+import type { DownstreamClientRecord, DownstreamClientStore, UpstreamSessionRecord, UpstreamSessionStore } from '../../src/mcp/session-store.js';
 import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 
 const ENDPOINT = 'http://127.0.0.1/mcp';
@@ -62,7 +62,12 @@ describe('resuming a downstream session on another worker', () => {
     return up;
   }
 
-  function worker(up: McpHost, store: UpstreamSessionStore, locateSession?: (id: string) => SessionLocation | Promise<SessionLocation>) {
+  function worker(
+    up: McpHost,
+    store: UpstreamSessionStore,
+    locateSession?: (id: string) => SessionLocation | Promise<SessionLocation>,
+    clientStore?: DownstreamClientStore,
+  ) {
     const hub = new BridgeHub();
     const registry = new UpstreamSessionRegistry<Client>({
       onSessionLost: 'fail',
@@ -74,6 +79,7 @@ describe('resuming a downstream session on another worker', () => {
       gateways: [{ id: 'counter', url: up.url }],
       createTransport: (o) => new WebStandardStreamableHTTPServerTransport({ ...o, enableJsonResponse: true }),
       ...(locateSession && { locateSession }),
+      ...(clientStore && { clientStore }),
     });
     cleanups.push(
       () => registry.closeAll(),
@@ -118,6 +124,32 @@ describe('resuming a downstream session on another worker', () => {
     const request = new Request(ENDPOINT, { method: 'POST', headers, body: JSON.stringify(INITIALIZE) });
     const again = await second.sessions.get(id)?.transport.handleRequest(request, { parsedBody: INITIALIZE });
     expect(again?.status).toBe(400);
+  });
+
+  it("a clientStore keeps the client's initialize: the resumed session declares its capabilities and clientInfo", async () => {
+    const up = await upstream();
+    const store = memoryStore();
+    const clients = new Map<string, DownstreamClientRecord>();
+    const clientStore: DownstreamClientStore = {
+      getClient: async (id) => clients.get(id),
+      setClient: async (id, record) => void clients.set(id, record),
+    };
+    const capabilities = { sampling: {}, elicitation: {}, roots: { listChanged: true } };
+    const clientInfo = { name: 'inspector', version: '9.9.9' };
+    const first = worker(up, store, undefined, clientStore);
+    const opened = await first.post({ ...INITIALIZE, params: { ...INITIALIZE.params, capabilities, clientInfo } });
+    const id = (opened as { value: Response }).value.headers.get('mcp-session-id') as string;
+    expect(clients.get(id)).toEqual({ protocolVersion: '2025-06-18', capabilities, clientInfo });
+
+    const second = worker(up, store, () => 'resume', clientStore);
+    expect(await resultText(await second.post(callTool(2, 'increment'), id))).toBe('1');
+    expect(second.sessions.get(id)?.bridge.clientCapabilities()).toEqual(capabilities);
+    // Without the store, the resumed session knows nothing of its client.
+    const third = worker(up, store, () => 'resume');
+    await first.sessions.closeAll({ handover: true });
+    await second.sessions.closeAll({ handover: true });
+    expect(await resultText(await third.post(callTool(3, 'get'), id))).toBe('1');
+    expect(third.sessions.get(id)?.bridge.clientCapabilities()).toEqual({});
   });
 
   it('concurrent requests of one session resume it once', async () => {

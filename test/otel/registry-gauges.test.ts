@@ -17,9 +17,7 @@ afterEach(async () => {
 describe('otelTelemetry gauges on a real registry (fake factory)', () => {
   it('live sessions by gateway follow creates and evictions; an evicted gateway reads 0', async () => {
     harness = otelHarness();
-    const { registry } = setup();
-    // Until RegistryOptions.telemetry is wired, snapshot().gateways is a valid source.
-    const detach = harness.telemetry.attach?.({ gatewayCounts: () => Object.entries(registry.snapshot().gateways) });
+    const { registry } = setup({ telemetry: harness.telemetry });
 
     await registry.use(req('a', 'weather'), async () => undefined);
     await registry.use(req('b', 'weather'), async () => undefined);
@@ -31,13 +29,11 @@ describe('otelTelemetry gauges on a real registry (fake factory)', () => {
     await registry.evictGateway('search');
     expect((await live('search'))?.value).toBe(0);
     expect((await live('weather'))?.value).toBe(2);
-    detach?.();
   });
 
   it('a create waiting for its concurrency slot shows as queue depth and a creating session', async () => {
     harness = otelHarness();
-    const { registry, fake } = setup({ createConcurrencyPerGateway: 1 }, { mode: 'manual' });
-    harness.telemetry.attach?.({ gatewayCounts: () => Object.entries(registry.snapshot().gateways) });
+    const { registry, fake } = setup({ createConcurrencyPerGateway: 1, telemetry: harness.telemetry }, { mode: 'manual' });
     const first = registry.acquire(req('a', 'weather'));
     const second = registry.acquire(req('b', 'weather'));
     await until(() => registry.snapshot().gateways.weather?.queuedCreates === 1);

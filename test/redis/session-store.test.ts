@@ -40,6 +40,29 @@ describe.skipIf(skipRedisSuites())('RedisSessionStore on a real redis-server', (
     expect(await store.get('s1', 'g2')).toBeDefined();
   });
 
+  it("keeps the downstream client's initialize next to the records: owner-only writes, survives a handover, deleted on release", async () => {
+    const keyPrefix = h.prefix();
+    const a = pair('A', keyPrefix);
+    const b = pair('B', keyPrefix);
+    const client = { protocolVersion: '2025-06-18', capabilities: { sampling: {}, roots: { listChanged: true } }, clientInfo: { name: 'c', version: '1' } };
+    await a.affinity.claim('s1');
+    expect(await a.store.getClient('s1')).toBeUndefined();
+    await b.store.setClient('s1', { capabilities: { elicitation: {} } }); // not the owner: ignored
+    await a.store.setClient('s1', client);
+    await a.store.set('s1', 'g1', RECORD);
+    expect(await b.store.getClient('s1')).toEqual(client);
+    // Not a gateway record: the locator's per-gateway reads never see it.
+    expect(await b.store.get('s1', '' as string).catch((e: unknown) => e)).toBeInstanceOf(InvalidRequestError);
+    await expect(a.store.setClient('s1', { capabilities: 'all' } as never)).rejects.toBeInstanceOf(InvalidRequestError);
+    await expect(a.store.setClient('s1', { capabilities: { x: 'y'.repeat(20_000) } })).rejects.toThrow(/at most/);
+    // A handover (affinity close) keeps it for the next owner; a release deletes it with the records.
+    await a.affinity.close();
+    await b.affinity.claim('s1');
+    expect(await b.store.getClient('s1')).toEqual(client);
+    await b.affinity.release('s1');
+    expect(await b.store.getClient('s1')).toBeUndefined();
+  });
+
   it('a worker that does not own the session can read but neither write nor delete', async () => {
     const keyPrefix = h.prefix();
     const a = pair('A', keyPrefix);

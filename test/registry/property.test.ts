@@ -679,7 +679,7 @@ function variantOf(variant: number): { headers?: Record<string, string>; configV
 
 // ------------------------------------------------------------------ the tests
 
-/** Retire reasons the generated runs must reach ('ownership-lost' needs a multi-worker affinity: not modelled here). */
+/** Retire reasons the generated runs must reach ('ownership-lost' needs a multi-worker affinity and 'handover' a handover close: not modelled here). */
 const REASONS_REACHED = [
   'downstream-evicted',
   'gateway-evicted',

@@ -15,6 +15,7 @@ const ALL_REASONS = [
   'lost',
   'ownership-lost',
   'registry-closed',
+  'handover',
 ] as const satisfies readonly RetireReason[];
 
 describe('retire reason counters', () => {
