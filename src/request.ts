@@ -426,3 +426,121 @@ export class SessionCreateRequest {
     return `SessionCreateRequest ${JSON.stringify(this.toJSON())}`;
   }
 }
+
+/**
+ * The registry's warm path for a plain init object: the already-validated
+ * request `lookup` holds for the init's (downstream session, gateway), when
+ * the init provably describes exactly that request; `undefined` otherwise.
+ * Internal.
+ *
+ * Comparing a few fields against a request that was validated before costs far
+ * less than validating, copying and hashing the init again. Only what can be
+ * proven equal matches: anything else (a changed or mixed-up field, `Headers`
+ * or pair lists, a URL that is not the stored `href`, a duplicated header
+ * name) returns `undefined`, and the caller takes `SessionCreateRequest.from`,
+ * which accepts and rejects exactly as before. So a match implies that
+ * `from(init)` would succeed with equal fields, credentials included.
+ */
+export function heldRequestFor(
+  init: unknown,
+  lookup: (downstreamSessionId: string, gatewayId: string) => SessionCreateRequest | undefined,
+): SessionCreateRequest | undefined {
+  if (!isPlainObject(init)) return undefined;
+  const { downstreamSessionId, gatewayId } = init;
+  if (typeof downstreamSessionId !== 'string' || typeof gatewayId !== 'string') return undefined;
+  const held = lookup(downstreamSessionId, gatewayId);
+  return held !== undefined && sameRequest(held, init) ? held : undefined;
+}
+
+function sameRequest(held: SessionCreateRequest, init: Record<string, unknown>): boolean {
+  for (const key of Object.keys(init)) {
+    if (!INIT_KEYS.has(key)) return false;
+  }
+  return (
+    init.downstreamSessionId === held.downstreamSessionId &&
+    init.gatewayId === held.gatewayId &&
+    (init.transport === undefined ? held.transport === 'streamable-http' : init.transport === held.transport) &&
+    // The stored URL is the href of a valid URL, which parses back to itself; stdio has none.
+    (held.transport === 'stdio' ? init.url === undefined : init.url === held.url) &&
+    init.configVersion === held.configVersion &&
+    init.connectTimeoutMs === held.connectTimeoutMs &&
+    sameHeaders(init.headers, held.headers) &&
+    sameHeaders(init.credentials, held.credentials) &&
+    sameStdio(init.stdio, held.stdio)
+  );
+}
+
+/** `Object.keys(record).length` without the array; an inherited enumerable key only makes a match fail. */
+function countKeys(record: object): number {
+  let count = 0;
+  for (const _ in record) count++;
+  return count;
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) return false;
+  }
+  return true;
+}
+
+/**
+ * A plain record whose names, lower-cased, are exactly the held names (no two
+ * alike) with equal string values. The held record survived the header policy,
+ * so such a record passes it unchanged: same names, nothing dropped.
+ */
+function sameHeaders(value: unknown, held: Readonly<Record<string, string>>): boolean {
+  const count = countKeys(held);
+  if (value === undefined) return count === 0;
+  if (!isPlainObject(value) || typeof (value as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function') return false;
+  const names = Object.keys(value);
+  if (names.length !== count) return false;
+  let folded: Set<string> | undefined;
+  for (const name of names) {
+    const entry = value[name];
+    if (typeof entry !== 'string') return false;
+    if (Object.hasOwn(held, name)) {
+      if (held[name] !== entry) return false;
+      continue;
+    }
+    // A name in another case: ASCII only (a non-ASCII letter such as U+212A can
+    // lower-case to an ASCII one), and no two names may fold to one.
+    const lower = name.toLowerCase();
+    if (!isAscii(name) || !Object.hasOwn(held, lower) || held[lower] !== entry || Object.hasOwn(value, lower)) return false;
+    folded ??= new Set();
+    if (folded.has(lower)) return false;
+    folded.add(lower);
+  }
+  return true;
+}
+
+function sameStrings(value: unknown, held: readonly string[] | undefined): boolean {
+  if (held === undefined) return value === undefined;
+  if (!Array.isArray(value) || value.length !== held.length) return false;
+  for (let i = 0; i < held.length; i++) {
+    const entry: unknown = value[i];
+    if (typeof entry !== 'string' || entry !== held[i]) return false;
+  }
+  return true;
+}
+
+function sameEnv(value: unknown, held: Readonly<Record<string, string>> | undefined): boolean {
+  if (held === undefined) return value === undefined;
+  if (!isPlainObject(value)) return false;
+  const names = Object.keys(value);
+  if (names.length !== countKeys(held)) return false;
+  for (const name of names) {
+    const entry = value[name];
+    if (typeof entry !== 'string' || !Object.hasOwn(held, name) || held[name] !== entry) return false;
+  }
+  return true;
+}
+
+function sameStdio(value: unknown, held: StdioCommand | undefined): boolean {
+  if (held === undefined) return value === undefined;
+  if (!isPlainObject(value)) return false;
+  for (const key of Object.keys(value)) {
+    if (!STDIO_KEYS.has(key)) return false;
+  }
+  return value.command === held.command && value.cwd === held.cwd && sameStrings(value.args, held.args) && sameEnv(value.env, held.env);
+}

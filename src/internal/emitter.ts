@@ -27,6 +27,11 @@ export class SafeEmitter<Events extends Record<string, unknown>> {
     return this.#listeners > 0;
   }
 
+  /** True when `type` has a listener; lets callers skip building an event nobody receives. */
+  listens(type: keyof Events): boolean {
+    return this.#listeners > 0 && (this.#wrapped.get(type)?.size ?? 0) > 0;
+  }
+
   on<K extends keyof Events>(type: K, handler: Handler<Events[K]>): void {
     let byHandler = this.#wrapped.get(type);
     if (byHandler === undefined) {

@@ -136,8 +136,10 @@ export class Leases<C extends ProbeableClient> {
   }
 
   needsProbe(binding: Binding<C>): boolean {
-    if (binding.inFlight > 0 || this.#core.probeChain.length === 0) return false;
-    return this.#core.clock.now() - binding.lastUsedAt >= this.#core.options.idleValidationMs;
+    const { idleValidationMs } = this.#core.options;
+    // Never probing needs no clock read: one less per acquire.
+    if (binding.inFlight > 0 || this.#core.probeChain.length === 0 || idleValidationMs === Number.POSITIVE_INFINITY) return false;
+    return this.#core.clock.now() - binding.lastUsedAt >= idleValidationMs;
   }
 
   /** ready -> probing; the probe ends in ready (healthy, or an application error) or a retirement. */

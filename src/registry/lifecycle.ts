@@ -15,6 +15,7 @@
 import type { CloseOutcome } from '../internal/close.js';
 import type { SessionIdentity } from '../events.js';
 import type { ProbeableClient } from '../probe.js';
+import { silentLogger } from '../logger.js';
 import type { SessionState } from '../session.js';
 import type { Binding, Phase } from './binding.js';
 import type { RegistryCore } from './core.js';
@@ -77,6 +78,8 @@ function countLive<C extends ProbeableClient>(core: RegistryCore<C>, binding: Bi
 
 function announce<C extends ProbeableClient>(core: RegistryCore<C>, binding: Binding<C>, previous: Phase<C>, next: Phase<C>, detail: TransitionDetail): void {
   const { events, logger, clock } = core;
+  // No payload is built for a silent logger or an event without listener: closeAll() of 100k sessions would build 400k.
+  const logs = logger !== silentLogger;
   const now = clock.now();
   if (detail.probe !== undefined) events.emit('session:probed', { ...identity(binding), ...detail.probe });
   switch (next.state) {
@@ -98,29 +101,28 @@ function announce<C extends ProbeableClient>(core: RegistryCore<C>, binding: Bin
       if (previous.state === 'draining') return;
       const { reason } = next.retirement;
       core.totals.retired[reason]++;
-      logger.debug({ ...identity(binding), reason }, 'upstream session retired');
-      events.emit('session:retired', { ...identity(binding), reason, inFlight: binding.inFlight });
+      if (logs) logger.debug({ ...identity(binding), reason }, 'upstream session retired');
+      if (events.listens('session:retired')) events.emit('session:retired', { ...identity(binding), reason, inFlight: binding.inFlight });
       core.telemetry?.retired(binding.info, reason, now - binding.info.createdAt);
       return;
     }
     case 'closed': {
       const close = detail.close ?? { outcome: 'closed', forced: false };
       const durationMs = now - next.retirement.at;
-      const event = { ...identity(binding), forced: close.forced, durationMs };
       if (close.error === undefined) {
-        events.emit('session:closed', event);
+        if (events.listens('session:closed')) events.emit('session:closed', { ...identity(binding), forced: close.forced, durationMs });
         return;
       }
       // The close error may quote the URL or a header: only a redacted copy leaves.
       const error = core.redact(close.error, binding.request);
-      logger.warn({ ...identity(binding), error: core.describe(error) }, 'upstream close failed');
-      events.emit('session:closed', { ...event, error });
+      if (logs) logger.warn({ ...identity(binding), error: core.describe(error) }, 'upstream close failed');
+      events.emit('session:closed', { ...identity(binding), forced: close.forced, durationMs, error });
       return;
     }
     case 'orphaned': {
       const durationMs = now - next.retirement.at;
-      logger.warn({ ...identity(binding), durationMs }, 'upstream session did not close in time; orphaned');
-      events.emit('session:orphaned', { ...identity(binding), durationMs });
+      if (logs) logger.warn({ ...identity(binding), durationMs }, 'upstream session did not close in time; orphaned');
+      if (events.listens('session:orphaned')) events.emit('session:orphaned', { ...identity(binding), durationMs });
       return;
     }
     case 'probing':

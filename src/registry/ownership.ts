@@ -171,6 +171,41 @@ export class Ownership<C extends ProbeableClient> {
   }
 
   /**
+   * `closeAll()`: gives every id back under one shared deadline (`end`)
+   * instead of a timer and a race per release; a release still pending then
+   * is logged as timed out and no longer waited for.
+   */
+  async releaseAll(ids: readonly string[], end: Promise<void>): Promise<void> {
+    const { affinity, logger } = this.#core;
+    // Like release(): the affinity is never called inside closeAll() itself.
+    await Promise.resolve();
+    const pending = new Set<string>();
+    const allDone = deferred<void>();
+    const settle = (id: string): void => {
+      if (pending.delete(id) && pending.size === 0) allDone.resolve();
+    };
+    for (const id of ids) {
+      pending.add(id);
+      let answer: Promise<void>;
+      try {
+        answer = Promise.resolve(affinity.release(id));
+      } catch (error) {
+        answer = Promise.reject(error);
+      }
+      answer.then(
+        () => settle(id),
+        (error: unknown) => {
+          logger.warn({ downstreamSessionId: id, error: this.#core.describe(error) }, 'affinity release failed');
+          settle(id);
+        },
+      );
+    }
+    if (pending.size === 0) return;
+    await Promise.race([allDone.promise, end]);
+    for (const id of pending) logger.warn({ downstreamSessionId: id }, 'affinity release timed out');
+  }
+
+  /**
    * Drops a downstream session's bookkeeping once nothing needs it and gives
    * back its ownership. A session we do not own keeps no state: the next
    * acquire asks the affinity again.

@@ -4,7 +4,7 @@ import type { RegistryEvents } from '../events.js';
 import type { SessionLease } from '../lease.js';
 import type { RegistryOptions } from '../options.js';
 import type { ProbeableClient } from '../probe.js';
-import { SessionCreateRequest, type SessionCreateRequestInit } from '../request.js';
+import { SessionCreateRequest, type SessionCreateRequestInit, heldRequestFor } from '../request.js';
 import type { SessionInfo } from '../session.js';
 import { showValue } from '../show-value.js';
 import type { RegistrySnapshot, SessionPage, SessionPageOptions, SnapshotOptions } from '../snapshot.js';
@@ -95,6 +95,9 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   readonly #core: RegistryCore<C>;
   #closeAll: Promise<void> | undefined;
   #detachTelemetry: (() => void) | undefined;
+  /** The validated request of the session held for a (downstream session, gateway), for the plain-init warm path. */
+  readonly #heldRequest = (downstreamSessionId: string, gatewayId: string): SessionCreateRequest | undefined =>
+    this.#core.ownership.get(downstreamSessionId)?.bindings.get(gatewayId)?.request;
 
   /** Throws `InvalidOptionsError` for an unknown or malformed option. */
   constructor(options?: RegistryOptions<C>) {
@@ -137,7 +140,10 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
   async acquire(init: SessionCreateRequestInit | SessionCreateRequest, opts?: AcquireOptions): Promise<SessionLease<C>> {
     const core = this.#core;
     if (core.closed) throw new RegistryClosedError();
-    const request = SessionCreateRequest.from(init);
+    // A plain init equal to the held session's request needs no validation nor
+    // hashing; anything not provably equal is validated as usual.
+    const request =
+      init instanceof SessionCreateRequest ? init : (heldRequestFor(init, this.#heldRequest) ?? SessionCreateRequest.from(init));
     const signal = validateAcquireOptions(opts);
     signal?.throwIfAborted();
     // Warm path: a healthy, recently used connection of an owned downstream
@@ -150,8 +156,8 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
         phase.state === 'ready' &&
         ds?.owned === true &&
         ds.lost === undefined &&
-        held.request.fingerprint === request.fingerprint &&
-        held.request.credentialsKey === request.credentialsKey &&
+        (held.request === request ||
+          (held.request.fingerprint === request.fingerprint && held.request.credentialsKey === request.credentialsKey)) &&
         !core.leases.needsProbe(held)
       ) {
         return core.leases.lease(held, phase.connection);

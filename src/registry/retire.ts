@@ -9,9 +9,10 @@ import type { RetireReason } from '../events.js';
 import { SessionRetiredError } from '../errors.js';
 import type { UpstreamConnection } from '../factory.js';
 import { type CloseOutcome, type CloseSchedule, closeWithin, sharedPhaseEnds, waitWithin } from '../internal/close.js';
-import { deferred } from '../internal/deferred.js';
+import { type Deferred, deferred } from '../internal/deferred.js';
+import { yieldToEventLoop } from '../internal/yield.js';
 import type { ProbeableClient } from '../probe.js';
-import type { ConnectionCloseOutcome } from '../telemetry.js';
+import type { ConnectionCloseOutcome, TelemetrySpan } from '../telemetry.js';
 import type { Binding, CreateJob, Retirement } from './binding.js';
 import type { RegistryCore } from './core.js';
 import { type ProbeOutcome, identity, transition } from './lifecycle.js';
@@ -30,6 +31,8 @@ const LOSES_STATE: ReadonlySet<RetireReason> = new Set([
 ]);
 
 const DONE: Promise<void> = Promise.resolve();
+/** `closeAll()` lets the closes started so far progress after retiring this many sessions. */
+const YIELD_EVERY = 1_000;
 
 /** The telemetry outcome of one connection close. */
 function closeOutcome(result: CloseOutcome): ConnectionCloseOutcome {
@@ -42,6 +45,8 @@ export class Retirer<C extends ProbeableClient> {
   readonly #core: RegistryCore<C>;
   /** Closes of connections that arrived after their create failed: not sessions, tracked for `closeAll()` only. */
   readonly #lateCloses = new Set<Promise<void>>();
+  /** Set by `closeAll()` once every session is retired: resolves when none is retiring any more. */
+  #noneRetiring: Deferred<void> | undefined;
 
   constructor(core: RegistryCore<C>) {
     this.#core = core;
@@ -84,21 +89,22 @@ export class Retirer<C extends ProbeableClient> {
       const error = new SessionRetiredError(reason);
       core.creator.abandon(phase.job, error);
       phase.job.ready.reject(core.leases.waiterError(binding) ?? error);
-      retirement.done = this.#untrack(binding, this.#closeAfterCreate(binding, phase.job, retirement, plan));
+      retirement.done = this.#closeAfterCreate(binding, phase.job, retirement, plan);
     } else {
       if (phase.state === 'probing') phase.control.abort(new SessionRetiredError(reason));
       transition(core, binding, { state: binding.inFlight > 0 ? 'draining' : 'closing', retirement }, { probe });
-      retirement.done = this.#untrack(binding, this.#drainAndClose(binding, phase.connection, retirement, plan));
+      retirement.done = this.#drainAndClose(binding, phase.connection, retirement, plan);
     }
     if (LOSES_STATE.has(reason)) this.#sessionLost(binding, reason, cause);
     core.ownership.forgetDownstreamOf(binding);
     return retirement.done;
   }
 
-  #untrack(binding: Binding<C>, closing: Promise<void>): Promise<void> {
-    return closing.finally(() => {
-      this.#core.retiring.delete(binding);
-    });
+  /** A retired session's close is over (closed or orphaned): it is no longer tracked. */
+  #untrack(binding: Binding<C>): void {
+    const { retiring } = this.#core;
+    retiring.delete(binding);
+    if (retiring.size === 0) this.#noneRetiring?.resolve();
   }
 
   #sessionLost(binding: Binding<C>, reason: RetireReason, cause: unknown): void {
@@ -120,16 +126,29 @@ export class Retirer<C extends ProbeableClient> {
   }
 
   async #drainAndClose(binding: Binding<C>, connection: UpstreamConnection<C>, retirement: Retirement, schedule: CloseSchedule): Promise<void> {
-    if (binding.phase.state === 'draining') {
-      retirement.drained ??= deferred<void>();
-      if (binding.inFlight > 0) await waitWithin(retirement.drained.promise, schedule.drain, this.#core.clock);
-      transition(this.#core, binding, { state: 'closing', retirement });
+    try {
+      if (binding.phase.state === 'draining') {
+        retirement.drained ??= deferred<void>();
+        if (binding.inFlight > 0) await waitWithin(retirement.drained.promise, schedule.drain, this.#core.clock);
+        transition(this.#core, binding, { state: 'closing', retirement });
+      }
+      const span = this.#core.telemetry?.closeStart(binding.info);
+      this.#closed(binding, retirement, await this.#close(connection, retirement, schedule), span);
+    } finally {
+      this.#untrack(binding);
     }
-    await this.#close(binding, connection, retirement, schedule);
   }
 
   /** Retired while creating: wait (bounded) for the factory, then close what it made. */
   async #closeAfterCreate(binding: Binding<C>, job: CreateJob<C>, retirement: Retirement, schedule: CloseSchedule): Promise<void> {
+    try {
+      await this.#closeCreated(binding, job, retirement, schedule);
+    } finally {
+      this.#untrack(binding);
+    }
+  }
+
+  async #closeCreated(binding: Binding<C>, job: CreateJob<C>, retirement: Retirement, schedule: CloseSchedule): Promise<void> {
     const call = job.call;
     if (call === undefined) {
       // Still queued: the factory never ran, there is nothing to close.
@@ -147,14 +166,20 @@ export class Retirer<C extends ProbeableClient> {
       transition(this.#core, binding, { state: 'closed', retirement });
       return;
     }
-    await this.#close(binding, connection, retirement, schedule);
+    const span = this.#core.telemetry?.closeStart(binding.info);
+    this.#closed(binding, retirement, await this.#close(connection, retirement, schedule), span);
   }
 
-  async #close(binding: Binding<C>, connection: UpstreamConnection<C>, retirement: Retirement, schedule: CloseSchedule): Promise<void> {
-    const span = this.#core.telemetry?.closeStart(binding.info);
+  /** Closes the connection within the schedule: in its shared lane under `closeAll()`, else with its own timers. */
+  #close(connection: UpstreamConnection<C>, retirement: Retirement, schedule: CloseSchedule): Promise<CloseOutcome> {
     // The upstream session lives on for another worker: close the local client only, keep its record.
     const detach = retirement.reason === 'ownership-lost' || retirement.reason === 'handover';
-    const result = await closeWithin((ctx) => connection.close(ctx), schedule, this.#core.clock, detach);
+    const { lane } = schedule;
+    if (lane !== undefined) return lane.close(connection, detach);
+    return closeWithin((ctx) => connection.close(ctx), schedule, this.#core.clock, detach);
+  }
+
+  #closed(binding: Binding<C>, retirement: Retirement, result: CloseOutcome, span: TelemetrySpan<ConnectionCloseOutcome> | undefined): void {
     span?.end(closeOutcome(result), result.error);
     if (result.outcome === 'orphaned') transition(this.#core, binding, { state: 'orphaned', retirement });
     else transition(this.#core, binding, { state: 'closed', retirement }, { close: result });
@@ -197,17 +222,25 @@ export class Retirer<C extends ProbeableClient> {
     core.ownership.cancelClaims();
     const owned = core.ownership.owned();
     const shared = sharedPhaseEnds(core.options.closeTimeoutMs, core.clock);
-    const [first, second, third] = shared.ends as [Promise<void>, Promise<void>, Promise<void>];
-    const idle: CloseSchedule = { drain: first, graceful: first, forced: second };
-    const busy: CloseSchedule = { drain: first, graceful: second, forced: third };
-    const retiring = [...core.bindings.values()].map((b) =>
-      this.retire(b, 'registry-closed', undefined, b.inFlight > 0 || b.phase.state === 'creating' ? busy : idle),
-    );
-    const already = [...core.retiring].map((b) => ('retirement' in b.phase ? b.phase.retirement.done : undefined) ?? DONE);
     // Release (<= closeTimeoutMs) then affinity close (<= closeTimeoutMs) fit in the 3 x closeTimeoutMs of a retire.
-    const releasing = Promise.all(owned.map((id) => core.ownership.release(id))).then(() => this.#closeAffinity());
-    const spares = core.spares.closeAll(idle);
-    await Promise.all([...retiring, ...already, releasing, spares, ...this.#lateCloses, ...core.ownership.releasing]);
+    const releasing = core.ownership.releaseAll(owned, shared.ends[0]).then(() => this.#closeAffinity());
+    const spares = core.spares.closeAll(shared.idle);
+    // Straight off the map (retire() deletes the visited entry; nothing adds one
+    // once closed), so a closed session is garbage at once, not kept by a copy.
+    let retired = 0;
+    for (const b of core.bindings.values()) {
+      void this.retire(b, 'registry-closed', undefined, b.inFlight > 0 || b.phase.state === 'creating' ? shared.busy : shared.idle);
+      // Let the closes started so far finish: at 100k sessions, keeping every
+      // close in flight at once costs more in GC than the closes themselves.
+      // The phase ends are shared, so the bound holds however long this takes.
+      if (++retired % YIELD_EVERY === 0) await yieldToEventLoop();
+    }
+    // Every retirement, these and earlier ones, leaves `retiring` when its bounded close is over.
+    if (core.retiring.size > 0) {
+      this.#noneRetiring = deferred<void>();
+      await this.#noneRetiring.promise;
+    }
+    await Promise.all([releasing, spares, ...this.#lateCloses, ...core.ownership.releasing]);
     shared.cancel();
     core.ownership.clear();
     core.gateways.clear();
