@@ -8,6 +8,17 @@ import { type FakeClient, ManualClock } from '../../src/testing/index.js';
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
+/** 'lease' (released at once) or the rejection's code. */
+function outcomeOf(acquire: Promise<{ release(): void }>): Promise<string | undefined> {
+  return acquire.then(
+    (lease) => {
+      lease.release();
+      return 'lease';
+    },
+    (e: { code?: string }) => e.code,
+  );
+}
+
 describe('invariant 14 (registry side): onSessionLost', () => {
   it("'reconnect' retires, emits session:lost and rebuilds on the next acquire", async () => {
     const { registry, fake } = setup({ onSessionLost: 'reconnect' });
@@ -155,13 +166,7 @@ describe('found by review', () => {
     await turn();
     fake.pending[0]!.resolve();
     (await g2).release();
-    const g1 = registry.acquire(req('x', 'g1')).then(
-      (lease) => {
-        lease.release();
-        return 'lease';
-      },
-      (e: { code?: string }) => e.code,
-    );
+    const g1 = outcomeOf(registry.acquire(req('x', 'g1')));
     await turn();
     fake.connections[0]!.break();
     fake.pending[0]!.resolve();
@@ -175,13 +180,7 @@ describe('found by review', () => {
     fake.pending[0]!.resolve();
     (await g2).release();
     // x waits for its g1 create while its g2 session is lost, then y's loss pushes x's mark out.
-    const g1 = registry.acquire(req('x', 'g1')).then(
-      (lease) => {
-        lease.release();
-        return 'lease';
-      },
-      (e: { code?: string }) => e.code,
-    );
+    const g1 = outcomeOf(registry.acquire(req('x', 'g1')));
     await turn();
     fake.connections[0]!.break();
     const y = registry.acquire(req('y', 'g1'));
