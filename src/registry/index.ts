@@ -4,4 +4,4 @@
  * @module
  */
 export { UpstreamSessionRegistry } from './registry.js';
-export type { AcquireOptions, CloseAllOptions } from './registry.js';
+export type { AcquireOptions, CloseAllOptions } from './call-options.js';

@@ -1,71 +1,21 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InvalidRequestError, RegistryClosedError, SessionLostError, SessionRetiredError } from '../errors.js';
+import { RegistryClosedError, SessionLostError, SessionRetiredError } from '../errors.js';
 import type { RegistryEvents } from '../events.js';
 import type { SessionLease } from '../lease.js';
 import type { RegistryOptions } from '../options.js';
 import type { ProbeableClient } from '../probe.js';
 import { SessionCreateRequest, type SessionCreateRequestInit, heldRequestFor } from '../request.js';
 import type { SessionInfo } from '../session.js';
-import { showValue } from '../show-value.js';
 import type { RegistrySnapshot, SessionPage, SessionPageOptions, SnapshotOptions } from '../snapshot.js';
 import { type AcquireSpan, type Binding, isLive, retirementOf } from './binding.js';
 import { RegistryCore } from './core.js';
 import type { DownstreamState } from './ownership.js';
 import { buildSessionPage, buildSnapshot, gatewaySnapshots } from './stats.js';
 import { validatePageOptions, validateSnapshotOptions } from './snapshot-options.js';
-
-/** Per-call options of {@link UpstreamSessionRegistry.acquire} and {@link UpstreamSessionRegistry.use}. */
-export interface AcquireOptions {
-  /** Aborting rejects this caller only, with `signal.reason`; a shared create goes on for the others. */
-  signal?: AbortSignal;
-}
-
-/** Options of {@link UpstreamSessionRegistry.closeAll}. */
-export interface CloseAllOptions {
-  /**
-   * Hand the upstream sessions over to other workers instead of ending them
-   * (a rolling restart): stop taking work, let calls in flight finish (at most
-   * `closeTimeoutMs`), close each local client without ending its upstream
-   * session (no HTTP DELETE, stored records kept), then close the affinity,
-   * which gives ownership up at once. Default false: end every upstream session.
-   */
-  handover?: boolean;
-}
-
-function validateCloseAllOptions(opts: unknown): boolean {
-  if (opts === undefined) return false;
-  if (typeof opts !== 'object' || opts === null) {
-    throw new InvalidRequestError('options', `expected an object, got ${showValue(opts)}`);
-  }
-  for (const key of Object.keys(opts)) {
-    if (key !== 'handover') throw new InvalidRequestError(`options.${key.slice(0, 64)}`, 'unknown option');
-  }
-  const handover = (opts as CloseAllOptions).handover;
-  if (handover !== undefined && typeof handover !== 'boolean') {
-    throw new InvalidRequestError('options.handover', `expected a boolean, got ${showValue(handover)}`);
-  }
-  return handover === true;
-}
+import { type AcquireOptions, type CloseAllOptions, requireFunction, requireString, validateAcquireOptions, validateCloseAllOptions } from './call-options.js';
 
 /** How many times one acquire rebuilds after the connection it waited for broke. */
 const MAX_ATTEMPTS = 3;
-
-function validateAcquireOptions(opts: unknown): AbortSignal | undefined {
-  if (opts === undefined) return undefined;
-  if (typeof opts !== 'object' || opts === null) {
-    throw new InvalidRequestError('options', `expected an object, got ${showValue(opts)}`);
-  }
-  const signal = (opts as AcquireOptions).signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidRequestError('options.signal', `expected an AbortSignal, got ${showValue(signal)}`);
-  }
-  return signal;
-}
-
-function requireString(name: string, value: unknown): string {
-  if (typeof value !== 'string') throw new InvalidRequestError(name, `expected a string, got ${showValue(value)}`);
-  return value;
-}
 
 /**
  * Holds exactly one upstream MCP client session per (downstream session id,
@@ -236,7 +186,7 @@ export class UpstreamSessionRegistry<C extends ProbeableClient = Client> {
     fn: (client: C, info: SessionInfo) => Promise<T>,
     opts?: AcquireOptions,
   ): Promise<T> {
-    if (typeof fn !== 'function') throw new InvalidRequestError('fn', `expected a function, got ${showValue(fn)}`);
+    requireFunction('fn', fn);
     const lease = await this.acquire(init, opts);
     try {
       const result = await fn(lease.client, lease.info);
