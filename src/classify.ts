@@ -174,8 +174,7 @@ export function isCapabilityNotAdvertised(error: unknown): boolean {
  * too, and that answer is `'application'`). Internal: not exported from the root.
  */
 export function markLocalTransportError<E extends object>(error: E): E {
-  Object.defineProperty(error, LOCAL_TRANSPORT_BRAND, { value: true });
-  return error;
+  return brand(error, LOCAL_TRANSPORT_BRAND);
 }
 
 /**
@@ -185,16 +184,25 @@ export function markLocalTransportError<E extends object>(error: E): E {
  * {@link isSessionGone} is false. Internal: not exported from the root.
  */
 export function markNotFoundWithoutSession<E extends object>(error: E): E {
-  Object.defineProperty(error, NO_SESSION_BRAND, { value: true });
+  return brand(error, NO_SESSION_BRAND);
+}
+
+/** A non-enumerable `true` under `symbol`: invisible to JSON and `Object.keys`, kept by redacted copies. */
+function brand<E extends object>(error: E, symbol: symbol): E {
+  Object.defineProperty(error, symbol, { value: true });
   return error;
 }
 
+function hasBrand(error: ErrorLike, symbol: symbol): boolean {
+  return (error as Record<symbol, unknown>)[symbol] === true;
+}
+
 function isNotFoundWithoutSession(error: ErrorLike): boolean {
-  return (error as Record<symbol, unknown>)[NO_SESSION_BRAND] === true;
+  return hasBrand(error, NO_SESSION_BRAND);
 }
 
 function isLocalTransportError(error: ErrorLike): boolean {
-  return (error as Record<symbol, unknown>)[LOCAL_TRANSPORT_BRAND] === true;
+  return hasBrand(error, LOCAL_TRANSPORT_BRAND);
 }
 
 function classifyAt(error: unknown, depth: number): ErrorClass {

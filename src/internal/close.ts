@@ -234,7 +234,7 @@ export async function closeWithin(
     );
   const graceful = await within(work, phases.graceful, clock);
   if (graceful !== TIMED_OUT) return settledOutcome(graceful, false);
-  controller.abort(new DOMException('Graceful close timed out', 'TimeoutError'));
+  controller.abort(GRACEFUL_TIMED_OUT());
   const forced = await within(work, phases.forced, clock);
   if (forced !== TIMED_OUT) return settledOutcome(forced, true);
   return { outcome: 'orphaned', forced: true };
