@@ -8,6 +8,7 @@ export default defineConfig({
     'redis/index': 'src/redis/index.ts',
     'bridge/index': 'src/bridge/index.ts',
     'otel/index': 'src/otel/index.ts',
+    'node/index': 'src/node/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const ENTRIES = { '.': 'index', './testing': 'testing/index', './stdio': 'stdio/index', './redis': 'redis/index' };
+const ENTRIES = { '.': 'index', './testing': 'testing/index', './stdio': 'stdio/index', './redis': 'redis/index', './node': 'node/index' };
 const check = process.argv.includes('--check');
 
 const program = ts.createProgram(

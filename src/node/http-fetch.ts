@@ -1,0 +1,298 @@
+/**
+ * A `fetch` for upstream MCP traffic on `node:http` / `node:https`.
+ *
+ * Node's global `fetch` (undici) builds, per request, a `Request`, an
+ * `AbortSignal` that follows the caller's, a body stream that it clones and
+ * tees (Fetch's redirect handling) and writes as an iterable apart from the
+ * headers. For a proxy that forwards every call, that plumbing was a quarter
+ * of its CPU (docs/performance.md). Here a request is one `http.request` on
+ * a keep-alive agent, with headers and body in one write; the answer is a
+ * standard `Response` whose body streams from the socket.
+ *
+ * @module
+ */
+
+import {
+  type ClientRequest,
+  Agent as HttpAgent,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  request as httpRequest,
+} from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Readable, Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { InvalidOptionsError } from '../errors.js';
+import { assertKnownKeys, count, optionalFunction, optionsObject } from '../internal/validate.js';
+import { showValue } from '../show-value.js';
+
+/** Options of {@link nodeHttpFetch}. */
+export interface NodeHttpFetchOptions {
+  /**
+   * Open sockets per upstream host and port, in use or idle (default
+   * `Infinity`, as Node's global agent). Requests beyond it queue in the agent.
+   */
+  readonly maxSocketsPerHost?: number;
+  /**
+   * The agent for `http:` upstreams, e.g. one with its own socket limits.
+   * Default: a keep-alive agent made for this fetch (and destroyed by its
+   * `destroy()`; an agent passed here is yours to destroy).
+   */
+  readonly httpAgent?: HttpAgent;
+  /** The agent for `https:` upstreams (TLS options such as `ca`, `cert`, `key` go here). Default as `httpAgent`. */
+  readonly httpsAgent?: HttpsAgent;
+  /**
+   * The fetch for what this one does not send itself (see {@link nodeHttpFetch}).
+   * Default `globalThis.fetch`, looked up per call.
+   */
+  readonly fallback?: FetchLike;
+}
+
+/** A `fetch` made by {@link nodeHttpFetch}: the SDK's `FetchLike`, plus `destroy()` for the agents it owns. */
+export interface NodeHttpFetch extends FetchLike {
+  /**
+   * Destroys the sockets of the agents this fetch made (requests still in
+   * flight fail). Call it after `registry.closeAll()`: idle keep-alive sockets
+   * otherwise stay open until the upstream closes them.
+   */
+  destroy(): void;
+}
+
+const KNOWN_KEYS: ReadonlySet<string> = new Set(['maxSocketsPerHost', 'httpAgent', 'httpsAgent', 'fallback']);
+
+/** Statuses whose response has no body (`new Response` refuses one). */
+const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
+
+const DECODERS: Readonly<Record<string, () => Transform>> = {
+  gzip: createGunzip,
+  'x-gzip': createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
+
+function agentOption<A>(name: string, value: unknown, kind: new (...args: never[]) => A): A | undefined {
+  if (value === undefined || value instanceof kind) return value as A | undefined;
+  throw new InvalidOptionsError(name, `expected an ${kind.name} from node:${name === 'httpAgent' ? 'http' : 'https'}, got ${showValue(value)}`);
+}
+
+/** What a request needs from the caller's `init`, or `undefined` when the fallback must send it. */
+interface Outgoing {
+  readonly method: string;
+  readonly headers: OutgoingHttpHeaders;
+  readonly body: string | Uint8Array | undefined;
+  readonly redirect: 'manual' | 'error';
+}
+
+function bodyOf(body: RequestInit['body']): string | Uint8Array | undefined | null {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === 'string' || body instanceof Uint8Array) return body;
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (body instanceof URLSearchParams) return body.toString();
+  // Streams, blobs and forms: the fallback knows how to send them.
+  return null;
+}
+
+function headersOf(init: RequestInit | undefined, fromSearchParams: boolean): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {};
+  // `Headers` lower-cases names; a record or pair list may repeat a name in other cases, which `Headers` would merge too.
+  new Headers(init?.headers).forEach((value, name) => {
+    headers[name] = value;
+  });
+  if (headers.accept === undefined) headers.accept = '*/*';
+  if (fromSearchParams && headers['content-type'] === undefined) headers['content-type'] = 'application/x-www-form-urlencoded;charset=UTF-8';
+  return headers;
+}
+
+/**
+ * The request as this fetch sends it, or `undefined` for one it leaves to the
+ * fallback: redirects to follow (the SDK follows them itself and asks for
+ * `'manual'`), or a body that is not a string or bytes.
+ */
+function outgoing(init: RequestInit | undefined): Outgoing | undefined {
+  const redirect = init?.redirect;
+  if (redirect !== 'manual' && redirect !== 'error') return undefined;
+  const body = bodyOf(init?.body);
+  if (body === null) return undefined;
+  const method = (init?.method ?? 'GET').toUpperCase();
+  return { method, headers: headersOf(init, init?.body instanceof URLSearchParams), body, redirect };
+}
+
+/** Fetch's network error: a `TypeError('fetch failed')` with the cause, which `classify` knows. */
+function networkError(cause: unknown): TypeError {
+  return new TypeError('fetch failed', { cause });
+}
+
+function responseHeaders(message: IncomingMessage): Headers {
+  const headers = new Headers();
+  const raw = message.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  return headers;
+}
+
+function decodedBody(message: IncomingMessage): Readable {
+  const encoding = message.headers['content-encoding']?.trim().toLowerCase();
+  const decoder = encoding === undefined ? undefined : DECODERS[encoding];
+  if (decoder === undefined) return message;
+  const decoded = decoder();
+  message.on('error', (error) => decoded.destroy(error));
+  // A cancelled body (the reader gave up) must free the socket too.
+  decoded.once('close', () => message.destroy());
+  return message.pipe(decoded);
+}
+
+/**
+ * `body` as a web stream, pausing the socket while the reader is behind.
+ * Hand-made rather than `Readable.toWeb`, whose adapter cost about twice as
+ * much per response in the proxy profile.
+ */
+function webStream(body: Readable): ReadableStream<Uint8Array> {
+  let open = true;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      body.on('data', (chunk: Buffer) => {
+        if (!open) return;
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        if ((controller.desiredSize ?? 0) <= 0) body.pause();
+      });
+      body.once('end', () => {
+        if (open) controller.close();
+        open = false;
+      });
+      body.once('error', (error) => {
+        if (open) controller.error(error);
+        open = false;
+      });
+      // Closed with neither an end nor an error (destroyed): the reader must not wait forever.
+      body.once('close', () => {
+        if (open) controller.error(networkError(new Error('response body closed before its end')));
+        open = false;
+      });
+    },
+    pull() {
+      body.resume();
+    },
+    cancel() {
+      open = false;
+      body.destroy();
+    },
+  });
+}
+
+/** The standard `Response` for an answer; its body streams from the socket and fails if `signal` aborts. */
+function toResponse(message: IncomingMessage, method: string, signal: AbortSignal | undefined): Response {
+  const status = message.statusCode ?? 0;
+  const init = { status, statusText: message.statusMessage ?? '', headers: responseHeaders(message) };
+  if (method === 'HEAD' || NULL_BODY_STATUSES.has(status)) {
+    message.resume();
+    return new Response(null, init);
+  }
+  const body = decodedBody(message);
+  if (signal !== undefined) {
+    const onAbort = (): void => {
+      body.destroy(signal.reason);
+      message.destroy(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    message.once('close', () => signal.removeEventListener('abort', onAbort));
+  }
+  return new Response(webStream(body), init);
+}
+
+/** Sends `out` to `url` and resolves with the answer's head. */
+function send(url: URL, out: Outgoing, agents: { http: HttpAgent; https: HttpsAgent }, signal: AbortSignal | undefined): Promise<Response> {
+  return new Promise<Response>((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(signal.reason);
+      return;
+    }
+    const https = url.protocol === 'https:';
+    const options = { method: out.method, headers: out.headers, agent: https ? agents.https : agents.http };
+    let request: ClientRequest | undefined;
+    const onAbort = (): void => {
+      request?.destroy();
+      reject(signal?.reason);
+    };
+    const settle = (): void => signal?.removeEventListener('abort', onAbort);
+    request = (https ? httpsRequest : httpRequest)(url, options, (message) => {
+      settle();
+      const status = message.statusCode ?? 0;
+      if (status < 200 || status > 599) {
+        message.destroy();
+        reject(networkError(new Error(`unexpected HTTP status ${status}`)));
+        return;
+      }
+      if (out.redirect === 'error' && status >= 300 && status < 400 && message.headers.location !== undefined) {
+        message.destroy();
+        reject(networkError(new Error('unexpected redirect')));
+        return;
+      }
+      resolve(toResponse(message, out.method, signal));
+    });
+    request.once('error', (error) => {
+      settle();
+      reject(networkError(error));
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    // One write for headers and body: `end(body)` before the headers went out sets Content-Length.
+    request.end(out.body);
+  });
+}
+
+/**
+ * A `fetch` for upstream MCP requests on `node:http` / `node:https` with
+ * keep-alive agents (Node.js only). Pass it as the `fetch` of
+ * `mcpSessionFactory`: an example proxy forwarding calls spent about a
+ * quarter of its CPU in undici's `fetch` (bench P8, docs/performance.md).
+ *
+ * It sends itself every request that asks for `redirect: 'manual'` or
+ * `'error'` (the SDK's Streamable HTTP transport asks `'manual'` for its
+ * POST, GET and DELETE requests and follows same-origin redirects itself)
+ * with a string, bytes or `URLSearchParams` body. Anything else (a request
+ * that wants redirects followed, e.g. OAuth discovery, or a streamed body)
+ * goes to `fallback`. What it keeps of Fetch: a network failure rejects with
+ * `TypeError('fetch failed')` and the socket error as `cause`; an abort
+ * rejects with the signal's reason, before or after the head arrived; gzip,
+ * deflate and br bodies are decoded; `accept` defaults to `*∕*`. What it does
+ * not add: `user-agent`, `accept-encoding`, `accept-language` and
+ * `sec-fetch-mode` are sent only if the caller set them. A `Response` made
+ * here has an empty `url`.
+ *
+ * @throws InvalidOptionsError for an unknown or malformed option.
+ *
+ * @example
+ * ```ts
+ * import { UpstreamSessionRegistry, mcpSessionFactory } from 'mcp-upstream-registry';
+ * import { nodeHttpFetch } from 'mcp-upstream-registry/node';
+ *
+ * const fetch = nodeHttpFetch();
+ * const registry = new UpstreamSessionRegistry({ factory: mcpSessionFactory({ fetch }) });
+ * // at shutdown
+ * await registry.closeAll();
+ * fetch.destroy();
+ * ```
+ */
+export function nodeHttpFetch(options?: NodeHttpFetchOptions): NodeHttpFetch {
+  const o: NodeHttpFetchOptions = optionsObject('options', options);
+  assertKnownKeys(o, KNOWN_KEYS);
+  const maxSockets = count('maxSocketsPerHost', o.maxSocketsPerHost, { min: 1, infinity: true }) ?? Number.POSITIVE_INFINITY;
+  const fallback = optionalFunction<FetchLike>('fallback', o.fallback);
+  const givenHttp = agentOption('httpAgent', o.httpAgent, HttpAgent);
+  const givenHttps = agentOption('httpsAgent', o.httpsAgent, HttpsAgent);
+  const agents = {
+    http: givenHttp ?? new HttpAgent({ keepAlive: true, maxSockets }),
+    https: givenHttps ?? new HttpsAgent({ keepAlive: true, maxSockets }),
+  };
+  const fetch = (url: string | URL, init?: RequestInit): Promise<Response> => {
+    const target = typeof url === 'string' ? new URL(url) : url;
+    const out = target.protocol === 'http:' || target.protocol === 'https:' ? outgoing(init) : undefined;
+    if (out === undefined) return (fallback ?? globalThis.fetch)(url, init);
+    return send(target, out, agents, init?.signal ?? undefined);
+  };
+  return Object.assign(fetch, {
+    destroy(): void {
+      if (givenHttp === undefined) agents.http.destroy();
+      if (givenHttps === undefined) agents.https.destroy();
+    },
+  });
+}

@@ -1,0 +1,306 @@
+/**
+ * nodeHttpFetch against plain node:http servers on 127.0.0.1: what it keeps
+ * of Fetch (statuses, headers, streaming bodies, network errors, aborts,
+ * decoding, redirect modes), what it leaves to the fallback, keep-alive and
+ * destroy(), and its option checks.
+ */
+import { type IncomingMessage, type Server, type ServerResponse, Agent as HttpAgent, createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { classifyError } from '../../src/classify.js';
+import { InvalidOptionsError } from '../../src/errors.js';
+import { deferred } from '../../src/internal/deferred.js';
+import { type NodeHttpFetch, nodeHttpFetch } from '../../src/node/index.js';
+
+interface TestServer {
+  readonly url: string;
+  readonly requests: Array<{ method: string; url: string; headers: IncomingMessage['headers']; body: string }>;
+  /** Connections accepted, and the ones closed since. */
+  readonly connections: { opened: number; closed: number };
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+
+const servers: TestServer[] = [];
+const fetches: NodeHttpFetch[] = [];
+
+afterEach(async () => {
+  for (const fetch of fetches.splice(0)) fetch.destroy();
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+async function serve(handler: Handler): Promise<TestServer> {
+  const requests: TestServer['requests'] = [];
+  const connections = { opened: 0, closed: 0 };
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      handler(req, res, body);
+    });
+  });
+  server.on('connection', (socket: Socket) => {
+    connections.opened++;
+    sockets.add(socket);
+    socket.once('close', () => {
+      connections.closed++;
+      sockets.delete(socket);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const running: TestServer = {
+    url: `http://127.0.0.1:${port}/mcp`,
+    requests,
+    connections,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
+  servers.push(running);
+  return running;
+}
+
+function made(options?: Parameters<typeof nodeHttpFetch>[0]): NodeHttpFetch {
+  const fetch = nodeHttpFetch(options);
+  fetches.push(fetch);
+  return fetch;
+}
+
+const MANUAL = { redirect: 'manual' } as const;
+
+describe('nodeHttpFetch: requests it sends itself', () => {
+  it('sends method, headers and body in one request and answers a standard Response', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'up-1', 'set-cookie': ['a=1', 'b=2'] });
+      res.end('{"ok":true}');
+    });
+    const fetch = made();
+    const headers = new Headers({ 'Content-Type': 'application/json', 'X-Tenant': 'acme' });
+    const response = await fetch(new URL(server.url), { ...MANUAL, method: 'POST', headers, body: '{"jsonrpc":"2.0"}' });
+
+    expect(response).toBeInstanceOf(Response);
+    expect(response.status).toBe(200);
+    expect(response.ok).toBe(true);
+    expect(response.headers.get('mcp-session-id')).toBe('up-1');
+    expect(response.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+    expect(await response.json()).toEqual({ ok: true });
+    const [seen] = server.requests;
+    expect(seen).toMatchObject({ method: 'POST', url: '/mcp', body: '{"jsonrpc":"2.0"}' });
+    expect(seen?.headers).toMatchObject({ 'content-type': 'application/json', 'x-tenant': 'acme', 'content-length': '17', accept: '*/*' });
+    expect(seen?.headers['transfer-encoding']).toBeUndefined();
+  });
+
+  it('takes headers as a record or as pairs, bytes and URLSearchParams as bodies', async () => {
+    const server = await serve((_req, res) => res.end());
+    const fetch = made();
+    await fetch(server.url, { ...MANUAL, method: 'POST', headers: { accept: 'text/event-stream' }, body: new TextEncoder().encode('bytes') });
+    await fetch(server.url, { ...MANUAL, method: 'POST', headers: [['x-a', '1']], body: new URLSearchParams({ grant_type: 'x y' }) });
+    expect(server.requests[0]).toMatchObject({ body: 'bytes', headers: { accept: 'text/event-stream' } });
+    expect(server.requests[1]).toMatchObject({
+      body: 'grant_type=x+y',
+      headers: { 'x-a': '1', 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8' },
+    });
+  });
+
+  it('streams an event-stream body as it arrives, before the answer ends', async () => {
+    const finish = deferred<void>();
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: first\n\n');
+      void finish.promise.then(() => res.end('data: last\n\n'));
+    });
+    const fetch = made();
+    const response = await fetch(server.url, MANUAL);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    const first = await reader.read();
+    expect(decoder.decode(first.value)).toBe('data: first\n\n');
+    finish.resolve();
+    let rest = '';
+    for (let read = await reader.read(); !read.done; read = await reader.read()) rest += decoder.decode(read.value);
+    expect(rest).toBe('data: last\n\n');
+  });
+
+  it('answers statuses without a body with a null body (HEAD, 204, 304)', async () => {
+    const server = await serve((req, res) => {
+      res.writeHead(req.url === '/mcp?s=204' ? 204 : req.url === '/mcp?s=304' ? 304 : 200, { 'content-type': 'text/plain' });
+      res.end(req.method === 'HEAD' ? undefined : 'x');
+    });
+    const fetch = made();
+    expect((await fetch(server.url, { ...MANUAL, method: 'HEAD' })).body).toBeNull();
+    expect((await fetch(`${server.url}?s=204`, MANUAL)).body).toBeNull();
+    expect((await fetch(`${server.url}?s=304`, MANUAL)).status).toBe(304);
+  });
+
+  it('passes error statuses on as responses, as Fetch does', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":"gone"}');
+    });
+    const response = await made()(server.url, { ...MANUAL, method: 'DELETE' });
+    expect(response.status).toBe(404);
+    expect(response.ok).toBe(false);
+    expect(await response.text()).toBe('{"error":"gone"}');
+  });
+
+  it('decodes gzip bodies', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(gzipSync('{"zipped":true}'));
+    });
+    expect(await (await made()(server.url, MANUAL)).json()).toEqual({ zipped: true });
+  });
+
+  it("returns a redirect as it is with 'manual', and fails it with 'error'", async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(307, { location: '/elsewhere' });
+      res.end();
+    });
+    const fetch = made();
+    const manual = await fetch(server.url, { ...MANUAL, method: 'POST', body: '{}' });
+    expect(manual.status).toBe(307);
+    expect(manual.headers.get('location')).toBe('/elsewhere');
+    const error = await fetch(server.url, { redirect: 'error' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toBe('fetch failed');
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it("fails like Fetch when nothing listens: TypeError('fetch failed'), the socket error as cause, classified 'transport'", async () => {
+    const server = await serve(() => undefined);
+    await server.close();
+    const error = await made()(server.url, MANUAL).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toBe('fetch failed');
+    expect(((error as Error).cause as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+    expect(classifyError(error)).toBe('transport');
+  });
+
+  it('rejects with the signal reason: aborted before, while waiting for the head, and mid-body', async () => {
+    const headSent = deferred<void>();
+    const server = await serve((req, res) => {
+      if (req.url === '/mcp?hang') return; // never answers
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: one\n\n');
+      headSent.resolve();
+    });
+    const fetch = made();
+
+    const before = new AbortController();
+    before.abort(new Error('before'));
+    await expect(fetch(server.url, { ...MANUAL, signal: before.signal })).rejects.toThrow('before');
+    expect(server.requests).toHaveLength(0);
+
+    const waiting = new AbortController();
+    const pending = fetch(`${server.url}?hang`, { ...MANUAL, signal: waiting.signal });
+    await expect.poll(() => server.requests.length).toBe(1);
+    waiting.abort(new Error('waiting'));
+    await expect(pending).rejects.toThrow('waiting');
+
+    const midBody = new AbortController();
+    const response = await fetch(server.url, { ...MANUAL, signal: midBody.signal });
+    await headSent.promise;
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    midBody.abort(new Error('mid-body'));
+    await expect(reader.read()).rejects.toThrow('mid-body');
+  });
+
+  it('reuses one keep-alive connection, also after a body was cancelled unread', async () => {
+    const server = await serve((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(req.url === '/mcp?big' ? `"${'x'.repeat(100_000)}"` : '{}');
+    });
+    const fetch = made();
+    for (let i = 0; i < 5; i++) await (await fetch(server.url, { ...MANUAL, method: 'POST', body: '{}' })).json();
+    expect(server.connections.opened).toBe(1);
+    await (await fetch(`${server.url}?big`, MANUAL)).body?.cancel();
+    await (await fetch(server.url, MANUAL)).json();
+    expect(server.requests).toHaveLength(7);
+  });
+
+  it('destroy() closes the idle sockets of the agents it made, not of agents it was given', async () => {
+    const server = await serve((_req, res) => res.end('{}'));
+    const own = made();
+    await (await own(server.url, MANUAL)).text();
+    expect(server.connections).toEqual({ opened: 1, closed: 0 });
+    own.destroy();
+    await expect.poll(() => server.connections.closed).toBe(1);
+
+    const agent = new HttpAgent({ keepAlive: true });
+    const given = made({ httpAgent: agent });
+    await (await given(server.url, MANUAL)).text();
+    given.destroy();
+    expect(Object.keys(agent.freeSockets)).toHaveLength(1);
+    agent.destroy();
+    await expect.poll(() => server.connections.closed).toBe(2);
+  });
+});
+
+describe('nodeHttpFetch: what it leaves to the fallback', () => {
+  it('hands on requests that want redirects followed, streamed bodies and other schemes, with their arguments', async () => {
+    const calls: Array<[string | URL, RequestInit | undefined]> = [];
+    const answer = new Response('from fallback');
+    const fetch = made({
+      fallback: async (url, init) => {
+        calls.push([url, init]);
+        return answer;
+      },
+    });
+    const follow = { method: 'GET' };
+    const streamed = { ...MANUAL, method: 'POST', body: new ReadableStream(), duplex: 'half' } as RequestInit;
+    expect(await fetch('http://127.0.0.1:1/oauth', follow)).toBe(answer);
+    expect(await fetch('http://127.0.0.1:1/mcp', streamed)).toBe(answer);
+    expect(await fetch('data:text/plain,hi', MANUAL)).toBe(answer);
+    expect(calls).toEqual([
+      ['http://127.0.0.1:1/oauth', follow],
+      ['http://127.0.0.1:1/mcp', streamed],
+      ['data:text/plain,hi', MANUAL],
+    ]);
+  });
+});
+
+describe('nodeHttpFetch options', () => {
+  it.each([
+    [{ maxSocketsPerHost: 0 }, 'maxSocketsPerHost'],
+    [{ maxSocketsPerHost: 1.5 }, 'maxSocketsPerHost'],
+    [{ httpAgent: {} }, 'httpAgent'],
+    [{ httpsAgent: new HttpAgent() }, 'httpsAgent'],
+    [{ fallback: 'fetch' }, 'fallback'],
+    [{ agent: 'x' }, 'agent'],
+  ])('rejects %o with InvalidOptionsError naming %s', (options, name) => {
+    const error = (() => {
+      try {
+        nodeHttpFetch(options as never);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(InvalidOptionsError);
+    expect(error).toMatchObject({ code: 'ERR_INVALID_OPTIONS' });
+    expect((error as Error).message).toContain(name);
+  });
+
+  it('caps open sockets per host with maxSocketsPerHost; requests beyond it queue', async () => {
+    const release = deferred<void>();
+    const server = await serve((_req, res) => {
+      void release.promise.then(() => res.end('{}'));
+    });
+    const fetch = made({ maxSocketsPerHost: 2 });
+    const answers = Promise.all([1, 2, 3, 4].map(() => fetch(server.url, MANUAL).then((r) => r.text())));
+    await expect.poll(() => server.requests.length).toBe(2);
+    expect(server.connections.opened).toBe(2);
+    release.resolve();
+    await answers;
+    expect(server.requests).toHaveLength(4);
+    expect(server.connections.opened).toBe(2);
+  });
+});
