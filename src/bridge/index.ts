@@ -13,6 +13,7 @@ export type { AffinityLocatorOptions } from './affinity-locator.js';
 export { affinityLocator } from './affinity-locator.js';
 export type { BridgeBehaviour, BridgeGateway, BridgeRegistry, SessionBridgeOptions } from './bridge-options.js';
 export { DEFAULT_BRIDGE_CAPABILITIES } from './bridge-options.js';
+export { type CoalesceResponseOptions, coalesceResponse } from './coalesce-response.js';
 export type {
   CloseSessionsOptions,
   DispatchOutcome,
