@@ -4,14 +4,14 @@
  * `cluster`, one of many workers: see ../shared/cluster.ts. The
  * framework-neutral half (registry, bridge, shutdown) is ../shared/proxy-core.ts.
  */
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { type DownstreamSessions, checkHostAndOrigin } from 'mcp-upstream-registry/bridge';
+import { type DownstreamSessions, checkHostAndOrigin, coalesceResponse } from 'mcp-upstream-registry/bridge';
 import type { Logger, UpstreamSessionRegistry } from 'mcp-upstream-registry';
 import type { ProxyOptions, RunningProxy } from '../shared/main.js';
 import type { ClusterMember } from '../shared/cluster.js';
 import { startProxyCore } from '../shared/proxy-core.js';
-import { closeSignal, forwardNodeRequest } from '../shared/node-http.js';
+import { closeSignal, forwardNodeRequest, webHeaders, writeWebResponse } from '../shared/node-http.js';
 import { DEFAULT_MAX_BODY_BYTES, PARSE_ERROR, adminRegistryAnswer, bodyTooLarge, metricsRefusal } from '../shared/hardening.js';
 import { adminSessionsAnswer, requestLogger } from '../shared/observability.js';
 
@@ -21,7 +21,7 @@ export type ExpressProxyOptions = ProxyOptions;
 /** A running Express proxy. */
 export interface ExpressProxy extends RunningProxy {
   readonly registry: UpstreamSessionRegistry;
-  readonly sessions: DownstreamSessions<StreamableHTTPServerTransport>;
+  readonly sessions: DownstreamSessions<WebStandardStreamableHTTPServerTransport>;
   /** Set when running as one of many workers. */
   readonly worker: ClusterMember | undefined;
 }
@@ -41,7 +41,9 @@ function logRequest(logger: Logger, method: string, sessionHeader: string | stri
 
 /** Starts the proxy on `host:port` (default 127.0.0.1, any free port). */
 export async function startProxy(options: ExpressProxyOptions): Promise<ExpressProxy> {
-  const core = await startProxyCore(options, (transportOptions) => new StreamableHTTPServerTransport(transportOptions));
+  // The web-standard transport, answered through writeWebResponse: the SDK's Node transport wraps the same one
+  // in @hono/node-server, which writes an SSE answer in three writes and waits a timer for each.
+  const core = await startProxyCore(options, (transportOptions) => new WebStandardStreamableHTTPServerTransport(transportOptions));
   const { url, worker, registry, sessions, allowedHosts, observability } = core;
 
   const app = express();
@@ -84,11 +86,19 @@ export async function startProxy(options: ExpressProxyOptions): Promise<ExpressP
     };
     // A second round only when the owner named first did not take the request (see ClusterMember.forward).
     for (const retry of [true, false]) {
-      const outcome = await sessions.dispatch(incoming, (transport) => transport.handleRequest(req, res, req.body));
+      const outcome = await sessions.dispatch(incoming, (transport) =>
+        // Only the URL's path and query matter to the transport; the origin is the proxy's own, never the Host header.
+        transport.handleRequest(new Request(new URL(req.originalUrl, url), { method: req.method, headers: webHeaders(req) }), {
+          parsedBody: req.body,
+        }),
+      );
       if (outcome.kind === 'not-owner' && worker) {
         if (await forwardNodeRequest(req, res, outcome.owner, req.body, (r, o) => worker.forward(r, o, retry))) return;
+      } else if (outcome.kind === 'handled') {
+        // A POST's answer in one write where it can be (see coalesceResponse).
+        return writeWebResponse(res, req.method === 'POST' ? await coalesceResponse(outcome.value) : outcome.value);
       } else {
-        if (outcome.kind !== 'handled') res.status(outcome.status).set(outcome.headers).json(outcome.body);
+        res.status(outcome.status).set(outcome.headers).json(outcome.body);
         return;
       }
     }

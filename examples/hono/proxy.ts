@@ -9,7 +9,7 @@ import { getRequestListener } from '@hono/node-server';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { type DownstreamSessions, checkHostAndOrigin } from 'mcp-upstream-registry/bridge';
+import { type DownstreamSessions, checkHostAndOrigin, coalesceResponse } from 'mcp-upstream-registry/bridge';
 import type { UpstreamSessionRegistry } from 'mcp-upstream-registry';
 import type { ProxyOptions, RunningProxy } from '../shared/main.js';
 import { startProxyCore } from '../shared/proxy-core.js';
@@ -86,7 +86,8 @@ export async function startProxy(options: HonoProxyOptions): Promise<HonoProxy> 
     // A second round only when the owner named first did not take the request (see ClusterMember.forward).
     for (const retry of [true, false]) {
       const outcome = await sessions.dispatch(incoming, (transport) => transport.handleRequest(raw, { parsedBody: body }));
-      if (outcome.kind === 'handled') return outcome.value;
+      // A POST's answer in one write where it can be (see coalesceResponse).
+      if (outcome.kind === 'handled') return c.req.method === 'POST' ? coalesceResponse(outcome.value) : outcome.value;
       if (outcome.kind !== 'not-owner' || !worker) return c.json(outcome.body, outcome.status as ContentfulStatusCode, { ...outcome.headers });
       const { url: at, method, headers, signal } = c.req.raw;
       const response = await worker.forward(rebuiltRequest(at, method, headers, body, signal), outcome.owner, retry);

@@ -41,29 +41,39 @@ const INCOMPLETE_BODY: PlainAnswer = jsonRpcError(400, -32700, 'Request body inc
 export async function readJsonBody(request: Request, maxBodyBytes: number): Promise<{ body: unknown } | { refused: PlainAnswer }> {
   const declared = Number(request.headers.get('content-length') ?? Number.NaN);
   if (declared > maxBodyBytes) return { refused: bodyTooLarge(maxBodyBytes) };
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = request.body?.getReader();
+  let bytes: Uint8Array | undefined;
   try {
-    for (;;) {
-      const read = await reader?.read();
-      if (read === undefined || read.done) break;
-      size += read.value.byteLength;
-      if (size > maxBodyBytes) {
-        await reader?.cancel().catch(() => undefined);
-        return { refused: bodyTooLarge(maxBodyBytes) };
-      }
-      chunks.push(read.value);
-    }
+    // A declared length bounds the body (the HTTP parser reads no more): read it whole, which
+    // @hono/node-server does without building a web stream. Else count while streaming.
+    bytes = Number.isSafeInteger(declared) ? new Uint8Array(await request.arrayBuffer()) : await readBounded(request, maxBodyBytes);
   } catch {
     // The client went away (or was cut off as too slow) mid-body: nobody reads this answer.
     return { refused: INCOMPLETE_BODY };
   }
+  if (bytes === undefined) return { refused: bodyTooLarge(maxBodyBytes) };
   try {
-    return { body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown };
+    return { body: JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as unknown };
   } catch {
     return { refused: PARSE_ERROR };
   }
+}
+
+/** The body of a request without a declared length, or `undefined` once it passes `maxBodyBytes`. */
+async function readBounded(request: Request, maxBodyBytes: number): Promise<Uint8Array | undefined> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body?.getReader();
+  for (;;) {
+    const read = await reader?.read();
+    if (read === undefined || read.done) break;
+    size += read.value.byteLength;
+    if (size > maxBodyBytes) {
+      await reader?.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(read.value);
+  }
+  return Buffer.concat(chunks);
 }
 
 /** A short, stable tag of a downstream session id (12 hex digits of its SHA-256): enough to correlate, useless as a credential. */

@@ -5,9 +5,6 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { type WorkerInfo, forwardToOwner } from 'mcp-upstream-registry';
 
 /**
@@ -90,6 +87,57 @@ export function webHeaders(req: IncomingMessage): Headers {
   return headers;
 }
 
+/** Resolves when `res` can take more (`drain`) or is gone (`close`). */
+function writable(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
+}
+
+/**
+ * Writes a web `Response` to a Node response: the head, then the body as it
+ * streams, with backpressure. An event stream without a known length (an open
+ * SSE stream) gets its head at once; a body of known length goes out with its
+ * head in one write. A client that goes away cancels the body.
+ */
+export async function writeWebResponse(res: ServerResponse, response: Response): Promise<void> {
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) headers['set-cookie'] = cookies;
+  res.writeHead(response.status, headers);
+  if (response.body === null) {
+    res.end();
+    return;
+  }
+  if (!response.headers.has('content-length')) res.flushHeaders();
+  const reader = response.body.getReader();
+  const cancel = (): void => void reader.cancel().catch(() => undefined);
+  res.once('close', cancel);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!res.write(value)) await writable(res);
+      if (res.destroyed) return;
+    }
+    res.end();
+  } catch {
+    // The body failed mid-stream: the status is out, so cutting the connection is the only way to say so.
+    res.destroy();
+  } finally {
+    res.off('close', cancel);
+  }
+}
+
 /**
  * Forwards a Node request (body already parsed) to `owner` with `forward` and
  * streams the answer (SSE included) back. Resolves false, having written
@@ -113,17 +161,6 @@ export async function forwardNodeRequest(
     throw error;
   }
   if (response === undefined) return false;
-  const headers: Record<string, string> = {};
-  response.headers.forEach((value, name) => {
-    headers[name] = value;
-  });
-  res.writeHead(response.status, headers);
-  res.flushHeaders();
-  if (response.body === null) {
-    res.end();
-    return true;
-  }
-  // A stream cut by either side ends here; nothing left to answer.
-  await pipeline(Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>), res).catch(() => undefined);
+  await writeWebResponse(res, response);
   return true;
 }

@@ -15,6 +15,7 @@ import {
   isLoopbackHost,
 } from 'mcp-upstream-registry/bridge';
 import { UpstreamSessionRegistry, factoryByTransport, mcpSessionFactory } from 'mcp-upstream-registry';
+import { type NodeHttpFetch, nodeHttpFetch } from 'mcp-upstream-registry/node';
 import { stdioSessionFactory } from 'mcp-upstream-registry/stdio';
 import { type ClusterMember, joinCluster, jsonLinesLogger } from './cluster.js';
 import type { ProxyOptions } from './main.js';
@@ -52,9 +53,13 @@ function notReady(_req: IncomingMessage, res: ServerResponse): void {
   res.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Worker starting, retry later' } }));
 }
 
-/** HTTP and SSE gateways through the default factory, stdio gateways as child processes of this worker. */
-function upstreamFactory(hub: BridgeHub, worker: ClusterMember | false | undefined) {
-  const http = mcpSessionFactory({ configureClient: hub.configureClient, ...(worker && { sessionStore: worker.sessionStore }) });
+/**
+ * HTTP and SSE gateways through the default factory, stdio gateways as child
+ * processes of this worker. Upstream HTTP goes through `nodeHttpFetch`: keep-alive
+ * `node:http` instead of undici's `fetch`, a quarter of a forwarded call's CPU.
+ */
+function upstreamFactory(hub: BridgeHub, worker: ClusterMember | false | undefined, fetch: NodeHttpFetch) {
+  const http = mcpSessionFactory({ fetch, configureClient: hub.configureClient, ...(worker && { sessionStore: worker.sessionStore }) });
   return factoryByTransport({ 'streamable-http': http, sse: http, stdio: stdioSessionFactory({ configureClient: hub.configureClient }) });
 }
 
@@ -74,12 +79,13 @@ export async function startProxyCore<T extends DownstreamTransport>(
   const hub = new BridgeHub({ logger });
   const observability = proxyObservability(options.tracerProvider);
   const { telemetry } = observability;
+  const upstreamFetch = nodeHttpFetch();
   const registry = new UpstreamSessionRegistry<Client>({
     onSessionLost: 'fail',
     telemetry,
     ...options.registry,
     ...(worker && { affinity: worker.affinity }),
-    factory: upstreamFactory(hub, worker),
+    factory: upstreamFactory(hub, worker, upstreamFetch),
   });
   const sessions = new DownstreamSessions<T>({
     hub,
@@ -107,6 +113,7 @@ export async function startProxyCore<T extends DownstreamTransport>(
     // Also closes the affinity: gives up ownership (with handover: keeping the upstream records), stops the heartbeat.
     await registry.closeAll({ handover });
     if (handover) logger?.info({ durationMs: Date.now() - started }, 'handover: upstream sessions detached, ownership given up');
+    upstreamFetch.destroy();
     await hub.close();
     await observability.close();
     // Handover: requests this worker forwards to other owners run to their end (bounded), so no answer is cut.

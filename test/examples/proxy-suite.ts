@@ -369,6 +369,21 @@ export function proxySuite(name: string, startProxy: StartProxy): void {
       expect(snapshot.sessions).toHaveLength(1);
     });
 
+    it('answers a POST whose response comes at once in one body of known length: priming event, then the response', async () => {
+      const up = await upstream();
+      const p = await proxy({ gateways: [{ id: 'counter', url: up.url }] });
+      // 2025-11-25: the transport sends a priming event (an event id, no data) first.
+      const init = { ...INITIALIZE, params: { ...INITIALIZE.params, protocolVersion: '2025-11-25' } };
+      const answer = await rawRequest(p.url, { method: 'POST', headers: MCP_HEADERS, body: init });
+      expect(answer.status).toBe(200);
+      expect(answer.headers['content-type']).toBe('text/event-stream');
+      expect(answer.headers['transfer-encoding']).toBeUndefined();
+      expect(Number(answer.headers['content-length'])).toBe(Buffer.byteLength(answer.body));
+      expect(answer.body).toMatch(/^id: [^\n]+\n(retry: \d+\n)?data: \n\nevent: message\nid: [^\n]+\ndata: \{.*"result":/);
+      const sessionId = answer.headers['mcp-session-id'] as string;
+      await rawRequest(p.url, { method: 'DELETE', headers: { ...MCP_HEADERS, 'mcp-session-id': sessionId } });
+    });
+
     it('refuses requests without a session id (400) and with an unknown one (404)', async () => {
       const up = await upstream();
       const p = await proxy({ gateways: [{ id: 'counter', url: up.url }] });
