@@ -86,8 +86,7 @@ export function gatewaySnapshots<C extends ProbeableClient>(core: RegistryCore<C
  */
 export function buildSnapshot<C extends ProbeableClient>(core: RegistryCore<C>, withSessions = true): RegistrySnapshot {
   const now = core.clock.now();
-  const sessions: SessionSnapshot[] = [];
-  if (withSessions) for (const b of core.bindings.values()) sessions.push(sessionSnapshot(b, now));
+  const sessions = withSessions ? sessionRows(core, now) : [];
   const { counts, totals } = core;
   return freezeSnapshot({
     closed: core.closed,
@@ -112,9 +111,20 @@ export function buildSnapshot<C extends ProbeableClient>(core: RegistryCore<C>, 
   });
 }
 
-/** Deep-freezes a snapshot built from fresh plain objects. */
-export function freezeSnapshot(snapshot: RegistrySnapshot): RegistrySnapshot {
-  for (const session of snapshot.sessions) Object.freeze(session);
+/**
+ * Every session in service, each row frozen as it is made. The array is sized
+ * up front and filled in one pass: at 100k sessions a growing array and a
+ * second pass to freeze the rows cost a third of the snapshot (bench P4).
+ */
+function sessionRows<C extends ProbeableClient>(core: RegistryCore<C>, now: number): SessionSnapshot[] {
+  const rows = new Array<SessionSnapshot>(core.bindings.size);
+  let i = 0;
+  for (const b of core.bindings.values()) rows[i++] = Object.freeze(sessionSnapshot(b, now));
+  return rows;
+}
+
+/** Deep-freezes a snapshot built from fresh plain objects whose session rows are frozen already. */
+function freezeSnapshot(snapshot: RegistrySnapshot): RegistrySnapshot {
   Object.freeze(snapshot.sessions);
   for (const gateway of Object.values(snapshot.gateways)) Object.freeze(gateway);
   Object.freeze(snapshot.gateways);
