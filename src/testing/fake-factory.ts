@@ -312,8 +312,14 @@ class ConnectionHandle implements FakeConnectionHandle {
   private closeCount = 0;
   private closePromise: Promise<void> | undefined;
   private settled = false;
-  private wasForced = false;
-  private closeSignal: AbortSignal | undefined;
+  /**
+   * The close's context. Its `signal` is read only when needed: the registry
+   * makes a close signal lazily, and a fake that read it eagerly would charge
+   * every close an AbortSignal a real quick close does not make (bench P4).
+   * The registry never aborts a close signal after the close settled, so
+   * reading it late gives the answer it had then.
+   */
+  private closeCtx: { readonly signal: AbortSignal } | undefined;
   private override: FakeCloseBehaviour | undefined;
   private current: Readonly<Record<string, string>>;
   private readonly updates: Readonly<Record<string, string>>[] = [];
@@ -356,7 +362,7 @@ class ConnectionHandle implements FakeConnectionHandle {
   }
 
   get forced(): boolean {
-    return this.settled ? this.wasForced : this.closeSignal?.aborted === true;
+    return this.closeCtx?.signal.aborted === true;
   }
 
   break(reason: unknown = new McpError(ErrorCode.ConnectionClosed, 'Connection closed')): void {
@@ -369,20 +375,17 @@ class ConnectionHandle implements FakeConnectionHandle {
     this.override = behaviour;
   }
 
-  close({ signal }: { signal: AbortSignal }): Promise<void> {
+  close(ctx: { readonly signal: AbortSignal }): Promise<void> {
     this.closeCount += 1;
     // A second close joins the first; the count above is what tests assert on.
     if (this.closePromise !== undefined) return this.closePromise;
-    this.closeSignal = signal;
+    this.closeCtx = ctx;
     const markClosed = (): void => {
       this.settled = true;
-      // An abort cannot be undone: aborted now means aborted before the close settled. No listener needed.
-      this.wasForced = signal.aborted;
-      this.closeSignal = undefined;
       this.client.break(this.owner.noteClosed());
     };
     const behaviour = this.override ?? this.owner.currentCloseBehaviour();
-    this.closePromise = closeWith(behaviour, signal, this.owner.clockForClose()).then(markClosed, (error: unknown) => {
+    this.closePromise = closeWith(behaviour, ctx, this.owner.clockForClose()).then(markClosed, (error: unknown) => {
       markClosed();
       throw error;
     });
@@ -390,12 +393,12 @@ class ConnectionHandle implements FakeConnectionHandle {
   }
 }
 
-function closeWith(behaviour: FakeCloseBehaviour, signal: AbortSignal, clock: Clock): Promise<void> {
+function closeWith(behaviour: FakeCloseBehaviour, ctx: { readonly signal: AbortSignal }, clock: Clock): Promise<void> {
   if (behaviour === 'ok') return Promise.resolve();
   if (behaviour === 'throw') return Promise.reject(new Error('Fake connection close failed'));
   if (behaviour === 'hang') return new Promise<void>(() => {});
-  if (behaviour === 'until-abort') return untilAbort(signal);
-  return slowClose(behaviour.slowMs, signal, clock);
+  if (behaviour === 'until-abort') return untilAbort(ctx.signal);
+  return slowClose(behaviour.slowMs, ctx.signal, clock);
 }
 
 function untilAbort(signal: AbortSignal): Promise<void> {
