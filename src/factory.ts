@@ -45,6 +45,15 @@ export interface UpstreamConnection<C> {
    * rebuilt when the credentials change.
    */
   updateCredentials?(credentials: Readonly<Record<string, string>>): void;
+  /**
+   * Optional: a warm spare (`RegistryOptions.spares`) was made with a spare
+   * request that names no downstream session; the registry calls this once,
+   * with the request of the downstream session that takes it, before its
+   * first lease. Install here what depends on that session (where its
+   * notifications go). Capabilities sent in `initialize` cannot change any
+   * more. A throw is logged and the session is served all the same.
+   */
+  adopt?(request: SessionCreateRequest): void;
 }
 
 /**

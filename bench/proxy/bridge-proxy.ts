@@ -34,13 +34,14 @@ export async function startBridgeProxy(
 ): Promise<BridgeProxy> {
   const { UpstreamSessionRegistry, factoryByTransport, mcpSessionFactory } = lib.root;
   const hub = new lib.bridge.BridgeHub();
-  const http = mcpSessionFactory({ configureClient: hub.configureClient });
+  const hooks = { configureClient: hub.configureClient, adoptClient: hub.adoptClient };
+  const http = mcpSessionFactory(hooks);
   const registry = new UpstreamSessionRegistry({
     onSessionLost: 'fail',
     spares,
     factory: factoryByTransport({
       'streamable-http': http,
-      stdio: lib.stdio.stdioSessionFactory({ configureClient: hub.configureClient }),
+      stdio: lib.stdio.stdioSessionFactory(hooks),
     }),
   });
   const tables = new Map<string, DownstreamSessions<StreamableHTTPServerTransport>>();

@@ -59,8 +59,10 @@ function notReady(_req: IncomingMessage, res: ServerResponse): void {
  * `node:http` instead of undici's `fetch`, a quarter of a forwarded call's CPU.
  */
 function upstreamFactory(hub: BridgeHub, worker: ClusterMember | false | undefined, fetch: NodeHttpFetch) {
-  const http = mcpSessionFactory({ fetch, configureClient: hub.configureClient, ...(worker && { sessionStore: worker.sessionStore }) });
-  return factoryByTransport({ 'streamable-http': http, sse: http, stdio: stdioSessionFactory({ configureClient: hub.configureClient }) });
+  // adoptClient: a warm spare (a gateway's `spares` in the config) gets its notification routes when a session takes it.
+  const hooks = { configureClient: hub.configureClient, adoptClient: hub.adoptClient };
+  const http = mcpSessionFactory({ fetch, ...hooks, ...(worker && { sessionStore: worker.sessionStore }) });
+  return factoryByTransport({ 'streamable-http': http, sse: http, stdio: stdioSessionFactory(hooks) });
 }
 
 /** Starts the shared half of a proxy on `host:port` (default 127.0.0.1, any free port). */

@@ -66,6 +66,18 @@ export class BridgeHub {
     this.#bridges.get(request.downstreamSessionId)?.configureUpstream(client, request.gatewayId);
   };
 
+  /**
+   * Pass to `mcpSessionFactory({ adoptClient })` and `stdioSessionFactory({ adoptClient })`
+   * with warm spares (`RegistryOptions.spares`). A spare's client is made
+   * before its downstream session exists, so `configureClient` finds no
+   * bridge for it; when a bridged session takes the spare, this routes the
+   * client's notifications to that session's bridge. The spare declared no
+   * sampling, elicitation or roots capability upstream, and cannot now.
+   */
+  readonly adoptClient = (client: Client, request: SessionCreateRequest): void => {
+    this.#bridges.get(request.downstreamSessionId)?.adoptUpstream(client, request.gatewayId);
+  };
+
   /** Live bridges. */
   get size(): number {
     return this.#bridges.size;

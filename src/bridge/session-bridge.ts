@@ -31,7 +31,7 @@ import {
 import { MergedRoutes } from './merged-routes.js';
 import type { GatewayNamespace } from './namespace.js';
 import { PartialLists } from './partial-lists.js';
-import { configureUpstreamClient } from './upstream-hooks.js';
+import { adoptUpstreamClient, configureUpstreamClient } from './upstream-hooks.js';
 import { type SendUpstream, upstreamSender } from './upstream-request.js';
 import { type DownstreamIdentity, type UpstreamIdentity, downstreamIdentity, identityOf } from './upstream-identity.js';
 
@@ -257,6 +257,17 @@ export class SessionBridge {
   configureUpstream(client: Client, gatewayId: string): void {
     if (!this.#options.requests.has(gatewayId)) return;
     configureUpstreamClient(this, client, gatewayId, this.#options.forwardClientInfo ? this.#clientInfo() : undefined);
+    this.#configured.add(gatewayId);
+  }
+
+  /**
+   * @internal Routes the notifications of an upstream client made as a warm
+   * spare (already connected, no capabilities of this session's client) to
+   * this session; see `BridgeHub.adoptClient`.
+   */
+  adoptUpstream(client: Client, gatewayId: string): void {
+    if (!this.#options.requests.has(gatewayId)) return;
+    adoptUpstreamClient(this, client, gatewayId);
     this.#configured.add(gatewayId);
   }
 

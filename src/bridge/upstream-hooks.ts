@@ -138,6 +138,15 @@ function sendClientInfo(client: Client, clientInfo: Implementation): void {
 }
 
 /**
+ * Routes the notifications of an upstream client that was made, connected and
+ * initialized before `bridge`'s session took it (a warm spare): it declared
+ * no capabilities of that session's client, so it gets no request handlers.
+ */
+export function adoptUpstreamClient(bridge: SessionBridge, client: Client, gatewayId: string): void {
+  installNotifications(bridge, client, gatewayId, {});
+}
+
+/**
  * Configures one new upstream client of `bridge`'s session for `gatewayId`:
  * declares the downstream client's sampling, elicitation and roots
  * capabilities, and routes upstream notifications and requests to the

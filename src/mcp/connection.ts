@@ -108,6 +108,11 @@ export class McpConnection implements UpstreamConnection<Client> {
     this.#credentials = credentials;
   }
 
+  /** A warm spare now serves the downstream session of `request`: the factory's `adoptClient` sees it. */
+  adopt(request: SessionCreateRequest): void {
+    this.#options.adoptClient?.(this.client, request);
+  }
+
   /** Undoes a failed {@link McpConnection.open}: ends the upstream session if one was made, closes the client. */
   async discard(signal: AbortSignal): Promise<void> {
     this.#watch.stop();

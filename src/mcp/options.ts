@@ -53,6 +53,16 @@ export interface McpSessionFactoryOptions {
    */
   configureClient?: (client: Client, request: SessionCreateRequest) => void | Promise<void>;
   /**
+   * Sees the client of a warm spare (`RegistryOptions.spares`) when the
+   * registry hands it to a downstream session, with that session's request.
+   * The client is connected already: `configureClient` saw it with the spare's
+   * own request (a spare id as `downstreamSessionId`), and the capabilities it
+   * declared then stay. Install the handlers that depend on the downstream
+   * session here (`BridgeHub.adoptClient` does). A throw is logged by the
+   * registry; the session is served all the same.
+   */
+  adoptClient?: (client: Client, request: SessionCreateRequest) => void;
+  /**
    * Remembers the upstream `Mcp-Session-Id` of each (downstream session, gateway)
    * so that a new connection (e.g. on another worker) re-attaches to the same
    * upstream session instead of initializing a new one. Streamable HTTP only.
@@ -96,6 +106,7 @@ export interface ResolvedMcpOptions {
   readonly requestTimeoutMs: number | undefined;
   readonly enforceStrictCapabilities: boolean;
   readonly configureClient: ((client: Client, request: SessionCreateRequest) => void | Promise<void>) | undefined;
+  readonly adoptClient: ((client: Client, request: SessionCreateRequest) => void) | undefined;
   readonly sessionStore: UpstreamSessionStore | undefined;
   readonly deathPingTimeoutMs: number;
   readonly clientOptions: McpClientOptions;
@@ -111,6 +122,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'requestTimeoutMs',
   'enforceStrictCapabilities',
   'configureClient',
+  'adoptClient',
   'sessionStore',
   'deathPingTimeoutMs',
   'clientOptions',
@@ -153,6 +165,7 @@ export function resolveMcpOptions(options: McpSessionFactoryOptions | undefined)
     requestTimeoutMs: milliseconds('requestTimeoutMs', o.requestTimeoutMs),
     enforceStrictCapabilities: flag('enforceStrictCapabilities', o.enforceStrictCapabilities, false),
     configureClient: optionalFunction<ResolvedMcpOptions['configureClient']>('configureClient', o.configureClient),
+    adoptClient: optionalFunction<ResolvedMcpOptions['adoptClient']>('adoptClient', o.adoptClient),
     sessionStore: withMethods<UpstreamSessionStore>('sessionStore', o.sessionStore, ['get', 'set', 'delete']),
     deathPingTimeoutMs: milliseconds('deathPingTimeoutMs', o.deathPingTimeoutMs) ?? DEFAULT_DEATH_PING_TIMEOUT_MS,
     clientOptions: checkClientOptions(o.clientOptions),

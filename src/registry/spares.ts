@@ -126,7 +126,19 @@ export class Spares<C extends ProbeableClient> {
     spare.owner = binding;
     const { request } = binding;
     if (request.credentialsKey !== spare.request.credentialsKey) connection.updateCredentials?.(request.credentials);
+    this.#adopt(connection, binding);
     return connection;
+  }
+
+  /** Tells the connection whose it is now; its hook failing must not cost the session. */
+  #adopt(connection: UpstreamConnection<C>, binding: Binding<C>): void {
+    if (connection.adopt === undefined) return;
+    try {
+      connection.adopt(binding.request);
+    } catch (error) {
+      const { downstreamSessionId, gatewayId } = binding.request;
+      this.#core.logger.warn({ downstreamSessionId, gatewayId, error: this.#core.describe(error, binding.request) }, 'spare: adopt() threw; the session is served all the same');
+    }
   }
 
   /** A taken spare the registry could not use after all (no room): it is closed. */

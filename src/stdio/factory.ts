@@ -127,6 +127,11 @@ class StdioConnection implements UpstreamConnection<Client> {
     if (this.#lostBeforeConnected !== undefined) this.#ctx.onBroken(this.#lostBeforeConnected);
   }
 
+  /** A warm spare now serves the downstream session of `request`: the factory's `adoptClient` sees it. */
+  adopt(request: SessionCreateRequest): void {
+    this.#options.adoptClient?.(this.client, request);
+  }
+
   close(ctx: { signal: AbortSignal }): Promise<void> {
     this.#closing ??= this.#close(ctx.signal);
     return this.#closing;

@@ -59,6 +59,12 @@ export interface StdioSessionFactoryOptions {
    * throws, the create fails and nothing is spawned.
    */
   configureClient?: (client: Client, request: SessionCreateRequest) => void | Promise<void>;
+  /**
+   * Sees the client of a warm spare (`RegistryOptions.spares`) when the
+   * registry hands it to a downstream session, with that session's request;
+   * see `McpSessionFactoryOptions.adoptClient`.
+   */
+  adoptClient?: (client: Client, request: SessionCreateRequest) => void;
   /** What happens to the child's stderr. Default `'ignore'`. */
   stderr?: StdioStderr;
   /**
@@ -95,6 +101,7 @@ export interface ResolvedStdioOptions {
   readonly requestTimeoutMs: number | undefined;
   readonly enforceStrictCapabilities: boolean;
   readonly configureClient: StdioSessionFactoryOptions['configureClient'];
+  readonly adoptClient: StdioSessionFactoryOptions['adoptClient'];
   readonly stderr: StdioStderr;
   readonly inheritEnv: readonly string[];
   readonly closeStepTimeoutMs: number;
@@ -108,6 +115,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'requestTimeoutMs',
   'enforceStrictCapabilities',
   'configureClient',
+  'adoptClient',
   'stderr',
   'inheritEnv',
   'closeStepTimeoutMs',
@@ -149,6 +157,7 @@ export function resolveStdioOptions(options: StdioSessionFactoryOptions | undefi
     requestTimeoutMs: milliseconds('requestTimeoutMs', o.requestTimeoutMs),
     enforceStrictCapabilities: flag('enforceStrictCapabilities', o.enforceStrictCapabilities, false),
     configureClient: optionalFunction<StdioSessionFactoryOptions['configureClient']>('configureClient', o.configureClient),
+    adoptClient: optionalFunction<StdioSessionFactoryOptions['adoptClient']>('adoptClient', o.adoptClient),
     stderr: stderr(o.stderr),
     inheritEnv: inheritEnv(o.inheritEnv),
     closeStepTimeoutMs: milliseconds('closeStepTimeoutMs', o.closeStepTimeoutMs) ?? DEFAULT_CLOSE_STEP_MS,

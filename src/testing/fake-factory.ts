@@ -83,6 +83,8 @@ export interface FakeConnectionHandle {
   readonly credentials: Readonly<Record<string, string>>;
   /** Every `updateCredentials` call's argument, oldest first. */
   readonly credentialUpdates: readonly Readonly<Record<string, string>>[];
+  /** Every `adopt` call's request (a warm spare handed to a downstream session), oldest first. */
+  readonly adoptions: readonly SessionCreateRequest[];
 }
 
 /** The fake factory and its counters. */
@@ -301,9 +303,10 @@ class FakeFactoryState implements FakeSessionFactory {
     const handle = new ConnectionHandle(this, request, ctx);
     this.handles.push(handle);
     const close = (closeCtx: { signal: AbortSignal }): Promise<void> => handle.close(closeCtx);
-    if (!this.rotates) return Object.freeze({ client: handle.client, close });
+    const adopt = (adopter: SessionCreateRequest): void => handle.adopt(adopter);
+    if (!this.rotates) return Object.freeze({ client: handle.client, close, adopt });
     const updateCredentials = (credentials: Readonly<Record<string, string>>): void => handle.updateCredentials(credentials);
-    return Object.freeze({ client: handle.client, close, updateCredentials });
+    return Object.freeze({ client: handle.client, close, adopt, updateCredentials });
   }
 }
 
@@ -323,6 +326,7 @@ class ConnectionHandle implements FakeConnectionHandle {
   private override: FakeCloseBehaviour | undefined;
   private current: Readonly<Record<string, string>>;
   private readonly updates: Readonly<Record<string, string>>[] = [];
+  private readonly adopted: SessionCreateRequest[] = [];
 
   constructor(
     private readonly owner: FakeFactoryState,
@@ -343,6 +347,14 @@ class ConnectionHandle implements FakeConnectionHandle {
   updateCredentials(credentials: Readonly<Record<string, string>>): void {
     this.current = credentials;
     this.updates.push(credentials);
+  }
+
+  get adoptions(): readonly SessionCreateRequest[] {
+    return this.adopted;
+  }
+
+  adopt(request: SessionCreateRequest): void {
+    this.adopted.push(request);
   }
 
   get id(): number {

@@ -6,7 +6,13 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { type ClientCapabilities, ElicitRequestSchema, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type ClientCapabilities,
+  ElicitRequestSchema,
+  ListToolsRequestSchema,
+  LoggingMessageNotificationSchema,
+  McpError,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type McpHost, hostMcpServer } from '../../examples/shared/mcp-host.js';
 import { BridgeHub } from '../../src/bridge/hub.js';
@@ -265,6 +271,39 @@ describe('SessionBridge', () => {
     expect(hub.get(bridge.downstreamSessionId)).toBeUndefined();
     expect(registry.size).toBe(0);
     expect(up.events.filter((e) => e.type === 'deleted').map((e) => e.sessionId)).toEqual([upstreamSession]);
+  });
+
+  it('routes the upstream notifications of a session served from a warm spare to its downstream client (adoptClient)', async () => {
+    const hub = new BridgeHub();
+    const http = mcpSessionFactory({ configureClient: hub.configureClient, adoptClient: hub.adoptClient });
+    let spareReady!: () => void;
+    const ready = new Promise<void>((resolve) => {
+      spareReady = resolve;
+    });
+    const registry = new UpstreamSessionRegistry<Client>({
+      onSessionLost: 'fail',
+      spares: { rich: 1 },
+      factory: async (request, ctx) => {
+        const connection = await http(request, ctx);
+        if (request.downstreamSessionId.startsWith('mcp-upstream-registry.spare.')) spareReady();
+        return connection;
+      },
+    });
+    cleanups.push(() => registry.closeAll(), () => hub.close());
+    const up = await upstream();
+    // The first session's own create starts the gateway's pool.
+    const first = await downstream(hub, registry, [{ id: 'rich', url: up.url }]);
+    await first.client.callTool({ name: 'increment' });
+    await ready;
+    const { client } = await downstream(hub, registry, [{ id: 'rich', url: up.url }]);
+    // Served from the spare: a fresh upstream session (its counter starts at 1), made before this session existed.
+    expect(JSON.stringify(await client.callTool({ name: 'increment' }))).toContain('"1"');
+    const message = new Promise<unknown>((resolve) => {
+      client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => resolve(n.params.data));
+    });
+    await client.callTool({ name: 'notify', arguments: { message: 'to the adopter' } });
+    // Without adoptClient this never arrives (the spare's client has no route): the test times out.
+    expect(await message).toBe('to the adopter');
   });
 
   it('validates its options', () => {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { CapacityError, InvalidOptionsError } from '../../src/errors.js';
 import { UpstreamSessionRegistry } from '../../src/registry/index.js';
+import type { SessionFactory } from '../../src/factory.js';
+import { type FakeClient, ManualClock, createFakeFactory } from '../../src/testing/index.js';
+import { recordingLogger } from '../fixtures/leak-scan.js';
 import { record, req, setup } from './helpers.js';
 
 /** Connections the fake made for spares (their request carries a spare id), in order. */
@@ -154,6 +157,52 @@ describe('warm spares', () => {
     second?.break(new Error('gone'));
     await clock.advance(0);
     expect(retired).toContainEqual(expect.objectContaining({ downstreamSessionId: 'c', reason: 'lost' }));
+  });
+
+  it('tells a spare which downstream session took it (adopt, once, before the first lease); own creates are not adopted', async () => {
+    const { registry, fake, clock } = setup({ spares: { g1: 1 } });
+    (await registry.acquire(req('a'))).release();
+    await clock.advance(0);
+    const [spare] = spareConnections(fake);
+    expect(spare?.adoptions).toEqual([]);
+    const b = await registry.acquire(req('b'));
+    expect(b.client).toBe(spare?.client);
+    expect(spare?.adoptions.map((r) => r.downstreamSessionId)).toEqual(['b']);
+    b.release();
+    (await registry.acquire(req('b'))).release();
+    expect(spare?.adoptions).toHaveLength(1);
+    const own = fake.connections.find((c) => c.request.downstreamSessionId === 'a');
+    expect(own?.adoptions).toEqual([]);
+  });
+
+  it('serves the session when a spare\'s adopt() throws, and logs it without the request\'s header values', async () => {
+    const clock = new ManualClock();
+    const fake = createFakeFactory({ clock });
+    const lines: unknown[] = [];
+    const factory: SessionFactory<FakeClient> = async (request, ctx) => {
+      const connection = await fake.factory(request, ctx);
+      return {
+        client: connection.client,
+        close: (c) => connection.close(c),
+        adopt: () => {
+          throw new Error('adopt failed for token SECRET-VALUE');
+        },
+      };
+    };
+    const registry = new UpstreamSessionRegistry<FakeClient>({ factory, clock, spares: { g1: 1 }, logger: recordingLogger(lines) });
+    try {
+      const secret = { headers: { authorization: 'Bearer SECRET-VALUE' } };
+      (await registry.acquire(req('a', 'g1', secret))).release();
+      await clock.advance(0);
+      const b = await registry.acquire(req('b', 'g1', secret));
+      expect(b.client).toBe(spareConnections(fake)[0]?.client);
+      b.release();
+      const warning = lines.find((l) => (l as { message: string }).message.startsWith('spare: adopt() threw'));
+      expect(warning).toMatchObject({ level: 'warn', fields: { downstreamSessionId: 'b', gatewayId: 'g1' } });
+      expect(JSON.stringify(warning)).not.toContain('SECRET-VALUE');
+    } finally {
+      await registry.closeAll();
+    }
   });
 
   it('starts spares within createConcurrencyPerGateway', async () => {
