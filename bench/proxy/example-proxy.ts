@@ -39,7 +39,8 @@ export async function startExampleProxy(
   upstreamUrl: string,
   nodeArgs: readonly string[] = [],
 ): Promise<ExampleProxy> {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', `examples/${name}/server.ts`], {
+  const extra = process.env.BENCH_PROXY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...extra, ...nodeArgs, '--import', 'tsx', `examples/${name}/server.ts`], {
     cwd: ROOT,
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', MCP_GATEWAYS: JSON.stringify([{ id: 'counter', url: upstreamUrl }]) },
     stdio: ['ignore', 'pipe', 'inherit'],
