@@ -26,6 +26,8 @@ import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { InvalidOptionsError } from '../errors.js';
 import { assertKnownKeys, count, optionalFunction, optionsObject } from '../internal/validate.js';
 import { showValue } from '../show-value.js';
+import { eventStreamAnswer, isEventStream } from './event-stream-answer.js';
+import { networkError, webStream } from './web-stream.js';
 
 /** Options of {@link nodeHttpFetch}. */
 export interface NodeHttpFetchOptions {
@@ -118,10 +120,6 @@ function outgoing(init: RequestInit | undefined): Outgoing | undefined {
   return { method, headers: headersOf(init, init?.body instanceof URLSearchParams), body, redirect };
 }
 
-/** Fetch's network error: a `TypeError('fetch failed')` with the cause, which `classify` knows. */
-function networkError(cause: unknown): TypeError {
-  return new TypeError('fetch failed', { cause });
-}
 
 function responseHeaders(message: IncomingMessage): Headers {
   const headers = new Headers();
@@ -142,45 +140,11 @@ function decodedBody(message: IncomingMessage): Readable {
 }
 
 /**
- * `body` as a web stream, pausing the socket while the reader is behind.
- * Hand-made rather than `Readable.toWeb`, whose adapter cost about twice as
- * much per response in the proxy profile.
+ * The standard `Response` for an answer; its body streams from the socket and
+ * fails if `signal` aborts. An event stream answering a POST may come as JSON
+ * (see `eventStreamAnswer`).
  */
-function webStream(body: Readable): ReadableStream<Uint8Array> {
-  let open = true;
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      body.on('data', (chunk: Buffer) => {
-        if (!open) return;
-        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        if ((controller.desiredSize ?? 0) <= 0) body.pause();
-      });
-      body.once('end', () => {
-        if (open) controller.close();
-        open = false;
-      });
-      body.once('error', (error) => {
-        if (open) controller.error(error);
-        open = false;
-      });
-      // Closed with neither an end nor an error (destroyed): the reader must not wait forever.
-      body.once('close', () => {
-        if (open) controller.error(networkError(new Error('response body closed before its end')));
-        open = false;
-      });
-    },
-    pull() {
-      body.resume();
-    },
-    cancel() {
-      open = false;
-      body.destroy();
-    },
-  });
-}
-
-/** The standard `Response` for an answer; its body streams from the socket and fails if `signal` aborts. */
-function toResponse(message: IncomingMessage, method: string, signal: AbortSignal | undefined): Response {
+function toResponse(message: IncomingMessage, method: string, signal: AbortSignal | undefined): Response | Promise<Response> {
   const status = message.statusCode ?? 0;
   const init = { status, statusText: message.statusMessage ?? '', headers: responseHeaders(message) };
   if (method === 'HEAD' || NULL_BODY_STATUSES.has(status)) {
@@ -196,6 +160,7 @@ function toResponse(message: IncomingMessage, method: string, signal: AbortSigna
     signal.addEventListener('abort', onAbort, { once: true });
     message.once('close', () => signal.removeEventListener('abort', onAbort));
   }
+  if (method === 'POST' && status === 200 && isEventStream(init.headers)) return eventStreamAnswer(body, init);
   return new Response(webStream(body), init);
 }
 

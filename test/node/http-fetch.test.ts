@@ -245,6 +245,74 @@ describe('nodeHttpFetch: requests it sends itself', () => {
   });
 });
 
+describe('nodeHttpFetch: an event stream answering a POST', () => {
+  const RESULT = '{"jsonrpc":"2.0","id":1,"result":{}}';
+  const POST = { ...MANUAL, method: 'POST', body: '{}' };
+
+  it('hands a whole one-message answer over as JSON, other headers kept', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 'up-1' });
+      res.end(`event: message\ndata: ${RESULT}\n\n`);
+    });
+    const response = await made()(server.url, POST);
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expect(response.headers.get('mcp-session-id')).toBe('up-1');
+    expect(await response.json()).toEqual(JSON.parse(RESULT));
+  });
+
+  it('keeps an answer with event ids an event stream, byte for byte', async () => {
+    const body = `id: 1\ndata: \n\nid: 2\ndata: ${RESULT}\n\n`;
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(body);
+    });
+    const response = await made()(server.url, POST);
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    expect(await response.text()).toBe(body);
+  });
+
+  it('streams an answer whose first event comes before its end: the event is not held back', async () => {
+    const finish = deferred<void>();
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}\n\n');
+      void finish.promise.then(() => res.end(`data: ${RESULT}\n\n`));
+    });
+    // Resolves while the answer is still open: the progress event is readable at once.
+    const response = await made()(server.url, POST);
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('notifications/progress');
+    finish.resolve();
+    let rest = '';
+    for (let read = await reader.read(); !read.done; read = await reader.read()) rest += new TextDecoder().decode(read.value);
+    expect(rest).toBe(`data: ${RESULT}\n\n`);
+  });
+
+  it('rejects with the socket error when the upstream dies before the answer is whole', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"jsonrpc":"2.0",');
+      setImmediate(() => res.socket?.destroy());
+    });
+    const error = await made()(server.url, POST).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(classifyError(error)).toBe('transport');
+  });
+
+  it('rejects with the signal reason when aborted while the answer is not whole yet', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"jsonrpc":"2.0",');
+    });
+    const abort = new AbortController();
+    const pending = made()(server.url, { ...POST, signal: abort.signal });
+    await expect.poll(() => server.requests.length).toBe(1);
+    abort.abort(new Error('gave up'));
+    await expect(pending).rejects.toThrow('gave up');
+  });
+});
+
 describe('nodeHttpFetch: what it leaves to the fallback', () => {
   it('hands on requests that want redirects followed, streamed bodies and other schemes, with their arguments', async () => {
     const calls: Array<[string | URL, RequestInit | undefined]> = [];
