@@ -221,7 +221,11 @@ function send(url: URL, out: Outgoing, agents: { http: HttpAgent; https: HttpsAg
  * deflate and br bodies are decoded; `accept` defaults to `*∕*`. What it does
  * not add: `user-agent`, `accept-encoding`, `accept-language` and
  * `sec-fetch-mode` are sent only if the caller set them. A `Response` made
- * here has an empty `url`.
+ * here has an empty `url`. One liberty: an event stream answering a POST
+ * that has come whole as one `message` event, with no event id and no
+ * `retry`, is answered as the JSON it carries (`content-type:
+ * application/json`), which the SDK reads without its four SSE web streams;
+ * any other event stream is passed on as it comes, never held back.
  *
  * @throws InvalidOptionsError for an unknown or malformed option.
  *
