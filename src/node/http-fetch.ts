@@ -118,6 +118,13 @@ function outgoing(init: RequestInit | undefined): Outgoing | undefined {
   return { method, headers: headersOf(init, init?.body instanceof URLSearchParams), body, redirect };
 }
 
+/**
+ * How long an answer's head may take, as undici's default `headersTimeout`: a
+ * request to an upstream that took it and never answers must not wait (and hold
+ * its socket) until the transport closes.
+ */
+const HEADERS_TIMEOUT_MS = 300_000;
+
 /** Fetch's network error: a `TypeError('fetch failed')` with the cause, which `classify` knows. */
 function networkError(cause: unknown): TypeError {
   return new TypeError('fetch failed', { cause });
@@ -209,11 +216,21 @@ function send(url: URL, out: Outgoing, agents: { http: HttpAgent; https: HttpsAg
     const https = url.protocol === 'https:';
     const options = { method: out.method, headers: out.headers, agent: https ? agents.https : agents.http };
     let request: ClientRequest | undefined;
+    const settle = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
     const onAbort = (): void => {
+      settle();
       request?.destroy();
       reject(signal?.reason);
     };
-    const settle = (): void => signal?.removeEventListener('abort', onAbort);
+    // undici's code for it, so that `classify` calls it a 'timeout' (the socket was alive) rather than a lost connection.
+    const timer = setTimeout(() => {
+      settle();
+      request?.destroy();
+      reject(networkError(Object.assign(new Error('no answer within the headers timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
+    }, HEADERS_TIMEOUT_MS);
     request = (https ? httpsRequest : httpRequest)(url, options, (message) => {
       settle();
       const status = message.statusCode ?? 0;
@@ -252,7 +269,9 @@ function send(url: URL, out: Outgoing, agents: { http: HttpAgent; https: HttpsAg
  * that wants redirects followed, e.g. OAuth discovery, or a streamed body)
  * goes to `fallback`. What it keeps of Fetch: a network failure rejects with
  * `TypeError('fetch failed')` and the socket error as `cause`; an abort
- * rejects with the signal's reason, before or after the head arrived; gzip,
+ * rejects with the signal's reason, before or after the head arrived; a head
+ * that takes over 300 s fails as undici's default `headersTimeout` does
+ * (`cause.code` `UND_ERR_HEADERS_TIMEOUT`, classified `'timeout'`); gzip,
  * deflate and br bodies are decoded; `accept` defaults to `*∕*`. What it does
  * not add: `user-agent`, `accept-encoding`, `accept-language` and
  * `sec-fetch-mode` are sent only if the caller set them. A `Response` made

@@ -7,7 +7,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, Agent as HttpAgent, createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { classifyError } from '../../src/classify.js';
 import { InvalidOptionsError } from '../../src/errors.js';
 import { deferred } from '../../src/internal/deferred.js';
@@ -27,6 +27,7 @@ const servers: TestServer[] = [];
 const fetches: NodeHttpFetch[] = [];
 
 afterEach(async () => {
+  vi.useRealTimers();
   for (const fetch of fetches.splice(0)) fetch.destroy();
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
@@ -212,6 +213,42 @@ describe('nodeHttpFetch: requests it sends itself', () => {
     await reader.read();
     midBody.abort(new Error('mid-body'));
     await expect(reader.read()).rejects.toThrow('mid-body');
+  });
+
+  it('fails a request whose head never comes after 300 s, as undici does, classified timeout, and frees the socket', async () => {
+    const reached = deferred<void>();
+    const server = await serve(() => reached.resolve()); // takes the request, never answers
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const settled = made()(server.url, { ...MANUAL, method: 'POST', body: '{}' }).then(
+      () => 'resolved',
+      (error: unknown) => error,
+    );
+    await reached.promise;
+    vi.advanceTimersByTime(299_999);
+    expect(await Promise.race([settled, new Promise((resolve) => setImmediate(resolve, 'pending'))])).toBe('pending');
+    vi.advanceTimersByTime(1);
+    const error = await settled;
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toBe('fetch failed');
+    expect(((error as Error).cause as NodeJS.ErrnoException).code).toBe('UND_ERR_HEADERS_TIMEOUT');
+    expect(classifyError(error)).toBe('timeout');
+    vi.useRealTimers();
+    await expect.poll(() => server.connections.closed).toBe(1);
+  });
+
+  it('leaves no timer behind once the head came, the request failed or was aborted', async () => {
+    const server = await serve((req, res) => {
+      if (req.url !== '/mcp?hang') res.end('{}');
+    });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const fetch = made();
+    await (await fetch(server.url, MANUAL)).text();
+    const waiting = new AbortController();
+    const pending = fetch(`${server.url}?hang`, { ...MANUAL, signal: waiting.signal });
+    waiting.abort(new Error('gone'));
+    await expect(pending).rejects.toThrow('gone');
+    expect(vi.getTimerCount()).toBe(0);
+    vi.useRealTimers();
   });
 
   it('reuses one keep-alive connection, also after a body was cancelled unread', async () => {
