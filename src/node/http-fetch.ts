@@ -59,6 +59,15 @@ export interface NodeHttpFetch extends FetchLike {
   destroy(): void;
 }
 
+/**
+ * How long the agents made here keep an idle socket, as undici's default
+ * `keepAliveTimeout` (a server's `Keep-Alive: timeout` hint shortens it). Node's
+ * agent otherwise keeps it until the server closes it, and a request written
+ * as a server without a hint (uvicorn: 5 s) closes it fails with ECONNRESET,
+ * which retires the upstream session.
+ */
+const IDLE_SOCKET_TIMEOUT_MS = 4_000;
+
 const KNOWN_KEYS: ReadonlySet<string> = new Set(['maxSocketsPerHost', 'httpAgent', 'httpsAgent', 'fallback']);
 
 /** Statuses whose response has no body (`new Response` refuses one). */
@@ -299,8 +308,8 @@ export function nodeHttpFetch(options?: NodeHttpFetchOptions): NodeHttpFetch {
   const givenHttp = agentOption('httpAgent', o.httpAgent, HttpAgent);
   const givenHttps = agentOption('httpsAgent', o.httpsAgent, HttpsAgent);
   const agents = {
-    http: givenHttp ?? new HttpAgent({ keepAlive: true, maxSockets }),
-    https: givenHttps ?? new HttpsAgent({ keepAlive: true, maxSockets }),
+    http: givenHttp ?? new HttpAgent({ keepAlive: true, maxSockets, timeout: IDLE_SOCKET_TIMEOUT_MS }),
+    https: givenHttps ?? new HttpsAgent({ keepAlive: true, maxSockets, timeout: IDLE_SOCKET_TIMEOUT_MS }),
   };
   const fetch = (url: string | URL, init?: RequestInit): Promise<Response> => {
     const target = typeof url === 'string' ? new URL(url) : url;

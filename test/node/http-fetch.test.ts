@@ -18,6 +18,8 @@ interface TestServer {
   readonly requests: Array<{ method: string; url: string; headers: IncomingMessage['headers']; body: string }>;
   /** Connections accepted, and the ones closed since. */
   readonly connections: { opened: number; closed: number };
+  /** `server.keepAliveTimeout`: 0 sends no Keep-Alive hint and never closes an idle socket. */
+  setKeepAliveTimeout(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -59,6 +61,9 @@ async function serve(handler: Handler): Promise<TestServer> {
     url: `http://127.0.0.1:${port}/mcp`,
     requests,
     connections,
+    setKeepAliveTimeout: (ms) => {
+      server.keepAliveTimeout = ms;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -263,6 +268,30 @@ describe('nodeHttpFetch: requests it sends itself', () => {
     await (await fetch(server.url, MANUAL)).json();
     expect(server.requests).toHaveLength(7);
   });
+
+  it('closes a socket idle for 4 s (undici\'s keepAliveTimeout) when the server sends no Keep-Alive hint, and not one that is busy', async () => {
+    // Real time (socket timeouts are not on the fake clock): 4 s, bounds generous.
+    const server = await serve((req, res) => {
+      if (req.url === '/mcp?stream') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: one\n\n');
+        return; // stays open, idle, past the idle timeout
+      }
+      res.end('{}');
+    });
+    server.setKeepAliveTimeout(0); // no hint, never closes an idle socket itself (as uvicorn's before its 5 s)
+    const fetch = made();
+    const stream = await fetch(`${server.url}?stream`, MANUAL);
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    const started = Date.now();
+    await (await fetch(server.url, { ...MANUAL, method: 'POST', body: '{}' })).text();
+    await expect.poll(() => server.connections.closed, { timeout: 10_000, interval: 100 }).toBe(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3_500);
+    // The busy stream's socket was idle as long, and is still open.
+    expect(server.connections.opened - server.connections.closed).toBe(1);
+    await reader.cancel();
+  }, 20_000);
 
   it('destroy() closes the idle sockets of the agents it made, not of agents it was given', async () => {
     const server = await serve((_req, res) => res.end('{}'));
