@@ -70,6 +70,13 @@ const IDLE_SOCKET_TIMEOUT_MS = 4_000;
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set(['maxSocketsPerHost', 'httpAgent', 'httpsAgent', 'fallback']);
 
+/**
+ * A reason phrase `new Response` accepts (HTAB, SP, VCHAR, obs-text). Node's
+ * parser passes others (DEL, control characters), and the constructor's
+ * TypeError, thrown in the socket's 'response' event, would crash the process.
+ */
+const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
 /** Statuses whose response has no body (`new Response` refuses one). */
 const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
 
@@ -198,7 +205,9 @@ function webStream(body: Readable): ReadableStream<Uint8Array> {
 /** The standard `Response` for an answer; its body streams from the socket and fails if `signal` aborts. */
 function toResponse(message: IncomingMessage, method: string, signal: AbortSignal | undefined): Response {
   const status = message.statusCode ?? 0;
-  const init = { status, statusText: message.statusMessage ?? '', headers: responseHeaders(message) };
+  const statusText = message.statusMessage ?? '';
+  // The reason phrase is informational: one `new Response` refuses is dropped, as undici keeps the answer.
+  const init = { status, statusText: REASON_PHRASE.test(statusText) ? statusText : '', headers: responseHeaders(message) };
   if (method === 'HEAD' || NULL_BODY_STATUSES.has(status)) {
     message.resume();
     return new Response(null, init);
@@ -253,7 +262,13 @@ function send(url: URL, out: Outgoing, agents: { http: HttpAgent; https: HttpsAg
         reject(networkError(new Error('unexpected redirect')));
         return;
       }
-      resolve(toResponse(message, out.method, signal));
+      try {
+        resolve(toResponse(message, out.method, signal));
+      } catch (error) {
+        // Thrown here it would be uncaught (an event handler), and the request never settled.
+        message.destroy();
+        reject(networkError(error));
+      }
     });
     request.once('error', (error) => {
       settle();

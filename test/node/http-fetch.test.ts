@@ -5,7 +5,7 @@
  * destroy(), and its option checks.
  */
 import { type IncomingMessage, type Server, type ServerResponse, Agent as HttpAgent, createServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, type Socket, createServer as createNetServer } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { classifyError } from '../../src/classify.js';
@@ -254,6 +254,21 @@ describe('nodeHttpFetch: requests it sends itself', () => {
     await expect(pending).rejects.toThrow('gone');
     expect(vi.getTimerCount()).toBe(0);
     vi.useRealTimers();
+  });
+
+  it('keeps an answer whose reason phrase new Response refuses (DEL, control characters), with an empty statusText, as undici does', async () => {
+    const raw = createNetServer((socket) => {
+      socket.once('data', () => socket.end('HTTP/1.1 200 O\x7fK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}', 'latin1'));
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    try {
+      const response = await made()(`http://127.0.0.1:${(raw.address() as AddressInfo).port}/mcp`, MANUAL);
+      expect(response.status).toBe(200);
+      expect(response.statusText).toBe('');
+      expect(await response.json()).toEqual({});
+    } finally {
+      await new Promise<void>((resolve) => raw.close(() => resolve()));
+    }
   });
 
   it('reuses one keep-alive connection, also after a body was cancelled unread', async () => {
