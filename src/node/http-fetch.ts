@@ -234,6 +234,7 @@ function send(url: URL, out: Outgoing, agents: { http: HttpAgent; https: HttpsAg
     const https = url.protocol === 'https:';
     const options = { method: out.method, headers: out.headers, agent: https ? agents.https : agents.http };
     let request: ClientRequest | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const settle = (): void => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -243,12 +244,6 @@ function send(url: URL, out: Outgoing, agents: { http: HttpAgent; https: HttpsAg
       request?.destroy();
       reject(signal?.reason);
     };
-    // undici's code for it, so that `classify` calls it a 'timeout' (the socket was alive) rather than a lost connection.
-    const timer = setTimeout(() => {
-      settle();
-      request?.destroy();
-      reject(networkError(Object.assign(new Error('no answer within the headers timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
-    }, HEADERS_TIMEOUT_MS);
     request = (https ? httpsRequest : httpRequest)(url, options, (message) => {
       settle();
       const status = message.statusCode ?? 0;
@@ -274,6 +269,13 @@ function send(url: URL, out: Outgoing, agents: { http: HttpAgent; https: HttpsAg
       settle();
       reject(networkError(error));
     });
+    // Armed once the request exists (making it throws for a header value Node refuses: nothing to time then).
+    // undici's code for it, so that `classify` calls it a 'timeout' (the socket was alive) rather than a lost connection.
+    timer = setTimeout(() => {
+      settle();
+      request?.destroy();
+      reject(networkError(Object.assign(new Error('no answer within the headers timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
+    }, HEADERS_TIMEOUT_MS);
     signal?.addEventListener('abort', onAbort, { once: true });
     // One write for headers and body: `end(body)` before the headers went out sets Content-Length.
     request.end(out.body);

@@ -253,6 +253,9 @@ describe('nodeHttpFetch: requests it sends itself', () => {
     waiting.abort(new Error('gone'));
     await expect(pending).rejects.toThrow('gone');
     expect(vi.getTimerCount()).toBe(0);
+    // A header value Headers takes and node:http refuses: the request is never made.
+    await expect(fetch(server.url, { ...MANUAL, headers: { 'x-odd': 'a\x7fb' } })).rejects.toThrow(TypeError);
+    expect(vi.getTimerCount()).toBe(0);
     vi.useRealTimers();
   });
 
