@@ -122,6 +122,8 @@ export async function writeWebResponse(res: ServerResponse, response: Response):
   const reader = response.body.getReader();
   const cancel = (): void => void reader.cancel().catch(() => undefined);
   res.once('close', cancel);
+  // Gone before we started (e.g. while the answer was held): 'close' will not come again, and writes would wait forever.
+  if (res.destroyed) cancel();
   try {
     for (;;) {
       const { done, value } = await reader.read();

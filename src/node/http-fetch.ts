@@ -61,7 +61,23 @@ export interface NodeHttpFetch extends FetchLike {
   destroy(): void;
 }
 
+/**
+ * How long the agents made here keep an idle socket, as undici's default
+ * `keepAliveTimeout` (a server's `Keep-Alive: timeout` hint shortens it). Node's
+ * agent otherwise keeps it until the server closes it, and a request written
+ * as a server without a hint (uvicorn: 5 s) closes it fails with ECONNRESET,
+ * which retires the upstream session.
+ */
+const IDLE_SOCKET_TIMEOUT_MS = 4_000;
+
 const KNOWN_KEYS: ReadonlySet<string> = new Set(['maxSocketsPerHost', 'httpAgent', 'httpsAgent', 'fallback']);
+
+/**
+ * A reason phrase `new Response` accepts (HTAB, SP, VCHAR, obs-text). Node's
+ * parser passes others (DEL, control characters), and the constructor's
+ * TypeError, thrown in the socket's 'response' event, would crash the process.
+ */
+const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** Statuses whose response has no body (`new Response` refuses one). */
 const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
@@ -120,6 +136,12 @@ function outgoing(init: RequestInit | undefined): Outgoing | undefined {
   return { method, headers: headersOf(init, init?.body instanceof URLSearchParams), body, redirect };
 }
 
+/**
+ * How long an answer's head may take, as undici's default `headersTimeout`: a
+ * request to an upstream that took it and never answers must not wait (and hold
+ * its socket) until the transport closes.
+ */
+const HEADERS_TIMEOUT_MS = 300_000;
 
 function responseHeaders(message: IncomingMessage): Headers {
   const headers = new Headers();
@@ -146,7 +168,9 @@ function decodedBody(message: IncomingMessage): Readable {
  */
 function toResponse(message: IncomingMessage, method: string, signal: AbortSignal | undefined): Response | Promise<Response> {
   const status = message.statusCode ?? 0;
-  const init = { status, statusText: message.statusMessage ?? '', headers: responseHeaders(message) };
+  const statusText = message.statusMessage ?? '';
+  // The reason phrase is informational: one `new Response` refuses is dropped, as undici keeps the answer.
+  const init = { status, statusText: REASON_PHRASE.test(statusText) ? statusText : '', headers: responseHeaders(message) };
   if (method === 'HEAD' || NULL_BODY_STATUSES.has(status)) {
     message.resume();
     return new Response(null, init);
@@ -174,11 +198,16 @@ function send(url: URL, out: Outgoing, agents: { http: HttpAgent; https: HttpsAg
     const https = url.protocol === 'https:';
     const options = { method: out.method, headers: out.headers, agent: https ? agents.https : agents.http };
     let request: ClientRequest | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const settle = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
     const onAbort = (): void => {
+      settle();
       request?.destroy();
       reject(signal?.reason);
     };
-    const settle = (): void => signal?.removeEventListener('abort', onAbort);
     request = (https ? httpsRequest : httpRequest)(url, options, (message) => {
       settle();
       const status = message.statusCode ?? 0;
@@ -192,12 +221,25 @@ function send(url: URL, out: Outgoing, agents: { http: HttpAgent; https: HttpsAg
         reject(networkError(new Error('unexpected redirect')));
         return;
       }
-      resolve(toResponse(message, out.method, signal));
+      try {
+        resolve(toResponse(message, out.method, signal));
+      } catch (error) {
+        // Thrown here it would be uncaught (an event handler), and the request never settled.
+        message.destroy();
+        reject(networkError(error));
+      }
     });
     request.once('error', (error) => {
       settle();
       reject(networkError(error));
     });
+    // Armed once the request exists (making it throws for a header value Node refuses: nothing to time then).
+    // undici's code for it, so that `classify` calls it a 'timeout' (the socket was alive) rather than a lost connection.
+    timer = setTimeout(() => {
+      settle();
+      request?.destroy();
+      reject(networkError(Object.assign(new Error('no answer within the headers timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
+    }, HEADERS_TIMEOUT_MS);
     signal?.addEventListener('abort', onAbort, { once: true });
     // One write for headers and body: `end(body)` before the headers went out sets Content-Length.
     request.end(out.body);
@@ -217,7 +259,9 @@ function send(url: URL, out: Outgoing, agents: { http: HttpAgent; https: HttpsAg
  * that wants redirects followed, e.g. OAuth discovery, or a streamed body)
  * goes to `fallback`. What it keeps of Fetch: a network failure rejects with
  * `TypeError('fetch failed')` and the socket error as `cause`; an abort
- * rejects with the signal's reason, before or after the head arrived; gzip,
+ * rejects with the signal's reason, before or after the head arrived; a head
+ * that takes over 300 s fails as undici's default `headersTimeout` does
+ * (`cause.code` `UND_ERR_HEADERS_TIMEOUT`, classified `'timeout'`); gzip,
  * deflate and br bodies are decoded; `accept` defaults to `*∕*`. What it does
  * not add: `user-agent`, `accept-encoding`, `accept-language` and
  * `sec-fetch-mode` are sent only if the caller set them. A `Response` made
@@ -249,8 +293,8 @@ export function nodeHttpFetch(options?: NodeHttpFetchOptions): NodeHttpFetch {
   const givenHttp = agentOption('httpAgent', o.httpAgent, HttpAgent);
   const givenHttps = agentOption('httpsAgent', o.httpsAgent, HttpsAgent);
   const agents = {
-    http: givenHttp ?? new HttpAgent({ keepAlive: true, maxSockets }),
-    https: givenHttps ?? new HttpsAgent({ keepAlive: true, maxSockets }),
+    http: givenHttp ?? new HttpAgent({ keepAlive: true, maxSockets, timeout: IDLE_SOCKET_TIMEOUT_MS }),
+    https: givenHttps ?? new HttpsAgent({ keepAlive: true, maxSockets, timeout: IDLE_SOCKET_TIMEOUT_MS }),
   };
   const fetch = (url: string | URL, init?: RequestInit): Promise<Response> => {
     const target = typeof url === 'string' ? new URL(url) : url;

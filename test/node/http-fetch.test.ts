@@ -5,9 +5,9 @@
  * destroy(), and its option checks.
  */
 import { type IncomingMessage, type Server, type ServerResponse, Agent as HttpAgent, createServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, type Socket, createServer as createNetServer } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { classifyError } from '../../src/classify.js';
 import { InvalidOptionsError } from '../../src/errors.js';
 import { deferred } from '../../src/internal/deferred.js';
@@ -18,6 +18,8 @@ interface TestServer {
   readonly requests: Array<{ method: string; url: string; headers: IncomingMessage['headers']; body: string }>;
   /** Connections accepted, and the ones closed since. */
   readonly connections: { opened: number; closed: number };
+  /** `server.keepAliveTimeout`: 0 sends no Keep-Alive hint and never closes an idle socket. */
+  setKeepAliveTimeout(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -27,6 +29,7 @@ const servers: TestServer[] = [];
 const fetches: NodeHttpFetch[] = [];
 
 afterEach(async () => {
+  vi.useRealTimers();
   for (const fetch of fetches.splice(0)) fetch.destroy();
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
@@ -58,6 +61,9 @@ async function serve(handler: Handler): Promise<TestServer> {
     url: `http://127.0.0.1:${port}/mcp`,
     requests,
     connections,
+    setKeepAliveTimeout: (ms) => {
+      server.keepAliveTimeout = ms;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -214,6 +220,60 @@ describe('nodeHttpFetch: requests it sends itself', () => {
     await expect(reader.read()).rejects.toThrow('mid-body');
   });
 
+  it('fails a request whose head never comes after 300 s, as undici does, classified timeout, and frees the socket', async () => {
+    const reached = deferred<void>();
+    const server = await serve(() => reached.resolve()); // takes the request, never answers
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const settled = made()(server.url, { ...MANUAL, method: 'POST', body: '{}' }).then(
+      () => 'resolved',
+      (error: unknown) => error,
+    );
+    await reached.promise;
+    vi.advanceTimersByTime(299_999);
+    expect(await Promise.race([settled, new Promise((resolve) => setImmediate(resolve, 'pending'))])).toBe('pending');
+    vi.advanceTimersByTime(1);
+    const error = await settled;
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toBe('fetch failed');
+    expect(((error as Error).cause as NodeJS.ErrnoException).code).toBe('UND_ERR_HEADERS_TIMEOUT');
+    expect(classifyError(error)).toBe('timeout');
+    vi.useRealTimers();
+    await expect.poll(() => server.connections.closed).toBe(1);
+  });
+
+  it('leaves no timer behind once the head came, the request failed or was aborted', async () => {
+    const server = await serve((req, res) => {
+      if (req.url !== '/mcp?hang') res.end('{}');
+    });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const fetch = made();
+    await (await fetch(server.url, MANUAL)).text();
+    const waiting = new AbortController();
+    const pending = fetch(`${server.url}?hang`, { ...MANUAL, signal: waiting.signal });
+    waiting.abort(new Error('gone'));
+    await expect(pending).rejects.toThrow('gone');
+    expect(vi.getTimerCount()).toBe(0);
+    // A header value Headers takes and node:http refuses: the request is never made.
+    await expect(fetch(server.url, { ...MANUAL, headers: { 'x-odd': 'a\x7fb' } })).rejects.toThrow(TypeError);
+    expect(vi.getTimerCount()).toBe(0);
+    vi.useRealTimers();
+  });
+
+  it('keeps an answer whose reason phrase new Response refuses (DEL, control characters), with an empty statusText, as undici does', async () => {
+    const raw = createNetServer((socket) => {
+      socket.once('data', () => socket.end('HTTP/1.1 200 O\x7fK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}', 'latin1'));
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    try {
+      const response = await made()(`http://127.0.0.1:${(raw.address() as AddressInfo).port}/mcp`, MANUAL);
+      expect(response.status).toBe(200);
+      expect(response.statusText).toBe('');
+      expect(await response.json()).toEqual({});
+    } finally {
+      await new Promise<void>((resolve) => raw.close(() => resolve()));
+    }
+  });
+
   it('reuses one keep-alive connection, also after a body was cancelled unread', async () => {
     const server = await serve((req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -226,6 +286,30 @@ describe('nodeHttpFetch: requests it sends itself', () => {
     await (await fetch(server.url, MANUAL)).json();
     expect(server.requests).toHaveLength(7);
   });
+
+  it('closes a socket idle for 4 s (undici\'s keepAliveTimeout) when the server sends no Keep-Alive hint, and not one that is busy', async () => {
+    // Real time (socket timeouts are not on the fake clock): 4 s, bounds generous.
+    const server = await serve((req, res) => {
+      if (req.url === '/mcp?stream') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: one\n\n');
+        return; // stays open, idle, past the idle timeout
+      }
+      res.end('{}');
+    });
+    server.setKeepAliveTimeout(0); // no hint, never closes an idle socket itself (as uvicorn's before its 5 s)
+    const fetch = made();
+    const stream = await fetch(`${server.url}?stream`, MANUAL);
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    const started = Date.now();
+    await (await fetch(server.url, { ...MANUAL, method: 'POST', body: '{}' })).text();
+    await expect.poll(() => server.connections.closed, { timeout: 10_000, interval: 100 }).toBe(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3_500);
+    // The busy stream's socket was idle as long, and is still open.
+    expect(server.connections.opened - server.connections.closed).toBe(1);
+    await reader.cancel();
+  }, 20_000);
 
   it('destroy() closes the idle sockets of the agents it made, not of agents it was given', async () => {
     const server = await serve((_req, res) => res.end('{}'));
