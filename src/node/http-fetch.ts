@@ -46,7 +46,8 @@ export interface NodeHttpFetchOptions {
   readonly httpsAgent?: HttpsAgent;
   /**
    * The fetch for what this one does not send itself (see {@link nodeHttpFetch}).
-   * Default `globalThis.fetch`, looked up per call.
+   * Default: `globalThis.fetch` as it is when `nodeHttpFetch()` is called (so
+   * the result can itself be installed as `globalThis.fetch`).
    */
   readonly fallback?: FetchLike;
 }
@@ -289,7 +290,8 @@ export function nodeHttpFetch(options?: NodeHttpFetchOptions): NodeHttpFetch {
   const o: NodeHttpFetchOptions = optionsObject('options', options);
   assertKnownKeys(o, KNOWN_KEYS);
   const maxSockets = count('maxSocketsPerHost', o.maxSocketsPerHost, { min: 1, infinity: true }) ?? Number.POSITIVE_INFINITY;
-  const fallback = optionalFunction<FetchLike>('fallback', o.fallback);
+  // Taken now, not per call: installed as `globalThis.fetch` itself, it must not become its own fallback.
+  const fallback = optionalFunction<FetchLike>('fallback', o.fallback) ?? globalThis.fetch;
   const givenHttp = agentOption('httpAgent', o.httpAgent, HttpAgent);
   const givenHttps = agentOption('httpsAgent', o.httpsAgent, HttpsAgent);
   const agents = {
@@ -297,9 +299,19 @@ export function nodeHttpFetch(options?: NodeHttpFetchOptions): NodeHttpFetch {
     https: givenHttps ?? new HttpsAgent({ keepAlive: true, maxSockets, timeout: IDLE_SOCKET_TIMEOUT_MS }),
   };
   const fetch = (url: string | URL, init?: RequestInit): Promise<Response> => {
-    const target = typeof url === 'string' ? new URL(url) : url;
+    let target: URL;
+    try {
+      target = typeof url === 'string' ? new URL(url) : url;
+    } catch (error) {
+      // Fetch rejects (it does not throw) for a URL it cannot parse.
+      // The URL itself stays out of the message: it may hold credentials or a query.
+      return Promise.reject(new TypeError('Failed to parse URL', { cause: error }));
+    }
     const out = target.protocol === 'http:' || target.protocol === 'https:' ? outgoing(init) : undefined;
-    if (out === undefined) return (fallback ?? globalThis.fetch)(url, init);
+    if (out === undefined) return fallback(url, init);
+    if (out.body !== undefined && (out.method === 'GET' || out.method === 'HEAD')) {
+      return Promise.reject(new TypeError('Request with GET/HEAD method cannot have body.'));
+    }
     return send(target, out, agents, init?.signal ?? undefined);
   };
   return Object.assign(fetch, {

@@ -420,6 +420,36 @@ describe('nodeHttpFetch: what it leaves to the fallback', () => {
   });
 });
 
+describe('nodeHttpFetch: bad requests and its own fallback', () => {
+  it('rejects, without throwing, a URL it cannot parse and a GET or HEAD with a body', async () => {
+    const fetch = made();
+    const relative = fetch('/mcp', MANUAL);
+    expect(relative).toBeInstanceOf(Promise);
+    await expect(relative).rejects.toBeInstanceOf(TypeError);
+    await expect(fetch('http://127.0.0.1:1/mcp', { ...MANUAL, body: 'x' })).rejects.toThrow(/GET\/HEAD/);
+    await expect(fetch('http://127.0.0.1:1/mcp', { ...MANUAL, method: 'HEAD', body: 'x' })).rejects.toThrow(/GET\/HEAD/);
+  });
+
+  it('installed as globalThis.fetch, hands what it does not send to the fetch that was global before, not to itself', async () => {
+    const original = globalThis.fetch;
+    const seen: string[] = [];
+    const before = (async (url: string | URL) => {
+      seen.push(String(url));
+      return new Response('from the earlier fetch');
+    }) as typeof fetch;
+    globalThis.fetch = before;
+    try {
+      const fetch = made();
+      globalThis.fetch = fetch as typeof globalThis.fetch;
+      const answer = await fetch('http://127.0.0.1:1/.well-known/oauth-protected-resource');
+      expect(await answer.text()).toBe('from the earlier fetch');
+      expect(seen).toEqual(['http://127.0.0.1:1/.well-known/oauth-protected-resource']);
+    } finally {
+      globalThis.fetch = original;
+    }
+  });
+});
+
 describe('nodeHttpFetch options', () => {
   it.each([
     [{ maxSocketsPerHost: 0 }, 'maxSocketsPerHost'],
