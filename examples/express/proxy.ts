@@ -30,6 +30,15 @@ function stringParam(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/**
+ * The request's path and query on the proxy's own origin. A request target in
+ * absolute form (`POST http://elsewhere/mcp`) keeps its path only.
+ */
+function ownUrl(target: string, base: string): URL {
+  const parsed = new URL(target, base);
+  return new URL(parsed.pathname + parsed.search, base);
+}
+
 /** Logs each MCP request once answered, on a child logger tagged with its session. */
 function logRequest(logger: Logger, method: string, sessionHeader: string | string[] | undefined, res: Response): void {
   const started = Date.now();
@@ -88,7 +97,7 @@ export async function startProxy(options: ExpressProxyOptions): Promise<ExpressP
     for (const retry of [true, false]) {
       const outcome = await sessions.dispatch(incoming, (transport) =>
         // Only the URL's path and query matter to the transport; the origin is the proxy's own, never the Host header.
-        transport.handleRequest(new Request(new URL(req.originalUrl, url), { method: req.method, headers: webHeaders(req) }), {
+        transport.handleRequest(new Request(ownUrl(req.originalUrl, url), { method: req.method, headers: webHeaders(req) }), {
           parsedBody: req.body,
         }),
       );
