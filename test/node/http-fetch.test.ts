@@ -6,6 +6,10 @@
  */
 import { type IncomingMessage, type Server, type ServerResponse, Agent as HttpAgent, createServer } from 'node:http';
 import { type AddressInfo, type Socket, createServer as createNetServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { Agent as HttpsAgent, createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { classifyError } from '../../src/classify.js';
@@ -417,6 +421,45 @@ describe('nodeHttpFetch: what it leaves to the fallback', () => {
       ['http://127.0.0.1:1/mcp', streamed],
       ['data:text/plain,hi', MANUAL],
     ]);
+  });
+});
+
+describe('nodeHttpFetch over https', () => {
+  const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url)));
+
+  async function serveTls(): Promise<{ url: string; close(): Promise<void> }> {
+    const server = createHttpsServer({ cert: fixture('127.0.0.1-cert.pem'), key: fixture('127.0.0.1-key.pem') }, (req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ secure: (req.socket as TLSSocket).encrypted === true }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `https://127.0.0.1:${port}/mcp`,
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    };
+  }
+
+  it('verifies the upstream certificate by default, and trusts one given through httpsAgent', async () => {
+    const server = await serveTls();
+    const agent = new HttpsAgent({ keepAlive: true, ca: fixture('127.0.0.1-cert.pem') });
+    try {
+      const refused = await made()(server.url, { ...MANUAL, method: 'POST', body: '{}' }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(TypeError);
+      expect(((refused as Error).cause as NodeJS.ErrnoException).code).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
+      const trusted = made({ httpsAgent: agent });
+      expect(await (await trusted(server.url, { ...MANUAL, method: 'POST', body: '{}' })).json()).toEqual({ secure: true });
+    } finally {
+      agent.destroy();
+      await server.close();
+    }
   });
 });
 
