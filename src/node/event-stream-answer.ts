@@ -93,6 +93,8 @@ export function eventStreamAnswer(body: Readable, init: ResponseInit & { headers
     const chunks: Buffer[] = [];
     const decoder = new TextDecoder();
     let text = '';
+    // Kept apart from `text`: slicing a string built by `+=` copies all of it, per chunk (quadratic on a large event).
+    let tail = '';
     let settled = false;
     let check: ReturnType<typeof setImmediate> | undefined;
     const detach = (): void => {
@@ -111,7 +113,9 @@ export function eventStreamAnswer(body: Readable, init: ResponseInit & { headers
       chunks.push(chunk);
       const added = decoder.decode(chunk, { stream: true });
       // Only the new text and the few characters before it: a large answer comes in many chunks.
-      const whole = check === undefined && WHOLE_EVENT.test(text.slice(-TAIL) + added);
+      const recent = tail + added;
+      const whole = check === undefined && WHOLE_EVENT.test(recent);
+      tail = recent.slice(-TAIL);
       text += added;
       // The end of a stream that ends now is emitted on the next tick: look again after it.
       if (whole) check = setImmediate(stream);
