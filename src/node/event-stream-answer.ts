@@ -81,12 +81,20 @@ const WHOLE_EVENT = /[^\r\n](?:\r\n|\r|\n)(?:\r\n|\r|\n)/;
 const TAIL = 4;
 
 /**
+ * How long an event stream answer may stay open with no whole event before it
+ * streams as it is. An answer to a notification (HTTP 200 where the spec asks
+ * 202) may stay open and never carry an event: the SDK awaits that fetch and
+ * would wait forever, where undici's resolves with the head.
+ */
+const FIRST_EVENT_WAIT_MS = 1_000;
+
+/**
  * The `Response` for an event stream answering a POST. Reads the body until it
  * ends, or until a whole event has come and the stream did not end in the same
- * turn: then the answer streams from what was read on (an event is never held
- * back). A stream that ended goes out as JSON when {@link jsonOfEventStream}
- * allows, else as the event stream it was. Rejects with the body's error if it
- * fails before either.
+ * turn, or for at most {@link FIRST_EVENT_WAIT_MS}: then the answer streams
+ * from what was read on (an event is never held back). A stream that ended
+ * goes out as JSON when {@link jsonOfEventStream} allows, else as the event
+ * stream it was. Rejects with the body's error if it fails before either.
  */
 export function eventStreamAnswer(body: Readable, init: ResponseInit & { headers: Headers }): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
@@ -97,6 +105,7 @@ export function eventStreamAnswer(body: Readable, init: ResponseInit & { headers
     let tail = '';
     let settled = false;
     let check: ReturnType<typeof setImmediate> | undefined;
+    let wait: ReturnType<typeof setTimeout> | undefined;
     const detach = (): void => {
       settled = true;
       body.off('data', onData);
@@ -104,6 +113,7 @@ export function eventStreamAnswer(body: Readable, init: ResponseInit & { headers
       body.off('error', onError);
       body.off('close', onClose);
       if (check !== undefined) clearImmediate(check);
+      clearTimeout(wait);
     };
     const stream = (): void => {
       detach();
@@ -145,5 +155,6 @@ export function eventStreamAnswer(body: Readable, init: ResponseInit & { headers
     body.once('end', onEnd);
     body.once('error', onError);
     body.once('close', onClose);
+    wait = setTimeout(stream, FIRST_EVENT_WAIT_MS);
   });
 }

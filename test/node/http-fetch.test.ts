@@ -377,6 +377,17 @@ describe('nodeHttpFetch: an event stream answering a POST', () => {
     expect(rest).toBe(`data: ${RESULT}\n\n`);
   });
 
+  it('resolves, after a bounded wait, an answer that stays open without an event (a 200 to a notification)', async () => {
+    // The SDK awaits the fetch of a notification and then cancels its body: a fetch waiting for an event waited forever.
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.flushHeaders();
+    });
+    const response = await made()(server.url, POST);
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    await response.body?.cancel();
+  });
+
   it('rejects with the socket error when the upstream dies before the answer is whole', async () => {
     const server = await serve((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
