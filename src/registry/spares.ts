@@ -33,6 +33,14 @@ import type { RegistryCore } from './core.js';
  */
 const SPARE_ID_PREFIX = 'mcp-upstream-registry.spare.';
 
+/**
+ * True for a spare's own request: it belongs to no downstream session, and its
+ * id is reused by every worker and restart (a stored record under it is no one's).
+ */
+export function isSpareRequest(request: SessionCreateRequest): boolean {
+  return request.downstreamSessionId.startsWith(SPARE_ID_PREFIX);
+}
+
 /** One spare: starting (factory running) or ready (connected, in its pool). */
 class Spare<C> {
   readonly request: SessionCreateRequest;
