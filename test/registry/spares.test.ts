@@ -205,6 +205,37 @@ describe('warm spares', () => {
     }
   });
 
+  it("logs a throwing adopt() without the spare's own credential values either (made with another session's)", async () => {
+    const clock = new ManualClock();
+    const fake = createFakeFactory({ clock });
+    const lines: unknown[] = [];
+    const factory: SessionFactory<FakeClient> = async (request, ctx) => {
+      const connection = await fake.factory(request, ctx);
+      return {
+        client: connection.client,
+        close: (c) => connection.close(c),
+        updateCredentials: (credentials) => connection.updateCredentials?.(credentials),
+        // A hook that says what the connection was made with.
+        adopt: () => {
+          throw new Error(`adopt failed; made with ${request.credentials.authorization}`);
+        },
+      };
+    };
+    const registry = new UpstreamSessionRegistry<FakeClient>({ factory, clock, spares: { g1: 1 }, logger: recordingLogger(lines) });
+    try {
+      (await registry.acquire(req('a', 'g1', { credentials: { authorization: 'Bearer A-SECRET' } }))).release();
+      await clock.advance(0);
+      const b = await registry.acquire(req('b', 'g1', { credentials: { authorization: 'Bearer B-SECRET' } }));
+      expect(b.client).toBe(spareConnections(fake)[0]?.client);
+      b.release();
+      const warning = lines.find((l) => (l as { message: string }).message.startsWith('spare: adopt() threw'));
+      expect(warning).toBeDefined();
+      expect(JSON.stringify(warning)).not.toContain('A-SECRET');
+    } finally {
+      await registry.closeAll();
+    }
+  });
+
   it('starts spares within createConcurrencyPerGateway', async () => {
     const { registry, fake, clock } = setup({ spares: { g1: 5 }, createConcurrencyPerGateway: 2 }, { createLatencyMs: 10 });
     const first = registry.acquire(req('a'));
