@@ -94,9 +94,13 @@ const FIRST_EVENT_WAIT_MS = 1_000;
  * turn, or for at most {@link FIRST_EVENT_WAIT_MS}: then the answer streams
  * from what was read on (an event is never held back). A stream that ended
  * goes out as JSON when {@link jsonOfEventStream} allows, else as the event
- * stream it was. Rejects with the body's error if it fails before either.
+ * stream it was. A body that fails before either comes as an event stream
+ * that fails after what was read, as undici's (resolved with the head) does:
+ * the SDK then reports a dropped stream, which its death watch judges with a
+ * ping, where a rejected fetch fails the call as a lost connection and the
+ * registry retires a session that may be alive. `signal` aborting rejects.
  */
-export function eventStreamAnswer(body: Readable, init: ResponseInit & { headers: Headers }): Promise<Response> {
+export function eventStreamAnswer(body: Readable, init: ResponseInit & { headers: Headers }, signal?: AbortSignal): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
     const chunks: Buffer[] = [];
     const decoder = new TextDecoder();
@@ -145,7 +149,8 @@ export function eventStreamAnswer(body: Readable, init: ResponseInit & { headers
     };
     const onError = (error: Error): void => {
       detach();
-      reject(error);
+      if (signal?.aborted === true) reject(error);
+      else resolve(new Response(failingStream(chunks, error), init));
     };
     // Destroyed with neither an end nor an error: the caller must not wait forever.
     const onClose = (): void => {
@@ -156,5 +161,18 @@ export function eventStreamAnswer(body: Readable, init: ResponseInit & { headers
     body.once('error', onError);
     body.once('close', onClose);
     wait = setTimeout(stream, FIRST_EVENT_WAIT_MS);
+  });
+}
+
+/** The chunks read, then `error`: a body that failed before its answer was whole. */
+function failingStream(held: readonly Buffer[], error: Error): ReadableStream<Uint8Array> {
+  let next = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const chunk = held[next++];
+      // Only once the chunks are read: erroring a stream drops what it still queues.
+      if (chunk === undefined) controller.error(error);
+      else controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    },
   });
 }
