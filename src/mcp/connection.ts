@@ -13,6 +13,7 @@ import { isSessionGone, markLocalTransportError } from '../classify.js';
 import type { CloseContext, FactoryContext, UpstreamConnection } from '../factory.js';
 import type { SessionCreateRequest } from '../request.js';
 import { raceSignal } from '../internal/abort.js';
+import { isSpareRequest } from '../registry/spares.js';
 import { createClient, markSessionlessNotFound } from './client.js';
 import { DeathWatch } from './death-watch.js';
 import type { ResolvedMcpOptions } from './options.js';
@@ -32,7 +33,8 @@ function authProviderFor(options: ResolvedMcpOptions, request: SessionCreateRequ
  */
 export class McpConnection implements UpstreamConnection<Client> {
   readonly client: Client;
-  readonly #request: SessionCreateRequest;
+  /** The request it serves: a warm spare's own, then the adopting session's. */
+  #request: SessionCreateRequest;
   readonly #options: ResolvedMcpOptions;
   readonly #store: UpstreamSessionStore | undefined;
   readonly #record: UpstreamSessionRecord | undefined;
@@ -41,6 +43,8 @@ export class McpConnection implements UpstreamConnection<Client> {
   #credentials: Readonly<Record<string, string>>;
   #initialized = false;
   #stored = false;
+  /** The adopting session's record being stored (a spare stores none under its own id). */
+  #storing: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
   /**
@@ -110,7 +114,26 @@ export class McpConnection implements UpstreamConnection<Client> {
 
   /** A warm spare now serves the downstream session of `request`: the factory's `adoptClient` sees it. */
   adopt(request: SessionCreateRequest): void {
+    this.#storeFor(request);
     this.#options.adoptClient?.(this.client, request);
+  }
+
+  /**
+   * Records the spare's upstream session under the session that took it, so
+   * that another worker re-attaches to it; a failed write only costs that.
+   */
+  #storeFor(request: SessionCreateRequest): void {
+    const sessionId = this.#streamable()?.sessionId;
+    if (this.#store === undefined || sessionId === undefined || this.#stored || !isSpareRequest(this.#request)) return;
+    this.#request = request;
+    this.#storing = this.#store.set(request.downstreamSessionId, request.gatewayId, this.#recordOf(sessionId)).then(() => {
+      this.#stored = true;
+    }, noop);
+  }
+
+  #recordOf(sessionId: string): UpstreamSessionRecord {
+    const protocolVersion = this.#streamable()?.protocolVersion;
+    return { sessionId, fingerprint: this.#request.fingerprint, ...(protocolVersion === undefined ? {} : { protocolVersion }) };
   }
 
   /** Undoes a failed {@link McpConnection.open}: ends the upstream session if one was made, closes the client. */
@@ -152,14 +175,9 @@ export class McpConnection implements UpstreamConnection<Client> {
     await Promise.race([this.client.connect(this.#transport, { signal }), this.#watch.connectError]);
     this.#initialized = true;
     const sessionId = this.#streamable()?.sessionId;
-    if (this.#store === undefined || sessionId === undefined) return;
-    const record: UpstreamSessionRecord = {
-      sessionId,
-      fingerprint: this.#request.fingerprint,
-      ...(this.#streamable()?.protocolVersion === undefined
-        ? {}
-        : { protocolVersion: this.#streamable()?.protocolVersion }),
-    };
+    // A spare's record is written when a session adopts it (see `adopt`).
+    if (this.#store === undefined || sessionId === undefined || isSpareRequest(this.#request)) return;
+    const record = this.#recordOf(sessionId);
     await raceSignal(this.#store.set(this.#request.downstreamSessionId, this.#request.gatewayId, record), signal);
     this.#stored = true;
   }
@@ -209,6 +227,8 @@ export class McpConnection implements UpstreamConnection<Client> {
 
   /** Drops the session-store record: this upstream session will never be re-attached. */
   async #forget(signal: AbortSignal): Promise<void> {
+    // An adoption's write still under way: delete what it wrote, not before it.
+    if (this.#storing !== undefined) await raceSignal(this.#storing, signal).catch(noop);
     if (!this.#stored || this.#store === undefined) return;
     this.#stored = false;
     const deleting = this.#store.delete(this.#request.downstreamSessionId, this.#request.gatewayId);

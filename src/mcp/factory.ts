@@ -9,6 +9,7 @@ import { InvalidRequestError } from '../errors.js';
 import type { FactoryContext, SessionFactory, UpstreamConnection } from '../factory.js';
 import type { SessionCreateRequest } from '../request.js';
 import { createDeadline, raceSignal } from '../internal/abort.js';
+import { isSpareRequest } from '../registry/spares.js';
 import { McpConnection } from './connection.js';
 import { type McpSessionFactoryOptions, type ResolvedMcpOptions, resolveMcpOptions } from './options.js';
 import type { UpstreamSessionRecord, UpstreamSessionStore } from './session-store.js';
@@ -89,7 +90,8 @@ async function reattachable(
   request: SessionCreateRequest,
   signal: AbortSignal,
 ): Promise<UpstreamSessionRecord | undefined> {
-  if (store === undefined) return undefined;
+  // A spare's id is every worker's: a record under it is another spare's upstream session, serving another downstream one.
+  if (store === undefined || isSpareRequest(request)) return undefined;
   const record = await raceSignal(store.get(request.downstreamSessionId, request.gatewayId), signal);
   return record !== undefined && record.fingerprint === request.fingerprint ? record : undefined;
 }

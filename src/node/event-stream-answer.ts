@@ -81,20 +81,35 @@ const WHOLE_EVENT = /[^\r\n](?:\r\n|\r|\n)(?:\r\n|\r|\n)/;
 const TAIL = 4;
 
 /**
+ * How long an event stream answer may stay open with no whole event before it
+ * streams as it is. An answer to a notification (HTTP 200 where the spec asks
+ * 202) may stay open and never carry an event: the SDK awaits that fetch and
+ * would wait forever, where undici's resolves with the head.
+ */
+const FIRST_EVENT_WAIT_MS = 1_000;
+
+/**
  * The `Response` for an event stream answering a POST. Reads the body until it
  * ends, or until a whole event has come and the stream did not end in the same
- * turn: then the answer streams from what was read on (an event is never held
- * back). A stream that ended goes out as JSON when {@link jsonOfEventStream}
- * allows, else as the event stream it was. Rejects with the body's error if it
- * fails before either.
+ * turn, or for at most {@link FIRST_EVENT_WAIT_MS}: then the answer streams
+ * from what was read on (an event is never held back). A stream that ended
+ * goes out as JSON when {@link jsonOfEventStream} allows, else as the event
+ * stream it was. A body that fails before either comes as an event stream
+ * that fails after what was read, as undici's (resolved with the head) does:
+ * the SDK then reports a dropped stream, which its death watch judges with a
+ * ping, where a rejected fetch fails the call as a lost connection and the
+ * registry retires a session that may be alive. `signal` aborting rejects.
  */
-export function eventStreamAnswer(body: Readable, init: ResponseInit & { headers: Headers }): Promise<Response> {
+export function eventStreamAnswer(body: Readable, init: ResponseInit & { headers: Headers }, signal?: AbortSignal): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
     const chunks: Buffer[] = [];
     const decoder = new TextDecoder();
     let text = '';
+    // Kept apart from `text`: slicing a string built by `+=` copies all of it, per chunk (quadratic on a large event).
+    let tail = '';
     let settled = false;
     let check: ReturnType<typeof setImmediate> | undefined;
+    let wait: ReturnType<typeof setTimeout> | undefined;
     const detach = (): void => {
       settled = true;
       body.off('data', onData);
@@ -102,6 +117,7 @@ export function eventStreamAnswer(body: Readable, init: ResponseInit & { headers
       body.off('error', onError);
       body.off('close', onClose);
       if (check !== undefined) clearImmediate(check);
+      clearTimeout(wait);
     };
     const stream = (): void => {
       detach();
@@ -111,7 +127,9 @@ export function eventStreamAnswer(body: Readable, init: ResponseInit & { headers
       chunks.push(chunk);
       const added = decoder.decode(chunk, { stream: true });
       // Only the new text and the few characters before it: a large answer comes in many chunks.
-      const whole = check === undefined && WHOLE_EVENT.test(text.slice(-TAIL) + added);
+      const recent = tail + added;
+      const whole = check === undefined && WHOLE_EVENT.test(recent);
+      tail = recent.slice(-TAIL);
       text += added;
       // The end of a stream that ends now is emitted on the next tick: look again after it.
       if (whole) check = setImmediate(stream);
@@ -131,7 +149,8 @@ export function eventStreamAnswer(body: Readable, init: ResponseInit & { headers
     };
     const onError = (error: Error): void => {
       detach();
-      reject(error);
+      if (signal?.aborted === true) reject(error);
+      else resolve(new Response(failingStream(chunks, error), init));
     };
     // Destroyed with neither an end nor an error: the caller must not wait forever.
     const onClose = (): void => {
@@ -141,5 +160,19 @@ export function eventStreamAnswer(body: Readable, init: ResponseInit & { headers
     body.once('end', onEnd);
     body.once('error', onError);
     body.once('close', onClose);
+    wait = setTimeout(stream, FIRST_EVENT_WAIT_MS);
+  });
+}
+
+/** The chunks read, then `error`: a body that failed before its answer was whole. */
+function failingStream(held: readonly Buffer[], error: Error): ReadableStream<Uint8Array> {
+  let next = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const chunk = held[next++];
+      // Only once the chunks are read: erroring a stream drops what it still queues.
+      if (chunk === undefined) controller.error(error);
+      else controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    },
   });
 }

@@ -185,7 +185,7 @@ function toResponse(message: IncomingMessage, method: string, signal: AbortSigna
     signal.addEventListener('abort', onAbort, { once: true });
     message.once('close', () => signal.removeEventListener('abort', onAbort));
   }
-  if (method === 'POST' && status === 200 && isEventStream(init.headers)) return eventStreamAnswer(body, init);
+  if (method === 'POST' && status === 200 && isEventStream(init.headers)) return eventStreamAnswer(body, init, signal);
   return new Response(webStream(body), init);
 }
 

@@ -33,6 +33,14 @@ import type { RegistryCore } from './core.js';
  */
 const SPARE_ID_PREFIX = 'mcp-upstream-registry.spare.';
 
+/**
+ * True for a spare's own request: it belongs to no downstream session, and its
+ * id is reused by every worker and restart (a stored record under it is no one's).
+ */
+export function isSpareRequest(request: SessionCreateRequest): boolean {
+  return request.downstreamSessionId.startsWith(SPARE_ID_PREFIX);
+}
+
 /** One spare: starting (factory running) or ready (connected, in its pool). */
 class Spare<C> {
   readonly request: SessionCreateRequest;
@@ -126,18 +134,20 @@ export class Spares<C extends ProbeableClient> {
     spare.owner = binding;
     const { request } = binding;
     if (request.credentialsKey !== spare.request.credentialsKey) connection.updateCredentials?.(request.credentials);
-    this.#adopt(connection, binding);
+    this.#adopt(spare, connection, binding);
     return connection;
   }
 
   /** Tells the connection whose it is now; its hook failing must not cost the session. */
-  #adopt(connection: UpstreamConnection<C>, binding: Binding<C>): void {
+  #adopt(spare: Spare<C>, connection: UpstreamConnection<C>, binding: Binding<C>): void {
     if (connection.adopt === undefined) return;
     try {
       connection.adopt(binding.request);
     } catch (error) {
       const { downstreamSessionId, gatewayId } = binding.request;
-      this.#core.logger.warn({ downstreamSessionId, gatewayId, error: this.#core.describe(error, binding.request) }, 'spare: adopt() threw; the session is served all the same');
+      // The spare was made with the credentials of another session's request: its values are secrets too.
+      const redacted = this.#core.redact(error, spare.request);
+      this.#core.logger.warn({ downstreamSessionId, gatewayId, error: this.#core.describe(redacted, binding.request) }, 'spare: adopt() threw; the session is served all the same');
     }
   }
 

@@ -442,6 +442,26 @@ describe('mcpSessionFactory with a session store', () => {
     expect(server.openSessions).toBe(0);
   });
 
+  it('keeps a warm spare out of the store until a session adopts it, then records it under that session', async () => {
+    const server = await counterServer();
+    const store = new MemoryStore();
+    const factory = mcpSessionFactory({ sessionStore: store });
+    const spareRequest = requestFor(server, 'streamable-http', { downstreamSessionId: 'mcp-upstream-registry.spare.1' });
+    // Every worker numbers its spares from 1: a record under a spare id is another worker's spare, serving a session there.
+    const elsewhere = tracker.track(await factory(spareRequest, recordingContext()));
+    const theirs = { sessionId: upstreamSessionId(elsewhere) as string, fingerprint: spareRequest.fingerprint };
+    await store.set(spareRequest.downstreamSessionId, 'counter', theirs);
+    const spare = tracker.track(await factory(spareRequest, recordingContext()));
+    expect(upstreamSessionId(spare)).not.toBe(theirs.sessionId);
+    expect(server.initializations).toBe(2);
+    expect(store.records.get(`${spareRequest.downstreamSessionId}\ncounter`)).toEqual(theirs);
+    // Taken by downstream-1: its upstream session is recorded for it, and forgotten with it.
+    spare.adopt?.(requestFor(server, 'streamable-http'));
+    expect((await store.get('downstream-1', 'counter'))?.sessionId).toBe(upstreamSessionId(spare));
+    await spare.close({ signal: new AbortController().signal });
+    expect(await store.get('downstream-1', 'counter')).toBeUndefined();
+  });
+
   it('never re-attaches across a configuration change', async () => {
     const server = await counterServer();
     const store = new MemoryStore();

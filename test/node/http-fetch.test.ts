@@ -377,13 +377,30 @@ describe('nodeHttpFetch: an event stream answering a POST', () => {
     expect(rest).toBe(`data: ${RESULT}\n\n`);
   });
 
-  it('rejects with the socket error when the upstream dies before the answer is whole', async () => {
+  it('resolves, after a bounded wait, an answer that stays open without an event (a 200 to a notification)', async () => {
+    // The SDK awaits the fetch of a notification and then cancels its body: a fetch waiting for an event waited forever.
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.flushHeaders();
+    });
+    const response = await made()(server.url, POST);
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    await response.body?.cancel();
+  });
+
+  it('resolves, as undici does, an answer cut before it is whole: its body fails with the socket error after what came', async () => {
+    // A rejected fetch fails the call as a lost connection (the registry retires the session); a failed body is a
+    // dropped stream to the SDK, which the death watch judges with a ping (the upstream may be alive: a proxy cut it).
     const server = await serve((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('data: {"jsonrpc":"2.0",');
       setImmediate(() => res.socket?.destroy());
     });
-    const error = await made()(server.url, POST).catch((e: unknown) => e);
+    const response = await made()(server.url, POST);
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('data: {"jsonrpc":"2.0",');
+    const error = await reader.read().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect(classifyError(error)).toBe('transport');
   });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CapacityError, InvalidOptionsError } from '../../src/errors.js';
 import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 import type { SessionFactory } from '../../src/factory.js';
+import type { SessionCreateRequest } from '../../src/request.js';
 import { type FakeClient, ManualClock, createFakeFactory } from '../../src/testing/index.js';
 import { recordingLogger } from '../fixtures/leak-scan.js';
 import { record, req, setup } from './helpers.js';
@@ -9,6 +10,27 @@ import { record, req, setup } from './helpers.js';
 /** Connections the fake made for spares (their request carries a spare id), in order. */
 function spareConnections(fake: ReturnType<typeof setup>['fake']) {
   return fake.connections.filter((c) => c.request.downstreamSessionId.startsWith('mcp-upstream-registry.spare.'));
+}
+
+/** A registry (spares of g1: 1) whose connections' adopt() throws `message(the request it was made for)`. */
+function throwingAdopt(message: (made: SessionCreateRequest) => string) {
+  const clock = new ManualClock();
+  const fake = createFakeFactory({ clock });
+  const lines: unknown[] = [];
+  const factory: SessionFactory<FakeClient> = async (request, ctx) => {
+    const connection = await fake.factory(request, ctx);
+    return {
+      client: connection.client,
+      close: (c) => connection.close(c),
+      updateCredentials: (credentials) => connection.updateCredentials?.(credentials),
+      adopt: () => {
+        throw new Error(message(request));
+      },
+    };
+  };
+  const registry = new UpstreamSessionRegistry<FakeClient>({ factory, clock, spares: { g1: 1 }, logger: recordingLogger(lines) });
+  const warning = () => lines.find((l) => (l as { message: string }).message.startsWith('spare: adopt() threw'));
+  return { registry, fake, clock, warning };
 }
 
 describe('warm spares', () => {
@@ -176,20 +198,7 @@ describe('warm spares', () => {
   });
 
   it('serves the session when a spare\'s adopt() throws, and logs it without the request\'s header values', async () => {
-    const clock = new ManualClock();
-    const fake = createFakeFactory({ clock });
-    const lines: unknown[] = [];
-    const factory: SessionFactory<FakeClient> = async (request, ctx) => {
-      const connection = await fake.factory(request, ctx);
-      return {
-        client: connection.client,
-        close: (c) => connection.close(c),
-        adopt: () => {
-          throw new Error('adopt failed for token SECRET-VALUE');
-        },
-      };
-    };
-    const registry = new UpstreamSessionRegistry<FakeClient>({ factory, clock, spares: { g1: 1 }, logger: recordingLogger(lines) });
+    const { registry, fake, clock, warning } = throwingAdopt(() => 'adopt failed for token SECRET-VALUE');
     try {
       const secret = { headers: { authorization: 'Bearer SECRET-VALUE' } };
       (await registry.acquire(req('a', 'g1', secret))).release();
@@ -197,9 +206,24 @@ describe('warm spares', () => {
       const b = await registry.acquire(req('b', 'g1', secret));
       expect(b.client).toBe(spareConnections(fake)[0]?.client);
       b.release();
-      const warning = lines.find((l) => (l as { message: string }).message.startsWith('spare: adopt() threw'));
-      expect(warning).toMatchObject({ level: 'warn', fields: { downstreamSessionId: 'b', gatewayId: 'g1' } });
-      expect(JSON.stringify(warning)).not.toContain('SECRET-VALUE');
+      expect(warning()).toMatchObject({ level: 'warn', fields: { downstreamSessionId: 'b', gatewayId: 'g1' } });
+      expect(JSON.stringify(warning())).not.toContain('SECRET-VALUE');
+    } finally {
+      await registry.closeAll();
+    }
+  });
+
+  it("logs a throwing adopt() without the spare's own credential values either (made with another session's)", async () => {
+    // A hook that says what the connection was made with.
+    const { registry, fake, clock, warning } = throwingAdopt((made) => `adopt failed; made with ${made.credentials.authorization}`);
+    try {
+      (await registry.acquire(req('a', 'g1', { credentials: { authorization: 'Bearer A-SECRET' } }))).release();
+      await clock.advance(0);
+      const b = await registry.acquire(req('b', 'g1', { credentials: { authorization: 'Bearer B-SECRET' } }));
+      expect(b.client).toBe(spareConnections(fake)[0]?.client);
+      b.release();
+      expect(warning()).toBeDefined();
+      expect(JSON.stringify(warning())).not.toContain('A-SECRET');
     } finally {
       await registry.closeAll();
     }
