@@ -13,7 +13,7 @@ import { isSessionGone, markLocalTransportError } from '../classify.js';
 import type { CloseContext, FactoryContext, UpstreamConnection } from '../factory.js';
 import type { SessionCreateRequest } from '../request.js';
 import { raceSignal } from '../internal/abort.js';
-import { isSpareRequest } from '../registry/spares.js';
+import { isSpareRequest } from '../internal/spare-id.js';
 import { createClient, markSessionlessNotFound } from './client.js';
 import { DeathWatch } from './death-watch.js';
 import type { ResolvedMcpOptions } from './options.js';

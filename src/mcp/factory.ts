@@ -9,7 +9,7 @@ import { InvalidRequestError } from '../errors.js';
 import type { FactoryContext, SessionFactory, UpstreamConnection } from '../factory.js';
 import type { SessionCreateRequest } from '../request.js';
 import { createDeadline, raceSignal } from '../internal/abort.js';
-import { isSpareRequest } from '../registry/spares.js';
+import { isSpareRequest } from '../internal/spare-id.js';
 import { McpConnection } from './connection.js';
 import { type McpSessionFactoryOptions, type ResolvedMcpOptions, resolveMcpOptions } from './options.js';
 import type { UpstreamSessionRecord, UpstreamSessionStore } from './session-store.js';

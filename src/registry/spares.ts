@@ -26,20 +26,7 @@ import type { ProbeableClient } from '../probe.js';
 import { SessionCreateRequest } from '../request.js';
 import type { Binding } from './binding.js';
 import type { RegistryCore } from './core.js';
-
-/**
- * The downstream session id a spare's own request carries while it belongs to
- * nobody (the factory needs a valid request). Never indexed by the registry.
- */
-const SPARE_ID_PREFIX = 'mcp-upstream-registry.spare.';
-
-/**
- * True for a spare's own request: it belongs to no downstream session, and its
- * id is reused by every worker and restart (a stored record under it is no one's).
- */
-export function isSpareRequest(request: SessionCreateRequest): boolean {
-  return request.downstreamSessionId.startsWith(SPARE_ID_PREFIX);
-}
+import { SPARE_ID_PREFIX } from '../internal/spare-id.js';
 
 /** One spare: starting (factory running) or ready (connected, in its pool). */
 class Spare<C> {
