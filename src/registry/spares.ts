@@ -55,11 +55,12 @@ interface Pool<C> {
   readonly spares: Set<Spare<C>>;
 }
 
-/** A spare that can serve `request`: same fingerprint, and same credentials unless the connection can take new ones. */
+/** A spare that can serve `request`: same fingerprint and same credentials. */
 function fits<C>(spare: Spare<C>, request: SessionCreateRequest): boolean {
-  const connection = spare.connection;
-  if (connection === undefined || spare.dead || spare.request.fingerprint !== request.fingerprint) return false;
-  return spare.request.credentialsKey === request.credentialsKey || connection.updateCredentials !== undefined;
+  if (spare.connection === undefined || spare.dead || spare.request.fingerprint !== request.fingerprint) return false;
+  // Never across credentials, even for a connection that can take new ones: an upstream may bind its
+  // session to the identity it saw at initialize, and would serve this request as someone else.
+  return spare.request.credentialsKey === request.credentialsKey;
 }
 
 /** The spare's request: the template's configuration under a spare id. */
@@ -119,8 +120,6 @@ export class Spares<C extends ProbeableClient> {
   handOver(spare: Spare<C>, binding: Binding<C>): UpstreamConnection<C> {
     const connection = spare.connection as UpstreamConnection<C>;
     spare.owner = binding;
-    const { request } = binding;
-    if (request.credentialsKey !== spare.request.credentialsKey) connection.updateCredentials?.(request.credentials);
     this.#adopt(spare, connection, binding);
     return connection;
   }
