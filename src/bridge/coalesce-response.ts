@@ -13,6 +13,7 @@
  */
 
 import { InvalidOptionsError } from '../errors.js';
+import { isEventStream } from '../internal/event-stream.js';
 import { MAX_TIMER_MS, assertKnownKeys, optionsObject } from '../internal/validate.js';
 import { showValue } from '../show-value.js';
 
@@ -47,9 +48,6 @@ function holdMs(options: CoalesceResponseOptions | undefined): number {
   throw new InvalidOptionsError('primingHoldMs', `expected a number of milliseconds >= 0, at most ${MAX_TIMER_MS}, got ${showValue(value)}`);
 }
 
-function isEventStream(response: Response): boolean {
-  return response.body !== null && (response.headers.get('content-type') ?? '').toLowerCase().startsWith('text/event-stream');
-}
 
 const decoder = new TextDecoder();
 
@@ -139,7 +137,7 @@ async function nextRead(pending: Promise<Read>, holding: boolean, deadline: Prom
  */
 export async function coalesceResponse(response: Response, options?: CoalesceResponseOptions): Promise<Response> {
   const hold = holdMs(options);
-  if (hold === 0 || !isEventStream(response)) return response;
+  if (hold === 0 || response.body === null || !isEventStream(response.headers)) return response;
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   const held: Uint8Array[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;

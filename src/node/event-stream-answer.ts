@@ -14,12 +14,7 @@
  */
 
 import type { Readable } from 'node:stream';
-import { networkError, webStream } from './web-stream.js';
-
-/** True when `headers` name an event stream. */
-export function isEventStream(headers: Headers): boolean {
-  return (headers.get('content-type') ?? '').toLowerCase().startsWith('text/event-stream');
-}
+import { bytesOf, networkError, webStream } from './web-stream.js';
 
 /** One parsed event: its type (empty: `message`) and data lines joined with `\n`. */
 interface SseEvent {
@@ -104,8 +99,7 @@ export function eventStreamAnswer(body: Readable, init: ResponseInit & { headers
   return new Promise<Response>((resolve, reject) => {
     const chunks: Buffer[] = [];
     const decoder = new TextDecoder();
-    let text = '';
-    // Kept apart from `text`: slicing a string built by `+=` copies all of it, per chunk (quadratic on a large event).
+    // The last characters read, kept on their own: scanning all text read so far, per chunk, is quadratic on a large event.
     let tail = '';
     let settled = false;
     let check: ReturnType<typeof setImmediate> | undefined;
@@ -130,15 +124,15 @@ export function eventStreamAnswer(body: Readable, init: ResponseInit & { headers
       const recent = tail + added;
       const whole = check === undefined && WHOLE_EVENT.test(recent);
       tail = recent.slice(-TAIL);
-      text += added;
       // The end of a stream that ends now is emitted on the next tick: look again after it.
       if (whole) check = setImmediate(stream);
     };
     const onEnd = (): void => {
       detach();
-      const json = jsonOfEventStream(text + decoder.decode());
+      const whole = Buffer.concat(chunks);
+      const json = jsonOfEventStream(new TextDecoder().decode(whole));
       if (json === undefined) {
-        resolve(new Response(Buffer.concat(chunks), init));
+        resolve(new Response(whole, init));
         return;
       }
       const headers = new Headers(init.headers);
@@ -172,7 +166,7 @@ function failingStream(held: readonly Buffer[], error: Error): ReadableStream<Ui
       const chunk = held[next++];
       // Only once the chunks are read: erroring a stream drops what it still queues.
       if (chunk === undefined) controller.error(error);
-      else controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      else controller.enqueue(bytesOf(chunk));
     },
   });
 }

@@ -26,7 +26,8 @@ import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { InvalidOptionsError } from '../errors.js';
 import { assertKnownKeys, count, optionalFunction, optionsObject } from '../internal/validate.js';
 import { showValue } from '../show-value.js';
-import { eventStreamAnswer, isEventStream } from './event-stream-answer.js';
+import { isEventStream } from '../internal/event-stream.js';
+import { eventStreamAnswer } from './event-stream-answer.js';
 import { networkError, webStream } from './web-stream.js';
 
 /** Options of {@link nodeHttpFetch}. */
@@ -70,6 +71,13 @@ export interface NodeHttpFetch extends FetchLike {
  * which retires the upstream session.
  */
 const IDLE_SOCKET_TIMEOUT_MS = 4_000;
+
+/**
+ * How long an answer's head may take, as undici's default `headersTimeout`: a
+ * request to an upstream that took it and never answers must not wait (and hold
+ * its socket) until the transport closes.
+ */
+const HEADERS_TIMEOUT_MS = 300_000;
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set(['maxSocketsPerHost', 'httpAgent', 'httpsAgent', 'fallback']);
 
@@ -136,13 +144,6 @@ function outgoing(init: RequestInit | undefined): Outgoing | undefined {
   const method = (init?.method ?? 'GET').toUpperCase();
   return { method, headers: headersOf(init, init?.body instanceof URLSearchParams), body, redirect };
 }
-
-/**
- * How long an answer's head may take, as undici's default `headersTimeout`: a
- * request to an upstream that took it and never answers must not wait (and hold
- * its socket) until the transport closes.
- */
-const HEADERS_TIMEOUT_MS = 300_000;
 
 function responseHeaders(message: IncomingMessage): Headers {
   const headers = new Headers();

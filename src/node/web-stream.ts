@@ -11,6 +11,11 @@ export function networkError(cause: unknown): TypeError {
   return new TypeError('fetch failed', { cause });
 }
 
+/** A chunk read from a Node stream as the `Uint8Array` a web stream carries (a view, no copy). */
+export function bytesOf(chunk: Buffer): Uint8Array {
+  return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
 /**
  * `body` as a web stream, after the chunks already read from it (`held`),
  * pausing the socket while the reader is behind. Hand-made rather than
@@ -19,13 +24,12 @@ export function networkError(cause: unknown): TypeError {
  */
 export function webStream(body: Readable, held: readonly Buffer[] = []): ReadableStream<Uint8Array> {
   let open = true;
-  const bytes = (chunk: Buffer): Uint8Array => new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   return new ReadableStream<Uint8Array>({
     start(controller) {
-      for (const chunk of held) controller.enqueue(bytes(chunk));
+      for (const chunk of held) controller.enqueue(bytesOf(chunk));
       body.on('data', (chunk: Buffer) => {
         if (!open) return;
-        controller.enqueue(bytes(chunk));
+        controller.enqueue(bytesOf(chunk));
         if ((controller.desiredSize ?? 0) <= 0) body.pause();
       });
       body.once('end', () => {
