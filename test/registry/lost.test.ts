@@ -159,29 +159,32 @@ describe('no silent state loss and bounded lost marks (issue 9, §2.4, §2.5)', 
   });
 });
 
+/**
+ * Downstream session x holds a live g2 session (manual creates), then waits
+ * for its g1 create: `g1` is that acquire's outcome, its create still pending.
+ */
+async function waitingOnG1WhileG2Lives(options: Parameters<typeof setup>[0]) {
+  const { registry, fake } = setup(options, { mode: 'manual' });
+  const g2 = registry.acquire(req('x', 'g2'));
+  await turn();
+  fake.pending[0]!.resolve();
+  (await g2).release();
+  const g1 = outcomeOf(registry.acquire(req('x', 'g1')));
+  await turn();
+  return { registry, fake, g1 };
+}
+
 describe('found by review', () => {
   it("onSessionLost 'fail': a waiter on another gateway gets SessionLostError, not a lease", async () => {
-    const { registry, fake } = setup({ onSessionLost: 'fail' }, { mode: 'manual' });
-    const g2 = registry.acquire(req('x', 'g2'));
-    await turn();
-    fake.pending[0]!.resolve();
-    (await g2).release();
-    const g1 = outcomeOf(registry.acquire(req('x', 'g1')));
-    await turn();
+    const { fake, g1 } = await waitingOnG1WhileG2Lives({ onSessionLost: 'fail' });
     fake.connections[0]!.break();
     fake.pending[0]!.resolve();
     expect(await g1).toBe('ERR_SESSION_LOST');
   });
 
   it("found by the property test: an acquire waiting while its session's lost mark is pushed out gets SessionLostError, not 'downstream-evicted'", async () => {
-    const { registry, fake } = setup({ onSessionLost: 'fail', maxLostSessions: 1 }, { mode: 'manual' });
-    const g2 = registry.acquire(req('x', 'g2'));
-    await turn();
-    fake.pending[0]!.resolve();
-    (await g2).release();
+    const { registry, fake, g1 } = await waitingOnG1WhileG2Lives({ onSessionLost: 'fail', maxLostSessions: 1 });
     // x waits for its g1 create while its g2 session is lost, then y's loss pushes x's mark out.
-    const g1 = outcomeOf(registry.acquire(req('x', 'g1')));
-    await turn();
     fake.connections[0]!.break();
     const y = registry.acquire(req('y', 'g1'));
     await turn();
