@@ -107,13 +107,13 @@ function writable(res: ServerResponse): Promise<void> {
  * head in one write. A client that goes away cancels the body.
  */
 export async function writeWebResponse(res: ServerResponse, response: Response): Promise<void> {
-  const headers: Record<string, string | string[]> = {};
+  // setHeader, not writeHead(status, headers): what runs at 'finish' (the request log) reads them with getHeader.
   response.headers.forEach((value, name) => {
-    headers[name] = value;
+    if (name !== 'set-cookie') res.setHeader(name, value);
   });
   const cookies = response.headers.getSetCookie();
-  if (cookies.length > 0) headers['set-cookie'] = cookies;
-  res.writeHead(response.status, headers);
+  if (cookies.length > 0) res.setHeader('set-cookie', cookies);
+  res.writeHead(response.status);
   if (response.body === null) {
     res.end();
     return;

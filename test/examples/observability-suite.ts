@@ -110,6 +110,8 @@ export function observabilitySuite(name: string, startProxy: StartObservedProxy)
       const requests = lines.filter((l) => l.msg === 'mcp request');
       expect(requests.length).toBeGreaterThanOrEqual(2);
       expect(requests.at(-1)).toMatchObject({ method: 'POST', path: '/mcp', status: 200, session: expect.stringMatching(/^[0-9a-f]{12}$/) });
+      // The initialize carries no session header: its tag comes from the answer's.
+      expect(requests[0]).toMatchObject({ method: 'POST', status: 200, session: requests.at(-1)?.session });
       expect(JSON.stringify(lines)).not.toContain(c.sessionId);
     });
 
