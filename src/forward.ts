@@ -10,7 +10,7 @@ import type { WorkerInfo } from './affinity.js';
 import { InvalidOptionsError } from './errors.js';
 import { HOP_BY_HOP_HEADERS } from './headers.js';
 import type { ForwardTelemetrySpan, ProxyTelemetry } from './telemetry.js';
-import { assertKnownKeys, count, milliseconds, optionalFunction, optionsObject } from './internal/validate.js';
+import { assertKnownKeys, count, milliseconds, optionalFunction, optionsObject, withMethods } from './internal/validate.js';
 
 /** Options of {@link forwardToOwner}. Unknown keys throw `InvalidOptionsError`. */
 export interface ForwardOptions {
@@ -118,17 +118,14 @@ function resolveOptions(options: ForwardOptions | undefined, request: Request): 
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidOptionsError('signal', 'expected an AbortSignal');
   }
-  const { telemetry } = o;
-  if (telemetry !== undefined && typeof (telemetry as Partial<ProxyTelemetry> | null)?.forwardStart !== 'function') {
-    throw new InvalidOptionsError('telemetry', 'expected an object with a forwardStart() method');
-  }
+  const telemetry = withMethods<ProxyTelemetry>('telemetry', o.telemetry, ['forwardStart']);
   return {
     fetch: (fetchImpl as ResolvedForwardOptions['fetch'] | undefined) ?? ((input, init) => globalThis.fetch(input, init)),
     hopHeader: ((hopHeader as string | undefined) ?? DEFAULT_HOP_HEADER).toLowerCase(),
     maxHops: maxHops ?? 1,
     timeoutMs: timeoutMs ?? 10_000,
     signal: (signal as AbortSignal | undefined) ?? request.signal,
-    telemetry: telemetry as ProxyTelemetry | undefined,
+    telemetry,
   };
 }
 

@@ -29,7 +29,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { ForwardedJsonRpcError, describeError } from './http-errors.js';
-import { NAME_COLLISIONS_META_KEY, type RouteKind, mergeFirstWins } from './merged-routes.js';
+import { NAME_COLLISIONS_META_KEY, type RouteKind, mergeFirstWins, nameOf } from './merged-routes.js';
 import type { NamespacedTarget } from './namespace.js';
 import { type ListMethod, PARTIAL_LIST_META_KEY } from './partial-lists.js';
 import { renameItems, renamePromptResult, renameReadResult, renameToolResult } from './rewrite.js';
@@ -173,7 +173,7 @@ async function gather(
 ): Promise<Gathered> {
   // Progress of several upstreams cannot be merged into one increasing value: not relayed.
   const settled = await Promise.allSettled(
-    gatewayIds.map((gatewayId) => bridge.call(gatewayId, extra, (client, _options, send) => fetch(client, send, gatewayId), false)),
+    gatewayIds.map((gatewayId) => bridge.call(gatewayId, extra, (client, send) => fetch(client, send, gatewayId), false)),
   );
   const failed = settled.flatMap((outcome, i) =>
     outcome.status === 'rejected' ? [{ gatewayId: gatewayIds[i] as string, error: outcome.reason as unknown }] : [],
@@ -193,11 +193,7 @@ async function gather(
 }
 
 function namesOf(items: unknown, field: string): string[] {
-  if (!Array.isArray(items)) return [];
-  return items.flatMap((item: unknown) => {
-    const value = typeof item === 'object' && item !== null ? (item as Record<string, unknown>)[field] : undefined;
-    return typeof value === 'string' ? [value] : [];
-  });
+  return Array.isArray(items) ? items.flatMap((item: unknown) => nameOf(item, field) ?? []) : [];
 }
 
 /** A prefixed list: one downstream page holds the next page of every gateway that has one. */
@@ -258,7 +254,7 @@ async function list(bridge: SessionBridge, spec: ListSpec, params: Params, extra
   if (namespace.merged) return listMerged(bridge, spec, params, extra);
   if (namespace.prefixed) return listPrefixed(bridge, spec, params, extra);
   const only = namespace.gatewayIds[0] as string;
-  const page = await bridge.call(only, extra, (client, _options, send) => listPage(client, spec, bridge.forwardParams(params), send));
+  const page = await bridge.call(only, extra, (client, send) => listPage(client, spec, bridge.forwardParams(params), send));
   return page ?? { [spec.key]: [] };
 }
 
@@ -296,7 +292,7 @@ function installTools(bridge: SessionBridge): void {
   bridge.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { gatewayId, name } = await target(bridge, TARGETS.tool, request.params.name, extra);
     const params = { ...bridge.forwardParams(request.params), name };
-    const result = await bridge.call(gatewayId, extra, (_client, _options, send) => send('tools/call', params, name));
+    const result = await bridge.call(gatewayId, extra, (_client, send) => send('tools/call', params, name));
     return renameToolResult(result, (uri) => bridge.namespace.toDownstream(gatewayId, uri)) as never;
   });
 }
@@ -305,7 +301,7 @@ function installPrompts(bridge: SessionBridge): void {
   bridge.server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
     const { gatewayId, name } = await target(bridge, TARGETS.prompt, request.params.name, extra);
     const params = { ...bridge.forwardParams(request.params), name };
-    const result = await bridge.call(gatewayId, extra, (_client, _options, send) => send('prompts/get', params, name));
+    const result = await bridge.call(gatewayId, extra, (_client, send) => send('prompts/get', params, name));
     return renamePromptResult(result, (uri) => bridge.namespace.toDownstream(gatewayId, uri)) as never;
   });
 }
@@ -315,7 +311,7 @@ function installResources(bridge: SessionBridge): void {
   server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
     const { gatewayId, name: uri } = await target(bridge, TARGETS.resource, request.params.uri, extra);
     const params = { ...bridge.forwardParams(request.params), uri };
-    const result = await bridge.call(gatewayId, extra, (_client, _options, send) => send('resources/read', params));
+    const result = await bridge.call(gatewayId, extra, (_client, send) => send('resources/read', params));
     return renameReadResult(result, (u) => namespace.toDownstream(gatewayId, u)) as never;
   });
   for (const [schema, method] of [
@@ -325,7 +321,7 @@ function installResources(bridge: SessionBridge): void {
     server.setRequestHandler(schema, async (request, extra) => {
       const { gatewayId, name: uri } = await target(bridge, TARGETS.resource, request.params.uri, extra);
       const params = { ...bridge.forwardParams(request.params), uri };
-      return bridge.call(gatewayId, extra, (_client, _options, send) => send(method, params)) as never;
+      return bridge.call(gatewayId, extra, (_client, send) => send(method, params)) as never;
     });
   }
 }
@@ -337,7 +333,7 @@ function installCompletion(bridge: SessionBridge): void {
       ref.type === 'ref/prompt' ? await target(bridge, TARGETS.prompt, ref.name, extra) : await target(bridge, TARGETS.template, ref.uri, extra);
     const upstreamRef = ref.type === 'ref/prompt' ? { ...ref, name: found.name } : { ...ref, uri: found.name };
     const params = { ...bridge.forwardParams(request.params), ref: upstreamRef };
-    return bridge.call(found.gatewayId, extra, (_client, _options, send) => send('completion/complete', params)) as never;
+    return bridge.call(found.gatewayId, extra, (_client, send) => send('completion/complete', params)) as never;
   });
 }
 
@@ -351,7 +347,7 @@ function installTasks(bridge: SessionBridge): void {
   const only = bridge.gatewayIds[0];
   if (bridge.gatewayIds.length !== 1 || only === undefined) return;
   const forward = (method: string, params: Params, extra: DownstreamExtra) =>
-    bridge.call(only, extra, (_client, _options, send) => send(method, bridge.forwardParams(params)));
+    bridge.call(only, extra, (_client, send) => send(method, bridge.forwardParams(params)));
   const { server } = bridge;
   server.setRequestHandler(GetTaskRequestSchema, (r, extra) => forward('tasks/get', r.params, extra) as never);
   server.setRequestHandler(ListTasksRequestSchema, (r, extra) => forward('tasks/list', r.params, extra) as never);
@@ -371,7 +367,7 @@ function installLogging(bridge: SessionBridge): void {
         bridge.call(
           gatewayId,
           extra,
-          async (client, _options, send) => {
+          async (client, send) => {
             if (!mayHave(client, 'logging')) return;
             try {
               await send('logging/setLevel', params);

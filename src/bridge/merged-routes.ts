@@ -37,7 +37,8 @@ export interface GatewayItems {
   readonly items: readonly unknown[];
 }
 
-function nameOf(item: unknown, field: string): string | undefined {
+/** The string `field` of a listed item (a tool's `name`, a resource's `uri`), if it has one. */
+export function nameOf(item: unknown, field: string): string | undefined {
   if (typeof item !== 'object' || item === null) return undefined;
   const value = (item as Item)[field];
   return typeof value === 'string' ? value : undefined;

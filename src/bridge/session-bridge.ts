@@ -303,16 +303,16 @@ export class SessionBridge {
   }
 
   /**
-   * @internal Runs `fn` with this session's upstream client of `gatewayId`, with
-   * request options that carry the downstream request's cancellation, timeout
-   * and (when `relayProgress`) its progress token, and `send`, which sends a
-   * request with them inside the bridge's telemetry span and trace context. Errors come out as the
-   * JSON-RPC error the downstream client should see.
+   * @internal Runs `fn` with this session's upstream client of `gatewayId` and
+   * `send`, which sends a request with options that carry the downstream
+   * request's cancellation, timeout and (when `relayProgress`) its progress
+   * token, inside the bridge's telemetry span and trace context. Errors come
+   * out as the JSON-RPC error the downstream client should see.
    */
   async call<T>(
     gatewayId: string,
     extra: DownstreamExtra,
-    fn: (client: Client, options: RequestOptions, send: SendUpstream) => Promise<T>,
+    fn: (client: Client, send: SendUpstream) => Promise<T>,
     relayProgress = true,
   ): Promise<T> {
     const request = this.#options.requests.get(gatewayId);
@@ -321,7 +321,7 @@ export class SessionBridge {
     const untrack = this.#track(gatewayId, extra.requestId);
     const { registry, telemetry } = this.#options;
     try {
-      return await registry.use(request, (client) => fn(client, options, upstreamSender(client, request, extra, options, telemetry)), {
+      return await registry.use(request, (client) => fn(client, upstreamSender(client, request, extra, options, telemetry)), {
         signal: extra.signal,
       });
     } catch (error) {
