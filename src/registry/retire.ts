@@ -259,11 +259,13 @@ export class Retirer<C extends ProbeableClient> {
     core.limits.stopSweeper();
     core.ownership.cancelClaims();
     const shared = sharedPhaseEnds(core.options.closeTimeoutMs, core.clock);
-    const [first, second, third] = shared.ends as [Promise<void>, Promise<void>, Promise<void>];
+    const [first, second, third] = shared.ends;
     const schedule: CloseSchedule = { drain: first, graceful: second, forced: third };
+    // A spare belongs to no downstream session and has no record: it is ended, not handed over.
+    const spares = core.spares.closeAll(shared.idle);
     const detaching = [...core.bindings.values()].map((b) => this.retire(b, 'handover', undefined, schedule));
     const already = [...core.retiring].map((b) => ('retirement' in b.phase ? b.phase.retirement.done : undefined) ?? DONE);
-    await Promise.all([...detaching, ...already, ...this.#lateCloses, ...core.ownership.releasing]);
+    await Promise.all([spares, ...detaching, ...already, ...this.#lateCloses, ...core.ownership.releasing]);
     shared.cancel();
     // Only once no call runs here any more: the next owner then never shares a live session with this one.
     await this.#closeAffinity();

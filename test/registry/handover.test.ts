@@ -95,6 +95,19 @@ describe('closeAll({ handover: true })', () => {
     expect(log).not.toContain('detach a');
   });
 
+  it('ends the warm spares (they belong to no session and have no record), and hands the sessions over', async () => {
+    const clock = new ManualClock();
+    const fake = createFakeFactory({ clock });
+    const registry = new UpstreamSessionRegistry<FakeClient>({ factory: fake.factory, clock, spares: { g1: 2 } });
+    (await registry.acquire(req('a'))).release();
+    await clock.advance(0);
+    const spares = fake.connections.filter((c) => c.request.downstreamSessionId.startsWith('mcp-upstream-registry.spare.'));
+    expect(spares).toHaveLength(2);
+    await registry.closeAll({ handover: true });
+    expect(spares.map((c) => c.closed)).toEqual([true, true]);
+    expect(fake.live).toBe(0);
+  });
+
   it('rejects malformed options synchronously and stays open', async () => {
     const { registry } = setupHandover();
     for (const bad of [null, 'handover', { handover: 'yes' }, { handOver: true }]) {
