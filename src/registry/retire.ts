@@ -158,7 +158,7 @@ export class Retirer<C extends ProbeableClient> {
     const settled = await waitWithin(call, schedule.drain, this.#core.clock);
     if (!settled) {
       transition(this.#core, binding, { state: 'orphaned', retirement });
-      this.#closeLateArrival(binding, call);
+      this.closeOnArrival(call, identity(binding));
       return;
     }
     const connection = await call.catch(() => undefined);
@@ -189,7 +189,7 @@ export class Retirer<C extends ProbeableClient> {
   closeAfterFailedCreate(binding: Binding<C>, call: Promise<UpstreamConnection<C>>): void {
     const { clock, perPhase } = this.#core;
     const work = (async () => {
-      if (!(await waitWithin(call, perPhase.drain, clock))) return this.#closeLateArrival(binding, call);
+      if (!(await waitWithin(call, perPhase.drain, clock))) return this.closeOnArrival(call, identity(binding));
       const connection = await call.catch(() => undefined);
       if (connection !== undefined) await closeWithin((ctx) => connection.close(ctx), perPhase, clock);
     })();
@@ -197,8 +197,11 @@ export class Retirer<C extends ProbeableClient> {
     this.#lateCloses.add(tracked);
   }
 
-  /** A create that finishes after the registry stopped waiting is closed on arrival. */
-  #closeLateArrival(binding: Binding<C>, call: Promise<UpstreamConnection<C>>): void {
+  /**
+   * A create that finishes after the registry stopped waiting (a session's or
+   * a spare's) is closed on arrival; `fields` name it in the debug log line.
+   */
+  closeOnArrival(call: Promise<UpstreamConnection<C>>, fields: object): void {
     const { clock, perPhase, logger } = this.#core;
     call
       .then(
@@ -206,7 +209,7 @@ export class Retirer<C extends ProbeableClient> {
         () => undefined,
       )
       .then(
-        () => logger.debug(identity(binding), 'late upstream connection closed on arrival'),
+        () => logger.debug(fields, 'late upstream connection closed on arrival'),
         () => undefined,
       );
   }

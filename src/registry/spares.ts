@@ -276,13 +276,17 @@ export class Spares<C extends ProbeableClient> {
     const connection = spare.connection;
     spare.connection = undefined;
     if (connection !== undefined) return this.#track(closeWithin((c) => connection.close(c), schedule, clock).then(() => undefined));
-    // Still starting: stop the factory; what it still delivers within the drain phase is closed.
+    // Still starting: stop the factory; what it still delivers is closed.
     spare.control.abort(new DOMException('Spare no longer wanted', 'AbortError'));
     const call = spare.call;
     if (call === undefined) return Promise.resolve();
     return this.#track(
       (async () => {
-        if (!(await waitWithin(call, schedule.drain, clock))) return;
+        if (!(await waitWithin(call, schedule.drain, clock))) {
+          // A factory that ignores its abort may still deliver: closed then, as a session's late create is.
+          this.#core.retirer.closeOnArrival(call, { gatewayId: spare.request.gatewayId, spare: true });
+          return;
+        }
         const late = await call.catch(() => undefined);
         if (late !== undefined) await closeWithin((c) => late.close(c), schedule, clock);
       })(),

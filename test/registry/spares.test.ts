@@ -4,6 +4,7 @@ import { UpstreamSessionRegistry } from '../../src/registry/index.js';
 import type { SessionFactory } from '../../src/factory.js';
 import type { SessionCreateRequest } from '../../src/request.js';
 import { type FakeClient, ManualClock, createFakeFactory } from '../../src/testing/index.js';
+import { deferred } from '../../src/internal/deferred.js';
 import { recordingLogger } from '../fixtures/leak-scan.js';
 import { record, req, setup } from './helpers.js';
 
@@ -148,6 +149,34 @@ describe('warm spares', () => {
     await clock.advance(10_000);
     await closing;
     expect(fake.live).toBe(0);
+  });
+
+  it('closes a spare whose factory ignores the abort and delivers after the drain phase, when it arrives', async () => {
+    const clock = new ManualClock();
+    const fake = createFakeFactory({ clock });
+    const delivery = deferred<void>();
+    const closed = deferred<void>();
+    // The spare's create ignores its signal: it delivers when the test says, whatever the registry asked.
+    const factory: SessionFactory<FakeClient> = async (request, ctx) => {
+      if (!request.downstreamSessionId.startsWith('mcp-upstream-registry.spare.')) return fake.factory(request, ctx);
+      await delivery.promise;
+      const connection = await fake.factory(request, { signal: new AbortController().signal, onBroken: ctx.onBroken });
+      return { client: connection.client, close: (c) => connection.close(c).finally(closed.resolve) };
+    };
+    const registry = new UpstreamSessionRegistry<FakeClient>({ factory, clock, spares: { g1: 1 }, closeTimeoutMs: 100 });
+    try {
+      (await registry.acquire(req('a'))).release();
+      await clock.advance(0);
+      const evicted = registry.evictGateway('g1');
+      await clock.advance(1_000);
+      await evicted;
+      delivery.resolve();
+      // Without the close on arrival this never settles (the test times out), and the connection stays open.
+      await closed.promise;
+      expect(spareConnections(fake)[0]?.closed).toBe(true);
+    } finally {
+      await registry.closeAll();
+    }
   });
 
   it('closes the spares of an evicted gateway and forgets its pool', async () => {
