@@ -39,7 +39,8 @@ export class Limits<C extends ProbeableClient> {
     const gatewayFull = (gw?.bindings.size ?? 0) + spares.countOf(gatewayId) >= maxSessionsPerGateway;
     const registryFull = bindings.size + counts.draining + spares.size >= maxSessions;
     // Warm spares hold no one's state: they give their room up first.
-    if ((gatewayFull || registryFull) && spares.yieldRoom(gatewayId, !registryFull)) {
+    // A full gateway gains room only from its own spares; a full registry from any gateway's.
+    if ((gatewayFull || registryFull) && spares.yieldRoom(gatewayId, gatewayFull)) {
       this.makeRoom(gatewayId);
       return;
     }

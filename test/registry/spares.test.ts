@@ -109,6 +109,19 @@ describe('warm spares', () => {
     await expect(registry.acquire(req('c'))).rejects.toBeInstanceOf(CapacityError);
   });
 
+  it("keeps another gateway's spare when a full gateway is refused anyway (its room would not help)", async () => {
+    const { registry, fake, clock } = setup({ spares: { g2: 1 }, maxSessions: 4, maxSessionsPerGateway: 2 });
+    (await registry.acquire(req('a', 'g1'))).release();
+    (await registry.acquire(req('b', 'g1'))).release();
+    (await registry.acquire(req('a', 'g2'))).release();
+    await clock.advance(0);
+    const [spare] = spareConnections(fake);
+    expect(spare).toBeDefined();
+    // g1 is full and so is the registry: freeing g2's spare cannot make room on g1.
+    await expect(registry.acquire(req('c', 'g1'))).rejects.toBeInstanceOf(CapacityError);
+    expect(spare?.closed).toBe(false);
+  });
+
   it('closes a spare unused for idleTtlMs and does not replace it until the next create', async () => {
     const { registry, fake, clock } = setup({ spares: { g1: 1 }, idleTtlMs: 1_000 });
     const a = await registry.acquire(req('a')); // held: only the spare is idle
