@@ -140,15 +140,11 @@ function checkId(downstreamSessionId: string): void {
   }
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** Only the known fields, as JSON, bounded in size. */
 function clientJson(record: DownstreamClientRecord): string {
-  if (!isPlainObject(record)) throw new InvalidRequestError('record', 'expected an object');
-  if (!isPlainObject(record.capabilities)) throw new InvalidRequestError('record.capabilities', 'expected an object');
-  if (record.clientInfo !== undefined && !isPlainObject(record.clientInfo)) throw new InvalidRequestError('record.clientInfo', 'expected an object when given');
+  if (!isRecord(record)) throw new InvalidRequestError('record', 'expected an object');
+  if (!isRecord(record.capabilities)) throw new InvalidRequestError('record.capabilities', 'expected an object');
+  if (record.clientInfo !== undefined && !isRecord(record.clientInfo)) throw new InvalidRequestError('record.clientInfo', 'expected an object when given');
   if (record.protocolVersion !== undefined && !isField(record.protocolVersion)) {
     throw new InvalidRequestError('record.protocolVersion', 'expected a non-empty string when given');
   }
@@ -172,10 +168,10 @@ function parseJson(raw: unknown): unknown {
 
 function parseClientRecord(raw: unknown): DownstreamClientRecord | undefined {
   const parsed = parseJson(raw);
-  if (!isPlainObject(parsed) || !isPlainObject(parsed.capabilities)) return undefined;
+  if (!isRecord(parsed) || !isRecord(parsed.capabilities)) return undefined;
   const { protocolVersion, capabilities, clientInfo } = parsed;
   if (protocolVersion !== undefined && !isField(protocolVersion)) return undefined;
-  if (clientInfo !== undefined && !isPlainObject(clientInfo)) return undefined;
+  if (clientInfo !== undefined && !isRecord(clientInfo)) return undefined;
   return Object.freeze({
     capabilities,
     ...(protocolVersion === undefined ? {} : { protocolVersion }),

@@ -120,20 +120,19 @@ export class Spares<C extends ProbeableClient> {
   handOver(spare: Spare<C>, binding: Binding<C>): UpstreamConnection<C> {
     const connection = spare.connection as UpstreamConnection<C>;
     spare.owner = binding;
-    this.#adopt(spare, connection, binding);
+    this.#adopt(connection, binding);
     return connection;
   }
 
   /** Tells the connection whose it is now; its hook failing must not cost the session. */
-  #adopt(spare: Spare<C>, connection: UpstreamConnection<C>, binding: Binding<C>): void {
+  #adopt(connection: UpstreamConnection<C>, binding: Binding<C>): void {
     if (connection.adopt === undefined) return;
     try {
       connection.adopt(binding.request);
     } catch (error) {
       const { downstreamSessionId, gatewayId } = binding.request;
-      // The spare was made with the credentials of another session's request: its values are secrets too.
-      const redacted = this.#core.redact(error, spare.request);
-      this.#core.logger.warn({ downstreamSessionId, gatewayId, error: this.#core.describe(redacted, binding.request) }, 'spare: adopt() threw; the session is served all the same');
+      // A spare serves only a request with its own headers and credentials (see `fits`): one redaction covers both.
+      this.#core.logger.warn({ downstreamSessionId, gatewayId, error: this.#core.describe(error, binding.request) }, 'spare: adopt() threw; the session is served all the same');
     }
   }
 
@@ -305,6 +304,3 @@ export class Spares<C extends ProbeableClient> {
     spare.timer = undefined;
   }
 }
-
-/** The spare type, for the hooks in `create.ts`. */
-export type { Spare };
