@@ -13,7 +13,7 @@ import type { ClusterMember } from '../shared/cluster.js';
 import { startProxyCore } from '../shared/proxy-core.js';
 import { closeSignal, forwardNodeRequest, webHeaders, writeWebResponse } from '../shared/node-http.js';
 import { DEFAULT_MAX_BODY_BYTES, PARSE_ERROR, adminRegistryAnswer, bodyTooLarge, metricsRefusal } from '../shared/hardening.js';
-import { adminSessionsAnswer, requestLogger } from '../shared/observability.js';
+import { adminSessionsAnswer, logMcpRequest } from '../shared/observability.js';
 
 /** Options of {@link startProxy}. */
 export type ExpressProxyOptions = ProxyOptions;
@@ -44,7 +44,7 @@ function logRequest(logger: Logger, method: string, sessionHeader: string | stri
   const started = Date.now();
   res.on('finish', () => {
     const sessionId = typeof sessionHeader === 'string' ? sessionHeader : stringParam(res.getHeader('mcp-session-id'));
-    requestLogger(logger, method, '/mcp', sessionId).info({ status: res.statusCode, durationMs: Date.now() - started }, 'mcp request');
+    logMcpRequest(logger, method, sessionId, res.statusCode, started);
   });
 }
 

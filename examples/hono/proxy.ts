@@ -15,7 +15,7 @@ import type { ProxyOptions, RunningProxy } from '../shared/main.js';
 import { startProxyCore } from '../shared/proxy-core.js';
 import { rebuiltRequest } from '../shared/node-http.js';
 import { DEFAULT_MAX_BODY_BYTES, adminRegistryAnswer, metricsRefusal, readJsonBody } from '../shared/hardening.js';
-import { adminSessionsAnswer, requestLogger } from '../shared/observability.js';
+import { adminSessionsAnswer, logMcpRequest } from '../shared/observability.js';
 
 /** Options of {@link startProxy}. */
 export type HonoProxyOptions = ProxyOptions;
@@ -63,7 +63,7 @@ export async function startProxy(options: HonoProxyOptions): Promise<HonoProxy> 
       const started = Date.now();
       await next();
       const sessionId = c.req.header('mcp-session-id') ?? c.res.headers.get('mcp-session-id') ?? undefined;
-      requestLogger(logger, c.req.method, '/mcp', sessionId).info({ status: c.res.status, durationMs: Date.now() - started }, 'mcp request');
+      logMcpRequest(logger, c.req.method, sessionId, c.res.status, started);
     });
   }
   app.all('/mcp', async (c) => {

@@ -99,11 +99,16 @@ export function jsonLogger(): Logger & { child(bindings: Record<string, unknown>
 }
 
 /**
- * A child logger for one HTTP request: the downstream session's tag (never
+ * A child logger for one MCP request: the downstream session's tag (never
  * its id), the method and path; no header values.
  */
-export function requestLogger(logger: Logger, method: string, path: string, sessionId: string | undefined): Logger {
-  const bindings = { method, path, ...(sessionId !== undefined && { session: sessionTag(sessionId) }) };
+function requestLogger(logger: Logger, method: string, sessionId: string | undefined): Logger {
+  const bindings = { method, path: '/mcp', ...(sessionId !== undefined && { session: sessionTag(sessionId) }) };
   const parent = logger as Logger & { child?: (bindings: Record<string, unknown>) => Logger };
   return typeof parent.child === 'function' ? parent.child(bindings) : logger;
+}
+
+/** Logs one answered MCP request (`startedMs`: `Date.now()` when it came) on its session's child logger. */
+export function logMcpRequest(logger: Logger, method: string, sessionId: string | undefined, status: number, startedMs: number): void {
+  requestLogger(logger, method, sessionId).info({ status, durationMs: Date.now() - startedMs }, 'mcp request');
 }
