@@ -12,7 +12,7 @@ import type { ProxyOptions, RunningProxy } from '../shared/main.js';
 import type { ClusterMember } from '../shared/cluster.js';
 import { startProxyCore } from '../shared/proxy-core.js';
 import { closeSignal, forwardNodeRequest, webHeaders, writeWebResponse } from '../shared/node-http.js';
-import { DEFAULT_MAX_BODY_BYTES, PARSE_ERROR, adminRegistryAnswer, bodyTooLarge, metricsRefusal } from '../shared/hardening.js';
+import { DEFAULT_MAX_BODY_BYTES, PARSE_ERROR, adminRegistryAnswer, bodyTooLarge, adminRefusal } from '../shared/hardening.js';
 import { adminSessionsAnswer, logMcpRequest } from '../shared/observability.js';
 
 /** Options of {@link startProxy}. */
@@ -77,7 +77,7 @@ export async function startProxy(options: ExpressProxyOptions): Promise<ExpressP
     res.status(answer.status).set(answer.headers).json(answer.body);
   });
   app.get('/metrics', async (req, res) => {
-    const refused = metricsRefusal(req.headers.authorization, options.adminToken);
+    const refused = adminRefusal(req.headers.authorization, options.adminToken);
     if (refused) return void res.status(refused.status).set(refused.headers).json(refused.body);
     const metrics = await observability.metrics();
     res.status(metrics.status).set(metrics.headers).send(metrics.body);

@@ -14,7 +14,7 @@ import type { UpstreamSessionRegistry } from 'mcp-upstream-registry';
 import type { ProxyOptions, RunningProxy } from '../shared/main.js';
 import { startProxyCore } from '../shared/proxy-core.js';
 import { rebuiltRequest } from '../shared/node-http.js';
-import { DEFAULT_MAX_BODY_BYTES, adminRegistryAnswer, metricsRefusal, readJsonBody } from '../shared/hardening.js';
+import { DEFAULT_MAX_BODY_BYTES, adminRegistryAnswer, adminRefusal, readJsonBody } from '../shared/hardening.js';
 import { adminSessionsAnswer, logMcpRequest } from '../shared/observability.js';
 
 /** Options of {@link startProxy}. */
@@ -51,7 +51,7 @@ export async function startProxy(options: HonoProxyOptions): Promise<HonoProxy> 
     return c.json(answer.body, answer.status as ContentfulStatusCode, { ...answer.headers });
   });
   app.get('/metrics', async (c) => {
-    const refused = metricsRefusal(c.req.header('authorization'), options.adminToken);
+    const refused = adminRefusal(c.req.header('authorization'), options.adminToken);
     if (refused) return c.json(refused.body, refused.status as ContentfulStatusCode, { ...refused.headers });
     const metrics = await core.observability.metrics();
     return c.body(metrics.body, metrics.status as ContentfulStatusCode, metrics.headers);

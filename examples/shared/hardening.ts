@@ -105,17 +105,19 @@ export function adminRegistryAnswer(authorization: string | undefined, adminToke
   return adminAnswer(authorization, adminToken, () => ({ status: 200, headers: { 'cache-control': 'no-store' }, body: redactedSnapshot(snapshot()) }));
 }
 
-/** `GET /metrics` is behind the admin token too: `undefined` when the request may read it, else the refusal. */
-export function metricsRefusal(authorization: string | undefined, adminToken: string | undefined): PlainAnswer | undefined {
-  const answer = adminAnswer(authorization, adminToken, () => ({ status: 200, headers: {}, body: null }));
-  return answer.status === 200 ? undefined : answer;
-}
-
-/** Any admin endpoint: off (403) without a configured token, 401 without the right one, else `answer()`. */
-export function adminAnswer(authorization: string | undefined, adminToken: string | undefined, answer: () => PlainAnswer): PlainAnswer {
+/**
+ * The refusal of any admin endpoint (`/metrics` uses it as it is): `undefined` when the
+ * request may read it; off (403) without a configured token, 401 without the right one.
+ */
+export function adminRefusal(authorization: string | undefined, adminToken: string | undefined): PlainAnswer | undefined {
   if (adminToken === undefined || adminToken === '') {
     return jsonRpcError(403, -32000, `Admin endpoint disabled: set ${ADMIN_TOKEN_ENV}`);
   }
   if (!hasToken(authorization, adminToken)) return jsonRpcError(401, -32000, 'Unauthorized', { 'www-authenticate': 'Bearer' });
-  return answer();
+  return undefined;
+}
+
+/** Any admin endpoint that answers with data: its refusal, else `answer()`. */
+export function adminAnswer(authorization: string | undefined, adminToken: string | undefined, answer: () => PlainAnswer): PlainAnswer {
+  return adminRefusal(authorization, adminToken) ?? answer();
 }
