@@ -1,6 +1,8 @@
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { type Clock, systemClock } from '../clock.js';
 import { InvalidOptionsError } from '../errors.js';
+import { assertKnownKeys, flag, oneOf, optionalFunction, optionsObject, withMethods } from '../internal/validate.js';
+import { showValue } from '../show-value.js';
 import type { FactoryContext, SessionFactory, UpstreamConnection } from '../factory.js';
 import type { SessionCreateRequest } from '../request.js';
 import { FakeClient } from './fake-client.js';
@@ -434,33 +436,17 @@ function slowClose(ms: number, signal: AbortSignal, clock: Clock): Promise<void>
 }
 
 function validateOptions(options: FakeFactoryOptions): void {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionsError('options', `expected an object, got ${String(options)}`);
+  const o: FakeFactoryOptions = optionsObject('options', options);
+  assertKnownKeys(o, OPTION_KEYS);
+  withMethods<Clock>('clock', o.clock, ['setTimeout', 'clearTimeout']);
+  const latency: unknown = o.createLatencyMs;
+  if (latency !== undefined && typeof latency !== 'function' && !(typeof latency === 'number' && Number.isFinite(latency) && latency >= 0)) {
+    throw new InvalidOptionsError('createLatencyMs', `expected a finite number >= 0 or a function, got ${showValue(latency)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) throw new InvalidOptionsError(key, 'unknown option');
-  }
-  const { clock, createLatencyMs, fail, close, mode, updateCredentials } = options;
-  if (clock !== undefined && (typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function')) {
-    throw new InvalidOptionsError('clock', 'expected a Clock with setTimeout and clearTimeout');
-  }
-  if (
-    createLatencyMs !== undefined &&
-    typeof createLatencyMs !== 'function' &&
-    !(typeof createLatencyMs === 'number' && Number.isFinite(createLatencyMs) && createLatencyMs >= 0)
-  ) {
-    throw new InvalidOptionsError('createLatencyMs', `expected a finite number >= 0 or a function, got ${String(createLatencyMs)}`);
-  }
-  if (fail !== undefined && typeof fail !== 'function') {
-    throw new InvalidOptionsError('fail', `expected a function, got ${typeof fail}`);
-  }
-  if (close !== undefined) validateCloseBehaviour('close', close);
-  if (updateCredentials !== undefined && typeof updateCredentials !== 'boolean') {
-    throw new InvalidOptionsError('updateCredentials', `expected a boolean, got ${typeof updateCredentials}`);
-  }
-  if (mode !== undefined && mode !== 'auto' && mode !== 'manual') {
-    throw new InvalidOptionsError('mode', `expected 'auto' or 'manual', got ${JSON.stringify(String(mode)).slice(0, 40)}`);
-  }
+  optionalFunction('fail', o.fail);
+  if (o.close !== undefined) validateCloseBehaviour('close', o.close);
+  flag('updateCredentials', o.updateCredentials, true);
+  oneOf('mode', o.mode, ['auto', 'manual'], 'auto');
 }
 
 function validateCloseBehaviour(option: string, behaviour: FakeCloseBehaviour): void {
@@ -471,6 +457,6 @@ function validateCloseBehaviour(option: string, behaviour: FakeCloseBehaviour): 
   }
   throw new InvalidOptionsError(
     option,
-    `expected 'ok', 'hang', 'throw', 'until-abort' or { slowMs: number >= 0 }, got ${String(JSON.stringify(behaviour)).slice(0, 40)}`,
+    `expected 'ok', 'hang', 'throw', 'until-abort' or { slowMs: number >= 0 }, got ${showValue(behaviour)}`,
   );
 }
